@@ -1,0 +1,41 @@
+# Two commands for a newcomer: `make book` and `make test`. Each sets up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export KERAS_BACKEND ?= tensorflow
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
+
+PROFILE ?= smoke
+DATASET ?= fashion_mnist
+PYTEST_ARGS ?=
+
+.PHONY: install book test test-fast reproduce benchmark clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+book: install
+	$(BIN)/jupyter-book build . -W --keep-going
+	@echo "The book: _build/html/index.html"
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+reproduce: install
+	$(BIN)/python -m netsplit.reproduce --profile $(PROFILE) --dataset $(DATASET) $(if $(THRESHOLD),-p threshold $(THRESHOLD)) $(OVERRIDES)
+
+benchmark: install
+	$(BIN)/python benchmarks/cpu_split_speed.py
+
+clean:
+	rm -rf _build .pytest_cache

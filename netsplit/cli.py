@@ -1,0 +1,223 @@
+"""Command line: ``netsplit info | train | search | report``.
+
+Exit status 0 on success, 2 on bad input (a one-line message, no traceback), 1 when a run fails.
+Progress goes to stderr; ``--json`` prints machine-readable results on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from functools import partial
+
+from netsplit.models import MODELS, VARIANTS
+
+
+class UsageError(ValueError):
+    """Bad input on the command line."""
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    lines = ["  ".join(c.rjust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r[c]).rjust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
+
+
+def _info(args) -> int:
+    from netsplit.complexity import analyse, total
+    from netsplit.models import build_model
+
+    model = build_model(
+        args.model, args.variant, args.split, args.factor,
+        input_shape=(args.input_size, args.input_size, args.channels), width=args.width,
+    )
+    costs = analyse(model)
+    costs.append(total(costs))
+    rows = [c.as_dict() for c in costs]
+    if args.json:
+        print(json.dumps({"model": model.name, "input_size": args.input_size, "blocks": rows}, indent=2))
+        return 0
+    for row in rows:
+        row["memory_layerwise"] = f"{row['memory_layerwise'] / 2**20:.2f} MiB"
+        row["memory_branchwise"] = f"{row['memory_branchwise'] / 2**20:.2f} MiB"
+        row["params"], row["macs"] = f"{row['params']:,}", f"{row['macs']:,}"
+    print(f"{model.name} at {args.input_size}x{args.input_size}x{args.channels}, batch 1, float32")
+    print(_table(rows, ["block", "params", "macs", "memory_layerwise", "memory_branchwise"]))
+    return 0
+
+
+def _train(args) -> int:
+    from netsplit.data import load_dataset
+    from netsplit.models import build_model
+    from netsplit.train import TrainConfig, fit, make_record
+
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr)
+    data = load_dataset(args.dataset, args.train_size, args.test_size, seed=args.seed, path=args.data_path)
+    build = partial(
+        build_model, args.model, args.variant, args.split, args.factor,
+        input_shape=data.input_shape, num_classes=data.num_classes, width=args.width,
+    )
+    model, result = fit(build, data, config, seed=args.seed)
+    record = make_record(
+        model, data, result, config, experiment="train", config_hash="", model=args.model,
+        variant=args.variant, split=[int(f) for f in args.split.split(",")] if args.split else [1] * 5,
+        seed=args.seed, width=args.width,
+    )
+    if args.records:
+        from netsplit.records import RecordStore
+
+        RecordStore(args.records, "").append(record)
+    if args.json:
+        print(record.to_json())
+    else:
+        print(f"{model.name} on {data.title}: test accuracy {result.accuracy:.2%}, "
+              f"{record.params:,} parameters, {result.train_seconds:.1f} s")
+    return 0
+
+
+def _int_list(text: str, what: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise UsageError(f"{what} must be comma-separated integers, got {text!r}") from None
+
+
+def _print_outcome(result, as_json: bool) -> None:
+    from netsplit.search import outcome_rows
+
+    rows = outcome_rows(result)
+    if as_json:
+        print(json.dumps({"split": list(result.split), "blocks": rows}, indent=2))
+        return
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    print(_table([{c: row.get(c, "-") for c in columns} for row in rows], columns))
+    print(f"final split: {','.join(map(str, result.split))}")
+
+
+def _search(args) -> int:
+    from netsplit.search import SearchConfig, run_search
+
+    config = SearchConfig(
+        model=args.model, dataset=args.dataset, threshold=args.threshold,
+        factors=_int_list(args.factors, "factors"), blocks=_int_list(args.blocks, "blocks"),
+        baseline_epochs=args.baseline_epochs, finetune_epochs=args.finetune_epochs, inherit=args.inherit,
+        reference=args.reference, seeds=args.seeds, seed=args.seed, width=args.width,
+        train_size=args.train_size, test_size=args.test_size, batch_size=args.batch_size, learning_rate=args.lr,
+    )
+    result = run_search(config, args.records, args.executor, args.address, args.data_path)
+    _print_outcome(result, args.json)
+    return 0
+
+
+def _report(args) -> int:
+    from pathlib import Path
+
+    from netsplit.records import read_records
+    from netsplit.search import replay
+
+    if not Path(args.records).is_file():
+        raise UsageError(f"no records file at {args.records}")
+    _print_outcome(replay(read_records(args.records)), args.json)
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _network_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="vgg16", choices=MODELS)
+    parser.add_argument("--variant", default="proposed", choices=VARIANTS,
+                        help="proposed (split blocks + fusion), naive or shared split")
+    parser.add_argument("--split", default=None, help="factor per block, e.g. 8,2,2,4,4 (proposed)")
+    parser.add_argument("--factor", type=_positive_int, default=4, help="branches of a naive or shared split")
+    parser.add_argument("--width", type=float, default=1.0, help="width multiplier")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(message)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``netsplit`` argument parser."""
+    root = _Parser(prog="netsplit", description=__doc__.splitlines()[0])
+    commands = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    info = commands.add_parser("info", help="parameters, MACs and activation memory per block")
+    _network_options(info)
+    info.add_argument("--input-size", type=_positive_int, default=32)
+    info.add_argument("--channels", type=_positive_int, default=3)
+    info.set_defaults(run=_info)
+
+    train = commands.add_parser("train", help="train one network and print its test accuracy")
+    _network_options(train)
+    train.add_argument("--dataset", default="fashion_mnist")
+    train.add_argument("--data-path", default=None, help="local copy of the data set")
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--batch-size", type=_positive_int, default=128)
+    train.add_argument("--lr", type=float, default=0.05)
+    train.add_argument("--train-size", type=_positive_int, default=None, help="random subset of the training set")
+    train.add_argument("--test-size", type=_positive_int, default=None)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--records", default=None, help="append the run record to this JSONL file")
+    train.set_defaults(run=_train)
+
+    search = commands.add_parser("search", help="the block-by-block split search (resumes from its records)")
+    search.add_argument("--model", default="vgg16", choices=MODELS)
+    search.add_argument("--dataset", default="fashion_mnist")
+    search.add_argument("--data-path", default=None)
+    search.add_argument("--threshold", type=float, default=0.5, help="accuracy drop in percentage points")
+    search.add_argument("--factors", default="2,4,6,8", help="candidate factors, ascending")
+    search.add_argument("--blocks", default="1,2,3,4,5", help="blocks to search, ascending")
+    search.add_argument("--baseline-epochs", type=int, default=10)
+    search.add_argument("--finetune-epochs", type=int, default=3)
+    search.add_argument("--no-inherit", dest="inherit", action="store_false", help="train candidates from scratch")
+    search.add_argument("--reference", default="block", help="block (paper) or original")
+    search.add_argument("--seeds", type=int, default=1, help="seeds per network; accept on the mean")
+    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--width", type=float, default=1.0)
+    search.add_argument("--train-size", type=_positive_int, default=None)
+    search.add_argument("--test-size", type=_positive_int, default=None)
+    search.add_argument("--batch-size", type=_positive_int, default=128)
+    search.add_argument("--lr", type=float, default=0.05)
+    search.add_argument("--records", default=None, help="JSONL records file (default under results/)")
+    search.add_argument("--executor", default="sequential", help="sequential or ray")
+    search.add_argument("--address", default=None, help="Ray cluster address (default: start one locally)")
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(run=_search)
+
+    report = commands.add_parser("report", help="the search table (paper Table 1) from a records file")
+    report.add_argument("records")
+    report.add_argument("--json", action="store_true")
+    report.set_defaults(run=_report)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    try:
+        args = parser().parse_args(argv)
+        return args.run(args)
+    except (UsageError, ValueError) as error:
+        print(f"netsplit: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("netsplit: interrupted; finished records are kept", file=sys.stderr)
+        return 1
+    except Exception as error:  # a failure inside a run: say what, without a traceback
+        print(f"netsplit: run failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

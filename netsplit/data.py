@@ -1,0 +1,248 @@
+"""Datasets as normalised NHWC arrays, plus the usual augmentation (crop with padding, flip).
+
+``cifar10`` and ``fashion_mnist`` are real data sets; ``synthetic`` exists for tests only and
+must never be shown as a result.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+DATASETS = ("cifar10", "fashion_mnist", "synthetic")
+TITLES = {"cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST", "synthetic": "synthetic test data"}
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR10_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+FASHION_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+class DatasetError(ValueError):
+    """Data is missing or unreadable; the message says what was expected and where we looked."""
+
+
+@dataclass
+class Dataset:
+    """Train and test arrays (float32 NHWC, normalised with training statistics) and what they are."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    flip: bool
+    source: str
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(int(d) for d in self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def title(self) -> str:
+        """How tables and plots name the data set."""
+        return TITLES[self.name]
+
+
+def _cifar_batch(raw: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        batch = pickle.loads(raw, encoding="bytes")
+        images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    except (pickle.UnpicklingError, KeyError, ValueError, EOFError, TypeError) as error:
+        raise DatasetError(f"{where} is not a CIFAR-10 python batch ({error})") from None
+    if len(images) != len(labels):
+        raise DatasetError(f"{where}: {len(images)} images but {len(labels)} labels")
+    return images.transpose(0, 2, 3, 1), labels
+
+
+def _read_cifar_archive(path: Path) -> dict[str, bytes]:
+    try:
+        with tarfile.open(path, "r:*") as archive:
+            members = {Path(m.name).name: m for m in archive.getmembers() if m.isfile()}
+            missing = [f for f in CIFAR10_FILES if f not in members]
+            if missing:
+                raise DatasetError(f"{path} lacks {', '.join(missing)}; expected cifar-10-batches-py/{{{', '.join(CIFAR10_FILES)}}}")
+            return {f: archive.extractfile(members[f]).read() for f in CIFAR10_FILES}
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise DatasetError(f"{path} is not a readable cifar-10-python.tar.gz ({error})") from None
+
+
+def _read_cifar_folder(path: Path) -> dict[str, bytes]:
+    folder = path / "cifar-10-batches-py" if (path / "cifar-10-batches-py").is_dir() else path
+    missing = [f for f in CIFAR10_FILES if not (folder / f).is_file()]
+    if missing:
+        raise DatasetError(f"{folder} lacks {', '.join(missing)}; expected the cifar-10-batches-py files {', '.join(CIFAR10_FILES)}")
+    return {f: (folder / f).read_bytes() for f in CIFAR10_FILES}
+
+
+def _download_cifar10() -> Path:
+    try:
+        return Path(keras.utils.get_file("cifar-10-python.tar.gz", CIFAR10_URL, file_hash=CIFAR10_SHA256))
+    except Exception as error:  # network errors come in many types; all mean "not here"
+        raise DatasetError(
+            f"CIFAR-10 was not found locally and could not be downloaded from {CIFAR10_URL} ({error}). "
+            "Pass a path to cifar-10-python.tar.gz or a cifar-10-batches-py/ folder, or set NETSPLIT_CIFAR10."
+        ) from None
+
+
+def _cifar10(path: str | os.PathLike | None) -> tuple[tuple[np.ndarray, ...], str]:
+    location = Path(path or os.environ.get("NETSPLIT_CIFAR10") or _download_cifar10())
+    if location.is_dir():
+        files = _read_cifar_folder(location)
+    elif location.is_file():
+        files = _read_cifar_archive(location)
+    else:
+        raise DatasetError(f"no CIFAR-10 data at {location}: expected cifar-10-python.tar.gz or a cifar-10-batches-py/ folder")
+    parts = [_cifar_batch(files[f], f"{location}:{f}") for f in CIFAR10_FILES]
+    x_train = np.concatenate([p[0] for p in parts[:-1]])
+    y_train = np.concatenate([p[1] for p in parts[:-1]])
+    return (x_train, y_train, *parts[-1]), str(location)
+
+
+def _idx(path: Path) -> np.ndarray:
+    try:
+        with gzip.open(path, "rb") as stream:
+            raw = stream.read()
+        dims = raw[3]
+        shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
+        data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims)
+        return data.reshape(shape)
+    except (OSError, EOFError, ValueError, IndexError) as error:
+        raise DatasetError(f"{path} is not a gzipped IDX file ({error})") from None
+
+
+def _fashion_mnist(path: str | os.PathLike | None) -> tuple[tuple[np.ndarray, ...], str]:
+    candidates = [Path(p) for p in (path, os.environ.get("NETSPLIT_FASHION_MNIST")) if p]
+    candidates = candidates or [FASHION_DEBIAN]
+    for folder in candidates:
+        if all((folder / f).is_file() for f in FASHION_FILES.values()):
+            arrays = {k: _idx(folder / f) for k, f in FASHION_FILES.items()}
+            x_train, x_test = (np.pad(arrays[k], ((0, 0), (2, 2), (2, 2)))[..., None] for k in ("x_train", "x_test"))
+            return (x_train, arrays["y_train"].astype(np.int64), x_test, arrays["y_test"].astype(np.int64)), str(folder)
+    if path or os.environ.get("NETSPLIT_FASHION_MNIST"):
+        raise DatasetError(f"no Fashion-MNIST files in {candidates[0]}: expected {', '.join(FASHION_FILES.values())}")
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+    except Exception as error:
+        raise DatasetError(
+            f"Fashion-MNIST was not found in {FASHION_DEBIAN} (install the Debian package "
+            f"dataset-fashion-mnist) and could not be downloaded ({error})"
+        ) from None
+    pad = ((0, 0), (2, 2), (2, 2))
+    return (np.pad(x_train, pad)[..., None], y_train, np.pad(x_test, pad)[..., None], y_test), "keras download"
+
+
+def _synthetic(seed: int, input_shape=(32, 32, 3), num_classes: int = 10, train: int = 512, test: int = 128):
+    """Learnable noise: each class has its own mean image. For tests only."""
+    rng = np.random.default_rng(seed)
+    means = rng.uniform(0, 255, size=(num_classes, *input_shape))
+    def draw(n):
+        labels = rng.integers(0, num_classes, n)
+        images = np.clip(means[labels] + rng.normal(0, 60, (n, *input_shape)), 0, 255)
+        return images.astype(np.uint8), labels
+    return (*draw(train), *draw(test)), "generated"
+
+
+def _subset(x: np.ndarray, y: np.ndarray, size: int | None, rng: np.random.Generator):
+    if size is None or size >= len(x):
+        return x, y
+    if size < 1:
+        raise ValueError(f"subset sizes must be positive integers, got {size}")
+    index = np.sort(rng.permutation(len(x))[:size])
+    return x[index], y[index]
+
+
+def load_dataset(
+    name: str,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    seed: int = 0,
+    path: str | os.PathLike | None = None,
+) -> Dataset:
+    """Load ``name`` (one of :data:`DATASETS`), optionally a random subset, normalised per channel."""
+    if name == "cifar10":
+        arrays, source = _cifar10(path)
+        classes, flip = CIFAR10_CLASSES, True
+    elif name == "fashion_mnist":
+        arrays, source = _fashion_mnist(path)
+        classes, flip = FASHION_CLASSES, True
+    elif name == "synthetic":
+        arrays, source = _synthetic(seed)
+        classes, flip = tuple(f"class {i}" for i in range(10)), False
+    else:
+        raise ValueError(f"unknown dataset {name!r}; valid datasets are {', '.join(DATASETS)}")
+    rng = np.random.default_rng(seed)
+    x_train, y_train = _subset(arrays[0], arrays[1], train_size, rng)
+    x_test, y_test = _subset(arrays[2], arrays[3], test_size, rng)
+    x_train = x_train.astype(np.float32) / 255.0
+    mean = x_train.mean(axis=(0, 1, 2))
+    std = x_train.std(axis=(0, 1, 2)) + 1e-6
+    normalise = lambda x: ((x - mean) / std).astype(np.float32)  # noqa: E731
+    return Dataset(
+        name, normalise(x_train), y_train, normalise(x_test.astype(np.float32) / 255.0), y_test,
+        classes, flip, source,
+    )
+
+
+def augment(images: np.ndarray, rng: np.random.Generator, flip: bool, pad: int = 4) -> np.ndarray:
+    """Random crop after ``pad`` pixels of zero padding, and a random horizontal flip."""
+    n, height, width, _ = images.shape
+    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    dy, dx = rng.integers(0, 2 * pad + 1, n), rng.integers(0, 2 * pad + 1, n)
+    rows = dy[:, None] + np.arange(height)
+    cols = dx[:, None] + np.arange(width)
+    out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    if flip:
+        mirrored = rng.random(n) < 0.5
+        out[mirrored] = out[mirrored, :, ::-1]
+    return out
+
+
+class AugmentedBatches(keras.utils.PyDataset):
+    """Shuffled, augmented training batches; numpy only, so it feeds every backend."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, flip: bool, augment_images: bool = True):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.flip = x, y, batch_size, flip
+        self.augment_images = augment_images
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(x))
+
+    def __len__(self) -> int:
+        return len(self.x) // self.batch_size or 1
+
+    def __getitem__(self, index: int):
+        batch = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        images = self.x[batch]
+        if self.augment_images:
+            images = augment(images, self.rng, self.flip)
+        return images, self.y[batch]
+
+    def on_epoch_end(self) -> None:
+        self.order = self.rng.permutation(len(self.x))
+
+
+def with_title_size(data: Dataset) -> str:
+    """Dataset title with the subset sizes used, e.g. "Fashion-MNIST (2,000 train / 500 test)"."""
+    return f"{data.title} ({len(data.x_train):,} train / {len(data.x_test):,} test)"
+

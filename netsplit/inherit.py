@@ -1,0 +1,90 @@
+"""Weight inheritance: start a split network from a trained, less split one.
+
+Each branch takes its block-diagonal slice of the source kernels (the first conv and first shortcut
+of a branch read the whole block input, so they take full input rows), BN state follows its
+channels, and a new fusion starts as the identity. Unsplit blocks, fusions present in both
+networks, and the classifier are copied as they are.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from netsplit.layers import Fusion, SplitBlock, split_widths
+
+
+def _offsets(width: int, factor: int) -> list[slice]:
+    edges = np.cumsum([0, *split_widths(width, factor)])
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def dense_weights(block: SplitBlock) -> dict[str, dict[str, np.ndarray]]:
+    """Each conv position as one full-width kernel (zeros off the block diagonal) and full BN vectors."""
+    branches = block.get_branch_weights()
+    dense = {}
+    for spec in block.specs:
+        parts = branches[spec.name]
+        kernels = [p["kernel"] for p in parts]
+        if spec.full_input:
+            kernel = np.concatenate(kernels, axis=-1)
+        else:
+            kernel = np.zeros(kernels[0].shape[:2] + (sum(k.shape[2] for k in kernels), spec.width), "float32")
+            rows = np.cumsum([0, *(k.shape[2] for k in kernels)])
+            for j, (k, cols) in enumerate(zip(kernels, _offsets(spec.width, block.factor))):
+                kernel[:, :, rows[j] : rows[j + 1], cols] = k
+        dense[spec.name] = {"kernel": kernel} | {
+            key: np.concatenate([p[key] for p in parts]) for key in parts[0] if key != "kernel"
+        }
+    return dense
+
+
+def load_dense_weights(block: SplitBlock, dense: dict[str, dict[str, np.ndarray]]) -> None:
+    """Set a block from full-width weights, keeping only each branch's block-diagonal slice."""
+    weights = {}
+    for spec in block.specs:
+        source = dense.get(spec.name) or _identity_shortcut(block.in_channels, spec.width, block.norms[0].epsilon)
+        in_slices = None if spec.full_input else _offsets(source["kernel"].shape[2], block.factor)
+        weights[spec.name] = [
+            {"kernel": source["kernel"][:, :, slice(None) if in_slices is None else in_slices[j], cols]}
+            | {key: value[cols] for key, value in source.items() if key != "kernel"}
+            for j, cols in enumerate(_offsets(spec.width, block.factor))
+        ]
+    block.set_branch_weights(weights)
+
+
+def _identity_shortcut(channels: int, width: int, epsilon: float) -> dict[str, np.ndarray]:
+    """A 1x1 conv + BN that passes the input through: what an unsplit identity shortcut becomes."""
+    ones = np.ones(width, "float32")
+    return {
+        "kernel": np.eye(channels, width, dtype="float32")[None, None],
+        "gamma": ones, "beta": 0 * ones, "moving_mean": 0 * ones, "moving_variance": (1 - epsilon) * ones,
+    }
+
+
+def inherit(target: keras.Model, source: keras.Model) -> None:
+    """Initialise ``target`` from ``source``, two networks of the same model and width."""
+    source_layers = {layer.name: layer for layer in source.layers}
+    for layer in target.layers:
+        match = source_layers.get(layer.name)
+        if isinstance(layer, SplitBlock):
+            if not isinstance(match, SplitBlock) or _layout(match) != _layout(layer):
+                raise ValueError(f"{layer.name}: the source network has no matching block; inherit from the same model and width")
+            if match.factor == layer.factor and match.implementation == layer.implementation:
+                layer.set_weights(match.get_weights())
+            else:
+                load_dense_weights(layer, dense_weights(match))
+        elif isinstance(layer, Fusion):
+            if isinstance(match, Fusion):
+                layer.set_weights(match.get_weights())
+            else:
+                layer.set_identity()
+        elif layer.weights:
+            if match is None or [w.shape for w in match.weights] != [w.shape for w in layer.weights]:
+                raise ValueError(f"{layer.name}: the source network has no layer of that shape")
+            layer.set_weights(match.get_weights())
+
+
+def _layout(block: SplitBlock) -> list[tuple]:
+    """A block's units without strides (a ResNet stage's stride moves into the fusion before it)."""
+    return [(u.kind, u.width, u.pool) for u in block.unit_specs]

@@ -1,0 +1,309 @@
+"""The two layers of the method: the split block (paper Fig. 2) and the fusion block (Fig. 3).
+
+A block is a short chain of *units*: a conv-BN-ReLU, or a basic residual unit (two 3x3 convs with a
+shortcut). Splitting the block by a factor K runs K slim copies of that chain side by side. Each
+branch carries about 1/K of every layer's filters; the first conv of each branch reads the whole
+block input, later convs read only their own branch's channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from netsplit.runtime import has_accelerator
+
+IMPLEMENTATIONS = ("auto", "branches", "grouped")
+POOLINGS = (None, "max", "avg", "global")
+BN_OPTIONS = {"momentum": 0.9, "epsilon": 1e-5}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One step of a block: ``kind`` is "conv" (conv-BN-ReLU) or "residual" (basic unit, two convs)."""
+
+    kind: str
+    width: int
+    stride: int = 1
+    pool: bool = False  # 2x2 max pooling after the unit, inside each branch
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("conv", "residual"):
+            raise ValueError(f"unit kind must be 'conv' or 'residual', got {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """A conv position inside a block: its name, kernel, stride, output width and whether it reads
+    the whole block input (first conv and first shortcut of each branch)."""
+
+    name: str
+    kernel: int
+    stride: int
+    width: int
+    full_input: bool
+
+
+def split_widths(width: int, factor: int) -> list[int]:
+    """Branch widths, as even as possible: ``split_widths(64, 6) == [11, 11, 11, 11, 10, 10]``."""
+    base, extra = divmod(width, factor)
+    return [base + 1 if j < extra else base for j in range(factor)]
+
+
+def check_factor(factor: object, widths: list[int], where: str) -> int:
+    """Return ``factor`` if it is a positive integer no larger than the narrowest width, else raise."""
+    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+        raise ValueError(f"{where}: split factor must be a positive integer, got {factor!r}")
+    if factor > min(widths):
+        raise ValueError(
+            f"{where}: split factor {factor} is larger than the narrowest layer "
+            f"({min(widths)} filters); valid factors are 1..{min(widths)}"
+        )
+    return int(factor)
+
+
+def resolve_implementation(requested: str, factor: int, units: tuple[Unit, ...]) -> str:
+    """Pick "branches" (separate convs, any K, fast on CPU) or "grouped" (one grouped conv, fast on GPU)."""
+    if requested not in IMPLEMENTATIONS:
+        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {requested!r}")
+    divisible = all(u.width % factor == 0 for u in units)
+    if requested == "grouped" and not divisible:
+        widths = [u.width for u in units]
+        raise ValueError(
+            f"grouped convolutions need the factor {factor} to divide every width {widths}; "
+            "use implementation='branches'"
+        )
+    if requested == "auto":
+        return "grouped" if factor > 1 and divisible and has_accelerator() else "branches"
+    return requested
+
+
+def pooled_size(size):
+    """Spatial size after a 2x2, stride-2 pooling."""
+    return tuple(None if d is None else d // 2 for d in size)
+
+
+def _conv(filters: int, kernel: int, stride: int, groups: int, name: str) -> layers.Conv2D:
+    return layers.Conv2D(
+        filters, kernel, strides=stride, padding="same", groups=groups, use_bias=False, name=name
+    )
+
+
+def _pool(x, pooling: str | None):
+    if pooling == "max":
+        return ops.max_pool(x, pool_size=2, strides=2, padding="valid")
+    if pooling == "avg":
+        return ops.average_pool(x, pool_size=2, strides=2, padding="valid")
+    if pooling == "global":
+        return ops.mean(x, axis=(1, 2), keepdims=True)
+    return x
+
+
+@keras.saving.register_keras_serializable(package="netsplit")
+class SplitBlock(layers.Layer):
+    """K parallel slim branches of a block of units; outputs the branches concatenated on channels.
+
+    With ``factor=1`` this is the ordinary, unsplit block. The concatenation keeps branch order, so
+    channel ``c`` of the output is channel ``c`` of the unsplit block it was cut from.
+    """
+
+    def __init__(self, units, factor: int = 1, implementation: str = "auto", **kwargs):
+        super().__init__(**kwargs)
+        self.unit_specs = tuple(u if isinstance(u, Unit) else Unit(**u) for u in units)
+        if not self.unit_specs:
+            raise ValueError("a split block needs at least one unit")
+        self.factor = check_factor(factor, [u.width for u in self.unit_specs], self.name)
+        self.implementation = resolve_implementation(implementation, self.factor, self.unit_specs)
+
+    @property
+    def paths(self) -> int:
+        """Separate code paths: K for "branches", 1 for "grouped" (all branches in one grouped conv)."""
+        return self.factor if self.implementation == "branches" else 1
+
+    def conv_specs(self, in_channels: int) -> list[ConvSpec]:
+        """Every conv position of one branch, in execution order."""
+        specs, previous = [], in_channels
+        for i, unit in enumerate(self.unit_specs):
+            first = i == 0
+            if unit.kind == "conv":
+                specs.append(ConvSpec(f"u{i}", 3, unit.stride, unit.width, first))
+            else:
+                specs.append(ConvSpec(f"u{i}a", 3, unit.stride, unit.width, first))
+                specs.append(ConvSpec(f"u{i}b", 3, 1, unit.width, False))
+                split_first = first and self.factor > 1
+                if unit.stride > 1 or previous != unit.width or split_first:
+                    specs.append(ConvSpec(f"u{i}p", 1, unit.stride, unit.width, first))
+            previous = unit.width
+        return specs
+
+    def build(self, input_shape) -> None:
+        self.in_channels = int(input_shape[-1])
+        self.specs = self.conv_specs(self.in_channels)
+        self.positions = [s.name for s in self.specs]
+        self.convs, self.norms = [], []
+        for path in range(self.paths):
+            for spec in self.specs:
+                if self.implementation == "branches":
+                    filters, groups = split_widths(spec.width, self.factor)[path], 1
+                else:
+                    filters, groups = spec.width, 1 if spec.full_input else self.factor
+                suffix = f"{spec.name}_b{path}" if self.paths > 1 else spec.name
+                self.convs.append(_conv(filters, spec.kernel, spec.stride, groups, f"conv_{suffix}"))
+                self.norms.append(layers.BatchNormalization(name=f"bn_{suffix}", **BN_OPTIONS))
+        for path in range(self.paths):
+            shape = tuple(input_shape)
+            for i, unit in enumerate(self.unit_specs):
+                unit_input = shape
+                for name in [f"u{i}"] if unit.kind == "conv" else [f"u{i}a", f"u{i}b"]:
+                    shape = self._build_conv_bn(name, path, shape)
+                if f"u{i}p" in self.positions:
+                    self._build_conv_bn(f"u{i}p", path, unit_input)
+                if unit.pool:
+                    shape = (shape[0], *pooled_size(shape[1:3]), shape[3])
+        self.built = True
+
+    def _build_conv_bn(self, name: str, path: int, shape):
+        conv, norm = self._conv_and_norm(name, path)
+        conv.build(shape)
+        out = conv.compute_output_shape(shape)
+        norm.build(out)
+        return out
+
+    def _conv_and_norm(self, name: str, path: int):
+        index = path * len(self.positions) + self.positions.index(name)
+        return self.convs[index], self.norms[index]
+
+    def _conv_bn(self, name: str, path: int, x, training):
+        conv, norm = self._conv_and_norm(name, path)
+        return norm(conv(x), training=training)
+
+    def branch(self, x, path: int, training=None):
+        """Run one code path (one branch, or all branches at once when grouped)."""
+        h = x
+        for i, unit in enumerate(self.unit_specs):
+            if unit.kind == "conv":
+                h = ops.relu(self._conv_bn(f"u{i}", path, h, training))
+            else:
+                y = ops.relu(self._conv_bn(f"u{i}a", path, h, training))
+                y = self._conv_bn(f"u{i}b", path, y, training)
+                has_projection = f"u{i}p" in self.positions
+                shortcut = self._conv_bn(f"u{i}p", path, h, training) if has_projection else h
+                h = ops.relu(y + shortcut)
+            if unit.pool:
+                h = _pool(h, "max")
+        return h
+
+    def call(self, x, training=None):
+        outputs = [self.branch(x, path, training) for path in range(self.paths)]
+        return outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        size = tuple(input_shape[1:3])
+        for unit in self.unit_specs:
+            size = tuple(None if d is None else -(-d // unit.stride) for d in size)
+            if unit.pool:
+                size = pooled_size(size)
+        return (input_shape[0], *size, self.unit_specs[-1].width)
+
+    def get_branch_weights(self) -> dict[str, list[dict[str, np.ndarray]]]:
+        """Each conv position's kernel and BN state, one dict per branch, whatever the implementation."""
+        result = {}
+        for name in self.positions:
+            per_path = [self._conv_and_norm(name, path) for path in range(self.paths)]
+            arrays = [_arrays(conv, norm) for conv, norm in per_path]
+            if self.paths == 1 and self.factor > 1:
+                arrays = _split_arrays(arrays[0], self.factor)
+            result[name] = arrays
+        return result
+
+    def set_branch_weights(self, weights: dict[str, list[dict[str, np.ndarray]]]) -> None:
+        """Inverse of :meth:`get_branch_weights`."""
+        for name in self.positions:
+            branches = weights[name]
+            if len(branches) != self.factor:
+                raise ValueError(f"{name}: expected {self.factor} branches, got {len(branches)}")
+            if self.paths == 1:
+                branches = [{k: np.concatenate([b[k] for b in branches], axis=-1) for k in branches[0]}]
+            for path, arrays in enumerate(branches):
+                conv, norm = self._conv_and_norm(name, path)
+                conv.kernel.assign(arrays["kernel"])
+                for key in ("gamma", "beta", "moving_mean", "moving_variance"):
+                    getattr(norm, key).assign(arrays[key])
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "units": [asdict(u) for u in self.unit_specs],
+            "factor": self.factor,
+            "implementation": self.implementation,
+        }
+
+
+def _arrays(conv: layers.Conv2D, norm: layers.BatchNormalization) -> dict[str, np.ndarray]:
+    values = {"kernel": conv.kernel}
+    values.update({k: getattr(norm, k) for k in ("gamma", "beta", "moving_mean", "moving_variance")})
+    return {k: keras.ops.convert_to_numpy(v) for k, v in values.items()}
+
+
+def _split_arrays(arrays: dict[str, np.ndarray], factor: int) -> list[dict[str, np.ndarray]]:
+    parts = {k: np.split(v, factor, axis=-1) for k, v in arrays.items()}
+    return [{k: parts[k][j] for k in parts} for j in range(factor)]
+
+
+@keras.saving.register_keras_serializable(package="netsplit")
+class Fusion(layers.Layer):
+    """Fusion block: pooling of each branch, concatenation, 1x1 conv, BN, ReLU (paper Fig. 3).
+
+    Pooling works channel by channel, so pooling the concatenated branches equals concatenating
+    the pooled branches; the layer takes the concatenation that :class:`SplitBlock` returns.
+    """
+
+    def __init__(self, pooling: str | None = "max", **kwargs):
+        super().__init__(**kwargs)
+        if pooling not in POOLINGS:
+            raise ValueError(f"fusion pooling must be one of {POOLINGS}, got {pooling!r}")
+        self.pooling = pooling
+
+    def build(self, input_shape) -> None:
+        channels = int(input_shape[-1])
+        self.conv = _conv(channels, 1, 1, 1, "mix")
+        self.norm = layers.BatchNormalization(name="bn", **BN_OPTIONS)
+        pooled = self.compute_output_shape(input_shape)
+        self.conv.build(pooled)
+        self.norm.build(pooled)
+        self.built = True
+
+    def pool(self, x):
+        """The pooling step alone (applied per branch when branches run one after another)."""
+        return _pool(x, self.pooling)
+
+    def mix(self, x, training=None):
+        """The 1x1 conv, BN and ReLU that restore global information across branches."""
+        return ops.relu(self.norm(self.conv(x), training=training))
+
+    def call(self, x, training=None):
+        return self.mix(self.pool(x), training=training)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        if self.pooling == "global":
+            return (batch, 1, 1, channels)
+        if self.pooling in ("max", "avg"):
+            height, width = pooled_size((height, width))
+        return (batch, height, width, channels)
+
+    def set_identity(self) -> None:
+        """Make the fusion pass its (non-negative, pooled) input through unchanged."""
+        channels = self.conv.kernel.shape[-1]
+        self.conv.kernel.assign(np.eye(channels, dtype="float32")[None, None])
+        self.norm.gamma.assign(np.ones(channels, "float32"))
+        self.norm.beta.assign(np.zeros(channels, "float32"))
+        self.norm.moving_mean.assign(np.zeros(channels, "float32"))
+        # 1 - epsilon makes the normalisation exactly x / sqrt(1) = x.
+        self.norm.moving_variance.assign(np.full(channels, 1.0 - self.norm.epsilon, "float32"))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "pooling": self.pooling}

@@ -1,0 +1,199 @@
+"""CIFAR-style VGG16 (with BN) and ResNet18, with a split factor per block, and the two comparators
+of the paper's Table 2: the naive split (K slim networks joined before the classifier) and the
+shared split (the first conv layers shared, the rest as K slim networks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import keras
+from keras import layers
+
+from netsplit.layers import Fusion, SplitBlock, Unit, check_factor
+
+MODELS = ("vgg16", "resnet18")
+VARIANTS = ("proposed", "naive", "shared")
+MIN_INPUT = 32
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A network cut into blocks at its pooling locations.
+
+    ``max_pool[i]`` says whether an unsplit block i is followed by a 2x2 max pooling (VGG). Where it
+    is not (ResNet), a split block's fusion pools when the next block would reduce resolution, and
+    the next block's stride moves into that pooling.
+    """
+
+    name: str
+    blocks: tuple[tuple[Unit, ...], ...]
+    max_pool: tuple[bool, ...]
+
+    def scaled(self, width: float) -> Architecture:
+        """The same architecture with every layer's width multiplied by ``width`` (at least 1)."""
+        if not isinstance(width, (int, float)) or not 0 < width <= 4:
+            raise ValueError(f"width multiplier must be a number in (0, 4], got {width!r}")
+        blocks = tuple(
+            tuple(replace(u, width=max(1, round(u.width * width))) for u in block)
+            for block in self.blocks
+        )
+        return replace(self, blocks=blocks)
+
+
+def _vgg16() -> Architecture:
+    widths = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+    blocks = tuple(tuple(Unit("conv", w) for w in block) for block in widths)
+    return Architecture("vgg16", blocks, (True,) * 5)
+
+
+def _resnet18() -> Architecture:
+    stem = (Unit("conv", 64),)
+    stages = tuple(
+        (Unit("residual", w, stride), Unit("residual", w))
+        for w, stride in ((64, 1), (128, 2), (256, 2), (512, 2))
+    )
+    return Architecture("resnet18", (stem, *stages), (False,) * 5)
+
+
+ARCHITECTURES = {"vgg16": _vgg16(), "resnet18": _resnet18()}
+
+
+def architecture(name: str, width: float = 1.0) -> Architecture:
+    """The named architecture at the given width multiplier."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown model {name!r}; valid models are {', '.join(MODELS)}")
+    return ARCHITECTURES[name].scaled(width)
+
+
+def parse_split(split: str | list[int] | tuple[int, ...] | None, blocks: int = 5) -> tuple[int, ...]:
+    """Turn "8,2,2,4,4" or a sequence into a tuple of factors; None means unsplit."""
+    if split is None:
+        return (1,) * blocks
+    if isinstance(split, str):
+        try:
+            split = [int(part) for part in split.split(",")]
+        except ValueError:
+            raise ValueError(
+                f"split must be {blocks} comma-separated positive integers such as 8,2,2,4,4, "
+                f"got {split!r}"
+            ) from None
+    split = tuple(split)
+    if len(split) != blocks:
+        raise ValueError(f"split needs one factor per block ({blocks}), got {len(split)}: {split}")
+    return split
+
+
+def check_input_shape(input_shape) -> tuple[int, int, int]:
+    """Validate (height, width, channels): at least 32x32 so that five poolings leave a pixel."""
+    shape = tuple(input_shape)
+    if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise ValueError(f"input shape must be (height, width, channels) of positive integers, got {shape}")
+    if min(shape[:2]) < MIN_INPUT:
+        raise ValueError(
+            f"input shape {shape} is too small for five poolings; height and width must be >= {MIN_INPUT}"
+        )
+    return shape
+
+
+def _check_classes(num_classes) -> int:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    return num_classes
+
+
+def _head(x, num_classes: int):
+    x = layers.GlobalAveragePooling2D(name="head_pool")(x)
+    return layers.Dense(num_classes, name="head_dense")(x)
+
+
+def split_model(
+    model: str = "vgg16",
+    split=None,
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    width: float = 1.0,
+    implementation: str = "auto",
+) -> keras.Model:
+    """The proposed method: block i split into ``split[i]`` branches, each split block followed by a fusion.
+
+    ``split=None`` (or all ones) gives the ordinary network.
+    """
+    arch = architecture(model, width)
+    split = parse_split(split, len(arch.blocks))
+    for i, (block, factor) in enumerate(zip(arch.blocks, split)):
+        check_factor(factor, [u.width for u in block], f"block {i + 1} of {model}")
+    inputs = keras.Input(check_input_shape(input_shape), name="image")
+    x, stride_moved = inputs, False
+    for i, (block, factor) in enumerate(zip(arch.blocks, split)):
+        if stride_moved:
+            block = (replace(block[0], stride=1), *block[1:])
+        x = SplitBlock(block, factor, implementation, name=f"block{i + 1}")(x)
+        stride_moved = False
+        if factor == 1:
+            if arch.max_pool[i]:
+                x = layers.MaxPooling2D(2, name=f"block{i + 1}_pool")(x)
+            continue
+        if arch.max_pool[i]:
+            pooling = "max"
+        elif i + 1 == len(arch.blocks):
+            pooling = "global"
+        elif arch.blocks[i + 1][0].stride > 1:
+            pooling, stride_moved = "avg", True
+        else:
+            pooling = None
+        x = Fusion(pooling, name=f"block{i + 1}_fusion")(x)
+    name = f"{model}_split_{'-'.join(map(str, split))}"
+    return keras.Model(inputs, _head(x, _check_classes(num_classes)), name=name)
+
+
+def branched_model(
+    model: str = "vgg16",
+    factor: int = 4,
+    shared_convs: int = 0,
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    width: float = 1.0,
+    implementation: str = "auto",
+) -> keras.Model:
+    """``shared_convs`` conv layers at full width, then ``factor`` slim networks that never exchange
+    data until the classifier. ``shared_convs=0`` is the naive split; 3 with factor 4 the shared split."""
+    arch = architecture(model, width)
+    units = [
+        replace(u, pool=arch.max_pool[b] and k == len(block) - 1)
+        for b, block in enumerate(arch.blocks)
+        for k, u in enumerate(block)
+    ]
+    convs = [1 if u.kind == "conv" else 2 for u in units]
+    boundaries = [sum(convs[:k]) for k in range(len(units) + 1)]
+    if shared_convs not in boundaries[:-1]:
+        raise ValueError(
+            f"shared_convs must end between units of {model}; valid values are {boundaries[:-1]}, "
+            f"got {shared_convs!r}"
+        )
+    cut = boundaries.index(shared_convs)
+    check_factor(factor, [u.width for u in units[cut:]], f"{model} branches")
+    inputs = keras.Input(check_input_shape(input_shape), name="image")
+    x = inputs
+    if cut:
+        x = SplitBlock(units[:cut], 1, implementation, name="shared")(x)
+    x = SplitBlock(units[cut:], factor, implementation, name="branches")(x)
+    kind = "shared" if cut else "naive"
+    name = f"{model}_{kind}_{factor}"
+    return keras.Model(inputs, _head(x, _check_classes(num_classes)), name=name)
+
+
+def build_model(
+    model: str = "vgg16",
+    variant: str = "proposed",
+    split=None,
+    factor: int = 4,
+    **options,
+) -> keras.Model:
+    """One entry point for every network of the study (``options`` go to the builder)."""
+    if variant == "proposed":
+        return split_model(model, split, **options)
+    if variant == "naive":
+        return branched_model(model, factor, 0, **options)
+    if variant == "shared":
+        return branched_model(model, factor, 3, **options)
+    raise ValueError(f"unknown variant {variant!r}; valid variants are {', '.join(VARIANTS)}")

@@ -1,0 +1,155 @@
+"""Run records: one JSON line per trained network, appended and flushed as soon as it finishes.
+
+A records file belongs to one configuration (its hash is in every line). A line torn by a killed
+process can only be the last one: it is reported and ignored. A garbled line anywhere else means
+the file was edited or corrupted, and reading stops with an error rather than mixing it in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from netsplit.runtime import provenance
+
+
+@dataclass
+class RunRecord:
+    """Everything about one trained network: what it was, how it scored, what it costs, where it ran."""
+
+    experiment: str
+    config_hash: str
+    model: str
+    variant: str
+    dataset: str
+    split: list[int]
+    seed: int
+    epochs: int
+    accuracy: float
+    loss: float
+    params: int
+    macs: int
+    memory_layerwise: int
+    memory_branchwise: int
+    input_size: int
+    train_size: int
+    test_size: int
+    width: float
+    train_seconds: float
+    first_step_seconds: float
+    role: str = "train"  # train | baseline | candidate | final
+    block: int | None = None
+    factor: int | None = None
+    reference_accuracy: float | None = None
+    threshold: float | None = None
+    drop: float | None = None
+    decision: str | None = None  # accept | stop
+    history: list[float] = field(default_factory=list)
+    backend: str = ""
+    device: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    git_commit: str = ""
+    timestamp: str = ""
+
+    @classmethod
+    def create(cls, **fields) -> RunRecord:
+        """A record stamped with backend, device, versions, commit and the current UTC time."""
+        stamp = {**provenance(), "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        return cls(**{**stamp, **fields})
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @property
+    def key(self) -> tuple:
+        """Identity of the network within its experiment, used to skip finished work on resume."""
+        return (self.role, self.variant, tuple(self.split), self.block, self.factor, self.seed)
+
+
+class RecordsError(ValueError):
+    """A records file that cannot be used as asked (another configuration, a garbled line)."""
+
+
+def config_hash(config: dict) -> str:
+    """Short stable hash of a configuration (keys sorted)."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _parse(line: bytes) -> RunRecord:
+    data = json.loads(line)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    unknown = set(data) - {f.name for f in dataclasses.fields(RunRecord)}
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)}")
+    return RunRecord(**data)
+
+
+def _scan(path: Path) -> tuple[list[RunRecord], int, str | None]:
+    """Records, the byte length of the intact part, and why the last line was torn (or None)."""
+    raw = path.read_bytes() if path.exists() else b""
+    lines = raw.split(b"\n")
+    records, intact = [], 0
+    for number, line in enumerate(lines, 1):
+        last = number == len(lines) or (number == len(lines) - 1 and lines[-1] == b"")
+        if line.strip():
+            try:
+                records.append(_parse(line))
+            except (ValueError, TypeError) as error:
+                if last:
+                    return records, intact, f"line {number}: {error}"
+                raise RecordsError(f"{path}:{number} is not a run record ({error}); fix or remove that line") from None
+        intact = min(len(raw), intact + len(line) + 1)
+    return records, intact, None
+
+
+def read_records(path: str | os.PathLike) -> list[RunRecord]:
+    """All complete records of a file; a torn last line is reported and skipped."""
+    records, _, torn = _scan(Path(path))
+    if torn:
+        warnings.warn(f"{path}: ignoring a torn last line (an interrupted write), {torn}", stacklevel=2)
+    return records
+
+
+class RecordStore:
+    """Append-only JSONL file of one configuration's records."""
+
+    def __init__(self, path: str | os.PathLike, config_hash: str):
+        self.path, self.config_hash = Path(path), config_hash
+        self.records, intact, torn = _scan(self.path)
+        others = {r.config_hash for r in self.records} - {config_hash}
+        if others:
+            raise RecordsError(
+                f"{self.path} holds records of another configuration ({', '.join(sorted(others))}, "
+                f"this one is {config_hash}); use a new records file for a new configuration"
+            )
+        if torn:
+            print(f"{self.path}: dropping a torn last line left by an interrupted run ({torn})", file=sys.stderr)
+            with open(self.path, "r+b") as stream:
+                stream.truncate(intact)
+
+    def find(self, **key) -> list[RunRecord]:
+        """Records whose fields equal ``key``."""
+        return [r for r in self.records if all(getattr(r, k) == v for k, v in key.items())]
+
+    def append(self, record: RunRecord) -> None:
+        """Write one record and flush it to disk before returning."""
+        if record.config_hash != self.config_hash:
+            raise RecordsError(f"record of configuration {record.config_hash} does not belong in {self.path}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a+") as stream:
+            stream.seek(0, os.SEEK_END)
+            if stream.tell() and not self.path.read_bytes().endswith(b"\n"):
+                stream.write("\n")
+            stream.write(record.to_json() + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        self.records.append(record)

@@ -1,0 +1,96 @@
+"""Where a run happens: backend, device, library versions and git commit, for every record."""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import platform
+import subprocess
+from pathlib import Path
+
+import keras
+
+LIBRARIES = ("keras", "numpy", "tensorflow", "jax", "jaxlib", "torch", "netsplit")
+
+
+@functools.cache
+def accelerator_name() -> str | None:
+    """Name of the GPU the current Keras backend computes on, or None on CPU."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        return None if device.platform == "cpu" else device.device_kind
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus:
+            return None
+        return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return None
+
+
+def has_accelerator() -> bool:
+    """True when the backend runs on a GPU."""
+    return accelerator_name() is not None
+
+
+@functools.cache
+def device_name() -> str:
+    """The GPU's name, or "cpu (<processor model>)"."""
+    gpu = accelerator_name()
+    if gpu:
+        return gpu
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"cpu ({model})"
+
+
+@functools.cache
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries that decide a result."""
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+@functools.cache
+def git_commit() -> str:
+    """The commit of the working tree the package was imported from ("+dirty" when modified)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def provenance() -> dict[str, object]:
+    """Backend, device, versions and commit, as stored in each run record."""
+    return {
+        "backend": keras.backend.backend(),
+        "device": device_name(),
+        "versions": library_versions(),
+        "git_commit": git_commit(),
+    }

@@ -1,0 +1,169 @@
+"""Training: SGD with Nesterov momentum, a warm-up then cosine schedule, weight decay and label
+smoothing; mixed precision on a GPU. One call trains one network and returns its figures."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import keras
+import numpy as np
+
+from netsplit.complexity import analyse, total
+from netsplit.data import AugmentedBatches, Dataset
+from netsplit.records import RunRecord
+from netsplit.runtime import has_accelerator
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a network is trained (defaults follow common CIFAR recipes)."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    warmup_epochs: float = 1.0
+    augment: bool = True
+    mixed_precision: bool | None = None  # None: on when a GPU is used
+    verbose: bool = True
+
+    def __post_init__(self) -> None:
+        checks = {
+            "epochs": self.epochs >= 0 and isinstance(self.epochs, int),
+            "batch_size": self.batch_size >= 1 and isinstance(self.batch_size, int),
+            "learning_rate": self.learning_rate > 0,
+            "weight_decay": self.weight_decay >= 0,
+            "label_smoothing": 0 <= self.label_smoothing < 1,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"training option {name}={getattr(self, name)!r} is not valid")
+
+
+@dataclass
+class TrainResult:
+    """Test accuracy and loss, per-epoch training loss, and where the time went."""
+
+    accuracy: float
+    loss: float
+    history: list[float] = field(default_factory=list)
+    train_seconds: float = 0.0
+    first_step_seconds: float = 0.0
+
+
+class _Progress(keras.callbacks.Callback):
+    """Times the first step (compilation included) and prints one line per epoch to stderr."""
+
+    def __init__(self, epochs: int, label: str, verbose: bool):
+        super().__init__()
+        self.epochs, self.label, self.verbose = epochs, label, verbose
+        self.start = time.perf_counter()
+        self.first_step: float | None = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.first_step is None:
+            self.first_step = time.perf_counter() - self.start
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.verbose:
+            elapsed = time.perf_counter() - self.start
+            print(f"  {self.label} epoch {epoch + 1}/{self.epochs}: loss {logs['loss']:.4f}, "
+                  f"{elapsed:.1f} s", file=sys.stderr, flush=True)
+
+
+def _optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    total_steps = max(1, config.epochs * steps_per_epoch)
+    warmup = min(int(config.warmup_epochs * steps_per_epoch), total_steps - 1)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else config.learning_rate,
+        decay_steps=total_steps - warmup,
+        warmup_target=config.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+    optimizer = keras.optimizers.SGD(
+        schedule, momentum=config.momentum, nesterov=True, weight_decay=config.weight_decay
+    )
+    optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    return optimizer
+
+
+def jit_compile() -> bool | str:
+    """XLA everywhere but TensorFlow on CPU, where it makes training steps about twice as slow."""
+    return False if keras.backend.backend() == "tensorflow" and not has_accelerator() else "auto"
+
+
+def use_mixed_precision(config: TrainConfig) -> bool:
+    """Mixed bfloat16 when asked, or by default whenever a GPU is used."""
+    return has_accelerator() if config.mixed_precision is None else config.mixed_precision
+
+
+def fit(
+    build: Callable[[], keras.Model],
+    data: Dataset,
+    config: TrainConfig,
+    seed: int = 0,
+    initialise: Callable[[keras.Model], None] | None = None,
+    label: str = "",
+) -> tuple[keras.Model, TrainResult]:
+    """Seed, build (and optionally initialise) a model, train it on ``data``, evaluate on the test set."""
+    keras.utils.set_random_seed(seed)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if use_mixed_precision(config) else "float32")
+    try:
+        model = build()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    if initialise is not None:
+        initialise(model)
+    batches = AugmentedBatches(
+        data.x_train, _one_hot(data.y_train, data.num_classes), config.batch_size, seed, data.flip, config.augment
+    )
+    model.compile(
+        optimizer=_optimizer(config, len(batches)),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+        jit_compile=jit_compile(),
+    )
+    progress = _Progress(config.epochs, label or model.name, config.verbose)
+    history = model.fit(batches, epochs=config.epochs, verbose=0, callbacks=[progress]) if config.epochs else None
+    train_seconds = time.perf_counter() - progress.start
+    loss, accuracy = model.evaluate(
+        data.x_test, _one_hot(data.y_test, data.num_classes), batch_size=max(256, config.batch_size), verbose=0
+    )
+    return model, TrainResult(
+        accuracy=float(accuracy),
+        loss=float(loss),
+        history=[float(v) for v in history.history["loss"]] if history else [],
+        train_seconds=round(train_seconds, 3),
+        first_step_seconds=round(progress.first_step or 0.0, 3),
+    )
+
+
+def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
+    return np.eye(classes, dtype=np.float32)[labels]
+
+
+def make_record(network: keras.Model, data: Dataset, result: TrainResult, config: TrainConfig, **fields) -> RunRecord:
+    """A run record for a trained model: its costs at the training input size, the result, provenance."""
+    cost = total(analyse(network))
+    return RunRecord.create(
+        dataset=data.name,
+        epochs=config.epochs,
+        accuracy=result.accuracy,
+        loss=result.loss,
+        history=result.history,
+        params=cost.params,
+        macs=cost.macs,
+        memory_layerwise=cost.memory_layerwise,
+        memory_branchwise=cost.memory_branchwise,
+        input_size=data.input_shape[0],
+        train_size=len(data.x_train),
+        test_size=len(data.x_test),
+        train_seconds=result.train_seconds,
+        first_step_seconds=result.first_step_seconds,
+        **fields,
+    )

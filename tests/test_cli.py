@@ -1,0 +1,51 @@
+"""The command line: tables, JSON, and exit status 2 with one line for bad input."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netsplit.cli import main
+from netsplit.models import split_model
+
+
+def test_info_json_totals_match_the_model(capsys):
+    assert main(["info", "--model", "vgg16", "--split", "8,2,2,4,4", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    blocks = {row["block"]: row for row in info["blocks"]}
+    assert blocks["total"]["params"] == split_model("vgg16", "8,2,2,4,4").count_params()
+    assert list(blocks) == ["block1", "block2", "block3", "block4", "block5", "head", "total"]
+
+
+def test_info_table_at_a_large_input(capsys):
+    assert main(["info", "--model", "resnet18", "--split", "8,8,8,8,8", "--input-size", "2048"]) == 0
+    out = capsys.readouterr().out
+    assert "2048x2048x3" in out and "memory_branchwise" in out and "MiB" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["info", "--split", "8,2,2"], "one factor per block"),
+    (["info", "--split", "0,2,2,4,4"], "positive integer"),
+    (["info", "--model", "alexnet"], "invalid choice"),
+    (["info", "--input-size", "16"], "too small for five poolings"),
+    (["train", "--dataset", "imagenet", "--epochs", "1"], "valid datasets"),
+    (["search", "--threshold", "-1"], "threshold must be a non-negative number"),
+    (["search", "--factors", "4,2"], "strictly ascending"),
+    (["search", "--blocks", "0,6"], "blocks must be numbers 1..5"),
+    (["report", "/nonexistent.jsonl"], "no records file"),
+])
+def test_bad_input_exits_2_with_one_line(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_console_script_is_installed():
+    script = shutil.which("netsplit", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the netsplit script is not installed beside this Python")
+    run = subprocess.run([script, "info", "--split", "1,2"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "one factor per block" in run.stderr

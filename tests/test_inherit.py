@@ -1,0 +1,62 @@
+"""Weight inheritance from an unsplit network."""
+
+import numpy as np
+import pytest
+
+from netsplit.inherit import dense_weights, inherit, load_dense_weights
+from netsplit.layers import SplitBlock
+from netsplit.models import split_model
+
+RNG = np.random.default_rng(3)
+
+
+def trained_looking(model):
+    """Random BN statistics, so that copying them wrongly changes predictions."""
+    for layer in model.layers:
+        for w in layer.weights:
+            if "moving_variance" in w.path:
+                w.assign(RNG.uniform(0.5, 2.0, w.shape).astype("float32"))
+            elif "moving_mean" in w.path or "beta" in w.path:
+                w.assign(RNG.normal(0, 0.1, w.shape).astype("float32"))
+    return model
+
+
+def zero_off_diagonal(model, split):
+    """The unsplit network with every weight a split network cannot have set to zero."""
+    factors = [int(f) for f in split.split(",")]
+    shaped = split_model("vgg16", split, width=0.25, implementation="branches")
+    for block, factor in zip([l for l in model.layers if isinstance(l, SplitBlock)], factors):
+        dense = dense_weights(block)
+        target = shaped.get_layer(block.name)
+        load_dense_weights(target, dense)
+        load_dense_weights(block, dense_weights(target))
+    return model
+
+
+@pytest.mark.parametrize("split", ["8,2,2,4,4", "6,6,6,6,6", "3,5,7,2,1"])
+def test_inherited_split_predicts_like_unsplit_with_off_diagonals_zeroed(split):
+    source = trained_looking(split_model("vgg16", None, width=0.25))
+    target = split_model("vgg16", split, width=0.25, implementation="branches")
+    inherit(target, source)
+    reference = split_model("vgg16", None, width=0.25)
+    reference.set_weights(source.get_weights())
+    zero_off_diagonal(reference, split)
+    x = RNG.normal(size=(4, 32, 32, 3)).astype("float32")
+    expected = reference.predict(x, verbose=0)
+    np.testing.assert_allclose(target.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(source.predict(x, verbose=0), expected, atol=1e-3), "zeroing must matter"
+
+
+def test_inherit_from_a_less_split_network_and_resnet():
+    source = trained_looking(split_model("resnet18", "2,1,1,1,1", width=0.25))
+    target = split_model("resnet18", "4,2,2,2,2", width=0.25)
+    inherit(target, source)
+    np.testing.assert_array_equal(
+        target.get_layer("head_dense").get_weights()[0], source.get_layer("head_dense").get_weights()[0]
+    )
+    assert target.predict(np.zeros((1, 32, 32, 3), "float32"), verbose=0).shape == (1, 10)
+
+
+def test_inherit_refuses_another_model():
+    with pytest.raises(ValueError, match="no matching block|no layer of that shape"):
+        inherit(split_model("vgg16", "2,2,2,2,2", width=0.25), split_model("resnet18", width=0.25))

@@ -1,0 +1,89 @@
+"""Split and fusion layers: widths, both implementations, saving."""
+
+import keras
+import numpy as np
+import pytest
+
+from netsplit.layers import Fusion, SplitBlock, Unit, split_widths
+from netsplit.models import split_model
+
+RNG = np.random.default_rng(0)
+
+
+def images(n=2, size=32, channels=3):
+    return RNG.normal(size=(n, size, size, channels)).astype("float32")
+
+
+@pytest.mark.parametrize("width,factor,expected", [
+    (64, 6, [11, 11, 11, 11, 10, 10]), (64, 8, [8] * 8), (10, 3, [4, 3, 3]), (5, 5, [1] * 5), (7, 1, [7]),
+])
+def test_split_widths_are_as_even_as_possible(width, factor, expected):
+    assert split_widths(width, factor) == expected
+
+
+def test_branch_widths_follow_split_widths():
+    block = SplitBlock([Unit("conv", 64), Unit("conv", 64)], factor=6, implementation="branches")
+    out = block(images(size=8))
+    assert out.shape == (2, 8, 8, 64)
+    widths = [conv.kernel.shape[-1] for conv in block.convs[::2]]
+    assert widths == [11, 11, 11, 11, 10, 10]
+    first_inputs = {conv.kernel.shape[2] for conv in block.convs[::2]}
+    later_inputs = [conv.kernel.shape[2] for conv in block.convs[1::2]]
+    assert first_inputs == {3}, "the first conv of every branch reads the whole block input"
+    assert later_inputs == [11, 11, 11, 11, 10, 10], "later convs read only their branch's channels"
+
+
+def _copy(source: keras.Model, target: keras.Model) -> None:
+    for a, b in zip(source.layers, target.layers):
+        if isinstance(a, SplitBlock):
+            b.set_branch_weights(a.get_branch_weights())
+        elif a.weights:
+            b.set_weights(a.get_weights())
+
+
+@pytest.mark.parametrize("model,split", [("vgg16", "2,4,2,4,8"), ("resnet18", "2,2,4,4,8")])
+def test_grouped_and_branches_give_the_same_outputs(model, split):
+    branches = split_model(model, split, width=0.125, implementation="branches")
+    grouped = split_model(model, split, width=0.125, implementation="grouped")
+    for layer in branches.layers:  # make BN state non-trivial so that its slicing is checked too
+        for w in layer.weights:
+            if "moving_" in w.path:
+                w.assign(RNG.uniform(0.5, 1.5, w.shape).astype("float32"))
+    _copy(branches, grouped)
+    x = images()
+    np.testing.assert_allclose(grouped.predict(x, verbose=0), branches.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_grouped_needs_divisible_widths():
+    with pytest.raises(ValueError, match="divide every width"):
+        SplitBlock([Unit("conv", 64)], factor=6, implementation="grouped")
+
+
+def test_implementation_name_is_checked():
+    with pytest.raises(ValueError, match="implementation must be one of"):
+        SplitBlock([Unit("conv", 64)], factor=2, implementation="fast")
+
+
+@pytest.mark.parametrize("split", ["6,6,6,6,6", "8,2,2,4,4"])
+def test_save_and_load_round_trip(tmp_path, split):
+    model = split_model("resnet18" if split.startswith("6") else "vgg16", split, width=0.25)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    x = images()
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert [type(layer).__name__ for layer in loaded.layers] == [type(layer).__name__ for layer in model.layers]
+
+
+def test_identity_fusion_passes_pooled_input_through():
+    fusion = Fusion("max")
+    x = np.abs(images(channels=8))
+    fusion(x)
+    fusion.set_identity()
+    expected = x.reshape(2, 16, 2, 16, 2, 8).max(axis=(2, 4))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fusion(x, training=False)), expected, rtol=1e-6)
+
+
+def test_fusion_pooling_is_checked():
+    with pytest.raises(ValueError, match="fusion pooling must be one of"):
+        Fusion("median")

@@ -1,0 +1,108 @@
+"""Model builders: the ordinary networks, split vectors, comparators, bad input."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from netsplit.layers import SplitBlock
+from netsplit.models import build_model, split_model
+
+VGG16 = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]]
+
+
+def plain_vgg16(input_shape=(32, 32, 3), width=1.0) -> keras.Model:
+    """VGG16-BN written out layer by layer, independently of netsplit."""
+    model = keras.Sequential([keras.Input(input_shape)])
+    for block in VGG16:
+        for filters in block:
+            model.add(layers.Conv2D(max(1, round(filters * width)), 3, padding="same", use_bias=False))
+            model.add(layers.BatchNormalization(momentum=0.9, epsilon=1e-5))
+            model.add(layers.ReLU())
+        model.add(layers.MaxPooling2D(2))
+    model.add(layers.GlobalAveragePooling2D())
+    model.add(layers.Dense(10))
+    return model
+
+
+def test_factor_one_is_exactly_the_ordinary_vgg16():
+    plain, ours = plain_vgg16(width=0.25), split_model("vgg16", None, width=0.25)
+    assert ours.count_params() == plain.count_params()
+    convs = [l for l in plain.layers if isinstance(l, layers.Conv2D)]
+    norms = [l for l in plain.layers if isinstance(l, layers.BatchNormalization)]
+    blocks = [l for l in ours.layers if isinstance(l, SplitBlock)]
+    position = 0
+    for block in blocks:
+        weights = {}
+        for name in block.positions:
+            conv, norm = convs[position], norms[position]
+            weights[name] = [{"kernel": conv.get_weights()[0]} | dict(zip(
+                ["gamma", "beta", "moving_mean", "moving_variance"], norm.get_weights()))]
+            position += 1
+        block.set_branch_weights(weights)
+    ours.get_layer("head_dense").set_weights(plain.layers[-1].get_weights())
+    x = np.random.default_rng(1).normal(size=(3, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(ours.predict(x, verbose=0), plain.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_full_size_parameter_counts():
+    assert split_model("vgg16").count_params() == plain_vgg16().count_params()
+    # The CIFAR ResNet18 of kuangliu/pytorch-cifar has 11,173,962 trainable parameters.
+    resnet = split_model("resnet18")
+    assert sum(int(np.prod(w.shape)) for w in resnet.trainable_weights) == 11_173_962
+
+
+@pytest.mark.parametrize("split", ["2,2,2,2,2", "6,6,6,6,6", "8,2,2,4,4", "8,2,2,2,4", "3,5,7,6,1"])
+@pytest.mark.parametrize("model", ["vgg16", "resnet18"])
+def test_split_networks_have_the_right_shapes_and_fewer_parameters(model, split):
+    net = split_model(model, split, input_shape=(32, 32, 1), num_classes=7, width=0.5)
+    assert net.output_shape == (None, 7)
+    assert net.count_params() < split_model(model, None, input_shape=(32, 32, 1), num_classes=7, width=0.5).count_params()
+    factors = [int(f) for f in split.split(",")]
+    assert [l.factor for l in net.layers if isinstance(l, SplitBlock)] == factors
+    fusions = [l.name for l in net.layers if type(l).__name__ == "Fusion"]
+    assert fusions == [f"block{i + 1}_fusion" for i, f in enumerate(factors) if f > 1]
+
+
+def test_resnet_stride_moves_into_the_fusion_pooling():
+    net = split_model("resnet18", "1,2,1,1,1", width=0.25)
+    assert net.get_layer("block2_fusion").pooling == "avg"
+    assert net.get_layer("block3").unit_specs[0].stride == 1
+    assert net.get_layer("block3").output.shape[1:3] == (16, 16)
+    assert split_model("resnet18", None, width=0.25).get_layer("block3").output.shape[1:3] == (16, 16)
+
+
+def test_naive_and_shared_split_comparators():
+    naive = build_model("vgg16", "naive", factor=4, width=0.5)
+    shared = build_model("vgg16", "shared", factor=4, width=0.5)
+    assert naive.get_layer("branches").factor == 4
+    assert [u.width for u in shared.get_layer("shared").unit_specs] == [32, 32, 64]
+    assert shared.get_layer("branches").factor == 4
+    assert naive.count_params() < shared.count_params() < split_model("vgg16", None, width=0.5).count_params()
+    assert naive.output_shape == shared.output_shape == (None, 10)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"split": "8,2,2,4"}, "one factor per block"),
+    ({"split": "8,2,0,4,4"}, "positive integer"),
+    ({"split": "8,2,x,4,4"}, "comma-separated positive integers"),
+    ({"split": [8, 2, 2.5, 4, 4]}, "positive integer"),
+    ({"split": "128,1,1,1,1"}, "larger than the narrowest layer"),
+    ({"model": "alexnet"}, "valid models are vgg16, resnet18"),
+    ({"input_shape": (16, 16, 3)}, "too small for five poolings"),
+    ({"input_shape": (32, 32)}, "height, width, channels"),
+    ({"num_classes": 1}, "num_classes"),
+    ({"width": 0}, "width multiplier"),
+])
+def test_bad_input_says_what_is_valid(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        split_model(**kwargs)
+
+
+def test_bad_variant_and_shared_cut():
+    with pytest.raises(ValueError, match="valid variants"):
+        build_model("vgg16", "tree")
+    from netsplit.models import branched_model
+
+    with pytest.raises(ValueError, match="shared_convs must end between units"):
+        branched_model("resnet18", 4, shared_convs=2)
