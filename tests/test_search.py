@@ -1,0 +1,164 @@
+"""The split search: its rule against a scripted oracle, records, resume, bad input."""
+
+import json
+import math
+
+import pytest
+
+from netsplit.records import RecordsError, RecordStore, read_records
+from netsplit.search import SearchConfig, Sequential, SplitSearch, replay
+from oracle import Oracle
+
+
+def search(tmp_path, penalties, executor=None, name="r.jsonl", offsets=None, **options):
+    config = SearchConfig(**{"blocks": (1, 2), **options})
+    oracle = Oracle(config, penalties, seed_offsets=offsets or {})
+    store = RecordStore(tmp_path / name, config.hash)
+    result = SplitSearch(config, oracle, store, executor, log=lambda line: None).run()
+    return result, oracle
+
+
+def factors_tried(oracle, block):
+    return [job.factor for job in oracle.calls if job.block == block and job.role == "candidate"]
+
+
+def test_first_candidate_fails(tmp_path):
+    result, oracle = search(tmp_path, {1: {2: 0.6}})
+    assert result.split[0] == 1 and factors_tried(oracle, 1) == [2]
+
+
+def test_all_candidates_pass(tmp_path):
+    result, oracle = search(tmp_path, {1: {2: 0.1, 4: 0.2, 6: 0.3, 8: 0.4}, 2: {2: 0.1, 4: 0.6}})
+    assert result.split[:2] == (8, 2)
+    assert factors_tried(oracle, 1) == [2, 4, 6, 8] and factors_tried(oracle, 2) == [2, 4]
+
+
+def test_pass_fail_pass_stops_at_the_first_failure(tmp_path):
+    result, oracle = search(tmp_path, {1: {2: 0.1, 4: 0.9, 6: 0.1, 8: 0.1}})
+    assert result.split[0] == 2 and factors_tried(oracle, 1) == [2, 4]
+
+
+def test_drop_equal_to_threshold_stops(tmp_path):
+    result, _ = search(tmp_path, {1: {2: 0.5}}, blocks=(1,))
+    assert result.split[0] == 1
+
+
+def test_accuracy_improving_with_splitting_is_accepted(tmp_path):
+    result, _ = search(tmp_path, {1: {2: -0.3, 4: -0.5, 6: -0.2, 8: 0.2}})
+    assert result.split[0] == 8
+    assert result.outcomes[0].candidates[2][0] > result.outcomes[0].baseline
+
+
+def test_earlier_blocks_stay_split_while_later_ones_are_searched(tmp_path):
+    _, oracle = search(tmp_path, {1: {2: 0.1, 4: 0.6}, 2: {2: 0.1, 4: 0.1, 6: 0.7}})
+    block2 = [job.split for job in oracle.calls if job.block == 2]
+    assert all(split[0] == 2 for split in block2)
+    assert [job.parent for job in oracle.calls if job.role == "candidate" and job.block == 2][0] == (2, 1, 1, 1, 1)
+
+
+def test_reference_original_stops_losses_adding_up(tmp_path):
+    penalties = {1: {2: 0.3, 4: 0.6}, 2: {2: 0.3, 4: 0.6}}
+    by_block, _ = search(tmp_path, penalties, name="a.jsonl", reference="block")
+    by_original, _ = search(tmp_path, penalties, name="b.jsonl", reference="original")
+    assert by_block.split[:2] == (2, 2)  # each block loses 0.3 against its own baseline
+    assert by_original.split[:2] == (2, 1)  # 0.3 + 0.3 against the unsplit network reaches 0.5
+
+
+def test_several_seeds_accept_on_the_mean(tmp_path):
+    offsets = {0: 0.004, 1: -0.004, 2: 0.0}
+    result, oracle = search(tmp_path, {1: {2: 0.4, 4: 0.45}}, seeds=3, blocks=(1,), offsets=offsets)
+    assert result.split[0] == 8
+    assert len([j for j in oracle.calls if j.factor == 2]) == 3
+    mean, spread = result.outcomes[0].candidates[2]
+    assert mean == pytest.approx(0.896) and spread == pytest.approx(0.004)
+
+
+class EagerExecutor(Sequential):
+    """Evaluates all candidates of a block up front, as a parallel executor does."""
+
+    parallel = True
+
+
+def test_parallel_rule_gives_the_same_split(tmp_path):
+    penalties = {1: {2: 0.1, 4: 0.9, 6: 0.1, 8: 0.1}, 2: {2: 0.1, 4: 0.2, 6: 0.6}}
+    sequential, _ = search(tmp_path, penalties, name="s.jsonl")
+    parallel, oracle = search(tmp_path, penalties, EagerExecutor(), name="p.jsonl")
+    assert parallel.split == sequential.split == (2, 4, 1, 1, 1)
+    assert factors_tried(oracle, 1) == [2, 4, 6, 8]  # all trained, only the passing prefix accepted
+
+
+def test_resume_trains_nothing_twice_and_replay_agrees(tmp_path):
+    penalties = {1: {2: 0.1, 4: 0.2, 6: 0.9}, 2: {2: 0.7}}
+    first, oracle = search(tmp_path, penalties)
+    again, second_oracle = search(tmp_path, penalties)
+    assert again.split == first.split == (4, 1, 1, 1, 1)
+    assert oracle.calls and not second_oracle.calls
+    assert replay(read_records(tmp_path / "r.jsonl")).split == first.split
+    records = read_records(tmp_path / "r.jsonl")
+    assert {r.decision for r in records if r.role == "candidate"} == {"accept", "stop"}
+    assert all(r.threshold == 0.5 for r in records)
+
+
+def test_records_of_another_configuration_are_refused(tmp_path):
+    search(tmp_path, {})
+    with pytest.raises(RecordsError, match="another configuration"):
+        search(tmp_path, {}, threshold=1.0)
+
+
+def test_a_torn_last_line_is_reported_and_dropped(tmp_path, capsys):
+    search(tmp_path, {1: {2: 0.9}}, blocks=(1,))
+    path = tmp_path / "r.jsonl"
+    complete = path.read_text()
+    path.write_text(complete + complete.splitlines()[0][:40])
+    with pytest.warns(UserWarning, match="torn last line"):
+        assert len(read_records(path)) == len(complete.splitlines())
+    search(tmp_path, {1: {2: 0.9}}, blocks=(1,))
+    assert "dropping a torn last line" in capsys.readouterr().err
+    assert path.read_text() == complete
+
+
+def test_a_garbled_line_inside_the_file_is_an_error(tmp_path):
+    search(tmp_path, {1: {2: 0.9}}, blocks=(1,))
+    path = tmp_path / "r.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], "{garbled", *lines[1:]]) + "\n")
+    with pytest.raises(RecordsError, match="r.jsonl:2 is not a run record"):
+        read_records(path)
+    path.write_text(json.dumps({"accuracy": 1}) + "\n" + "\n".join(lines) + "\n")
+    with pytest.raises(RecordsError, match=":1 is not a run record"):
+        read_records(path)
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"threshold": -0.1}, "threshold must be a non-negative number"),
+    ({"threshold": "half"}, "threshold must be a non-negative number"),
+    ({"threshold": math.nan}, "threshold must be a non-negative number"),
+    ({"factors": ()}, "non-empty list of integers >= 2"),
+    ({"factors": (4, 2)}, "strictly ascending"),
+    ({"factors": (2, 2)}, "strictly ascending"),
+    ({"factors": (1, 2)}, "integers >= 2"),
+    ({"factors": (2, 2.5)}, "integers >= 2"),
+    ({"blocks": (0, 1)}, "blocks must be numbers 1..5"),
+    ({"blocks": (6,)}, "blocks must be numbers 1..5"),
+    ({"blocks": (3, 1)}, "ascending order"),
+    ({"reference": "paper"}, "reference must be one of"),
+    ({"seeds": 0}, "seeds must be a positive integer"),
+    ({"model": "alexnet"}, "valid models"),
+])
+def test_bad_options(options, message):
+    with pytest.raises(ValueError, match=message):
+        SearchConfig(**options)
+
+
+def test_report_prints_the_table_from_records(tmp_path, capsys):
+    from netsplit.cli import main
+
+    result, _ = search(tmp_path, {1: {2: 0.1, 4: 0.2, 6: 0.9}, 2: {2: 0.7}})
+    assert main(["report", str(tmp_path / "r.jsonl"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert tuple(report["split"]) == result.split
+    assert [row["chosen"] for row in report["blocks"]] == [4, 1]
+    assert report["blocks"][0]["K=6"] == 89.1  # 90 % less the 0.9-point penalty
+    assert main(["report", str(tmp_path / "r.jsonl")]) == 0
+    table = capsys.readouterr().out
+    assert "baseline" in table and "K=4" in table and "final split: 4,1,1,1,1" in table
