@@ -2,6 +2,8 @@
 
 from functools import partial
 
+import keras
+import numpy as np
 import pytest
 
 from netsplit.data import load_dataset
@@ -51,3 +53,17 @@ def test_record_carries_costs_and_provenance(data):
 def test_bad_training_options(option):
     with pytest.raises(ValueError, match="not valid"):
         TrainConfig(**option)
+
+
+def test_batch_norm_recalibration_matches_the_training_statistics(data):
+    from netsplit.train import recalibrate_batch_norm
+
+    model = tiny(data, "1,1,1,1,1")()
+    images = data.x_train[:128]
+    recalibrate_batch_norm(model, images, batch_size=64, batches=2)
+    block = model.get_layer("block1")
+    conv, norm = block.convs[0], block.norms[0]
+    features = [keras.ops.convert_to_numpy(conv(images[i : i + 64])) for i in (0, 64)]
+    expected_mean = np.mean([f.mean(axis=(0, 1, 2)) for f in features], axis=0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(norm.moving_mean), expected_mean, rtol=1e-4, atol=1e-5)
+    assert norm.momentum == 0.9, "momentum is restored"
