@@ -32,7 +32,8 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 reproduce: install
-	$(BIN)/python -m netsplit.reproduce --profile $(PROFILE) --dataset $(DATASET) $(if $(THRESHOLD),-p threshold $(THRESHOLD)) $(OVERRIDES)
+	$(BIN)/python -m netsplit.reproduce --profile $(PROFILE) --dataset $(DATASET) \
+		$(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(if $(THRESHOLD),-p threshold $(THRESHOLD)) $(OVERRIDES)
 
 benchmark: install
 	$(BIN)/python benchmarks/cpu_split_speed.py

@@ -92,7 +92,7 @@ def _print_outcome(result, as_json: bool) -> None:
         print(json.dumps({"split": list(result.split), "blocks": rows}, indent=2))
         return
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    print(_table([{c: row.get(c, "-") for c in columns} for row in rows], columns))
+    print(_table([{c: "-" if row[c] is None else row[c] for c in columns} for row in rows], columns))
     print(f"final split: {','.join(map(str, result.split))}")
 
 

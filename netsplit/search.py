@@ -296,11 +296,13 @@ def replay(records: list[RunRecord]) -> SearchResult:
 
 def outcome_rows(result: SearchResult) -> list[dict]:
     """One row per block, as in the paper's Table 1: baseline, accuracy per factor, chosen factor."""
+    factors = sorted({f for o in result.outcomes for f in o.candidates})
     rows = []
     for o in result.outcomes:
         row = {"block": o.block, "baseline": round(100 * o.baseline, 2)}
-        for factor, (mean, sd) in o.candidates.items():
-            row[f"K={factor}"] = round(100 * mean, 2) if sd == 0 else f"{100 * mean:.2f}±{100 * sd:.2f}"
+        for factor in factors:
+            mean, sd = o.candidates.get(factor, (None, 0.0))
+            row[f"K={factor}"] = None if mean is None else round(100 * mean, 2) if sd == 0 else f"{100 * mean:.2f}±{100 * sd:.2f}"
         row["chosen"] = o.chosen
         rows.append(row)
     return rows

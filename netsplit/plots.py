@@ -1,0 +1,147 @@
+"""Figures of the book: the method drawn as diagrams, Fig. 5, the search trend, comparisons, memory."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from netsplit.complexity import eq2_params
+from netsplit.search import SearchResult
+
+BRANCH_COLOURS = sns.color_palette("Set2", 8)
+
+
+def _box(ax, x, y, w, h, text, colour="#dddddd", fontsize=9):
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02", fc=colour, ec="#333333"))
+    ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
+
+
+def _arrow(ax, start, end):
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10, color="#333333", lw=1))
+
+
+def _canvas(ax, title):
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 10)
+    ax.axis("off")
+    ax.set_title(title, fontsize=11)
+
+
+def draw_ideal_split(ax, factor: int = 2) -> None:
+    """Paper Fig. 1: K networks that never exchange data."""
+    _canvas(ax, f"Ideal split (K={factor}): no connections")
+    ys = np.linspace(2, 8, factor)
+    for k, y in enumerate(ys):
+        _arrow(ax, (1.0, 5), (2.2, y))
+        for i, x in enumerate((3, 5.5)):
+            _box(ax, x, y, 1.8, 1.0, f"conv{i + 1}/{factor}", BRANCH_COLOURS[k])
+        _arrow(ax, (3.9, y), (4.6, y))
+        _arrow(ax, (6.4, y), (8.0, 5))
+    _box(ax, 0.6, 5, 0.9, 1.4, "input")
+    _box(ax, 8.8, 5, 1.4, 1.4, "output")
+
+
+def draw_proposed_split(ax, factors=(2, 3)) -> None:
+    """Paper Fig. 2: two blocks split by K1 and K2, each followed by a fusion block."""
+    _canvas(ax, f"Proposed split: K1={factors[0]}, K2={factors[1]}, fusion after each block")
+    _box(ax, 0.5, 5, 0.8, 1.4, "input")
+    source = (0.9, 5)
+    for b, (factor, x0) in enumerate(zip(factors, (1.9, 5.9))):
+        for k, y in enumerate(np.linspace(2, 8, factor)):
+            _arrow(ax, source, (x0 - 0.7, y))
+            _box(ax, x0, y, 1.4, 1.0, f"block{b + 1}/{factor}", BRANCH_COLOURS[k])
+            _arrow(ax, (x0 + 0.7, y), (x0 + 1.6, 5))
+        _box(ax, x0 + 2.0, 5, 0.8, 2.6, "fusion", "#f4c27a")
+        source = (x0 + 2.4, 5)
+
+
+def draw_fusion_block(ax, factor: int = 3) -> None:
+    """Paper Fig. 3: pool each branch, concatenate, 1x1 convolution, BN, ReLU."""
+    _canvas(ax, "Fusion block")
+    for k, y in enumerate(np.linspace(2, 8, factor)):
+        _box(ax, 1.2, y, 1.8, 1.0, f"branch {k + 1}", BRANCH_COLOURS[k])
+        _box(ax, 3.6, y, 1.6, 1.0, "pool", "#cfe3f7")
+        _arrow(ax, (2.1, y), (2.8, y))
+        _arrow(ax, (4.4, y), (5.2, 5))
+    _box(ax, 5.9, 5, 1.3, 2.2, "concat")
+    _box(ax, 8.3, 5, 2.6, 2.2, "1x1 conv\nBN, ReLU", "#f4c27a")
+    _arrow(ax, (6.55, 5), (7.0, 5))
+
+
+def method_figure() -> plt.Figure:
+    """The three method diagrams side by side."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    draw_ideal_split(axes[0])
+    draw_proposed_split(axes[1])
+    draw_fusion_block(axes[2])
+    fig.tight_layout()
+    return fig
+
+
+def fig5_frame(factors=(1, 2, 4, 8, 16, 32, 64), l0: int = 3, l1: int = 64, l2: int = 64) -> pd.DataFrame:
+    """Eq. 2 over (k1, k2) for the first two layers of VGG16 (paper Fig. 5)."""
+    return pd.DataFrame(
+        [[int(eq2_params(l0, l1, l2, k1, k2)) for k2 in factors] for k1 in factors],
+        index=pd.Index(factors, name="k1 (first layer)"), columns=pd.Index(factors, name="k2 (second layer)"),
+    )
+
+
+def fig5_heatmap(frame: pd.DataFrame, ax=None) -> plt.Axes:
+    ax = ax or plt.gca()
+    sns.heatmap(frame, annot=True, fmt=",d", cmap="viridis_r", cbar_kws={"label": "weights"}, ax=ax)
+    ax.set_title("Eq. 2: weights of VGG16's first two convolutions (L0=3, L1=L2=64)")
+    return ax
+
+
+def search_frame(result: SearchResult) -> pd.DataFrame:
+    """Long table of the search: block, factor (1 = baseline), accuracy %, drop, chosen."""
+    rows = []
+    for o in result.outcomes:
+        rows.append({"block": o.block, "factor": 1, "accuracy %": 100 * o.baseline, "drop (points)": 0.0,
+                     "chosen": o.chosen == 1})
+        for factor, (mean, _) in o.candidates.items():
+            rows.append({"block": o.block, "factor": factor, "accuracy %": 100 * mean,
+                         "drop (points)": 100 * (o.reference - mean), "chosen": o.chosen == factor})
+    return pd.DataFrame(rows)
+
+
+def search_trend(frame: pd.DataFrame, threshold: float, title: str, ax=None) -> plt.Axes:
+    """Accuracy drop per candidate factor, one line per block, with the threshold marked."""
+    ax = ax or plt.gca()
+    sns.lineplot(frame, x="factor", y="drop (points)", hue="block", marker="o", palette="tab10", ax=ax)
+    chosen = frame[frame["chosen"]]
+    ax.scatter(chosen["factor"], chosen["drop (points)"], s=180, facecolors="none", edgecolors="black",
+               label="chosen factor", zorder=5)
+    ax.axhline(threshold, color="crimson", ls="--", label=f"threshold {threshold:g}")
+    ax.set_xticks(sorted(frame["factor"].unique()))
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def comparison_plot(table: pd.DataFrame, title: str) -> plt.Figure:
+    """Accuracy against parameters and against MACs, one point per network."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    frame = table.reset_index()
+    for ax, column in zip(axes, ("parameters", "MMACs")):
+        sns.scatterplot(frame, x=column, y="accuracy %", hue="network", s=120, ax=ax, legend=ax is axes[-1])
+        if frame["± sd"].notna().any():
+            ax.errorbar(frame[column], frame["accuracy %"], yerr=frame["± sd"].fillna(0), fmt="none", ecolor="grey")
+        ax.set_xscale("log")
+    axes[-1].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def memory_plot(frame: pd.DataFrame, title: str) -> plt.Figure:
+    """Peak activation memory against input size, for each network and execution order."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    sns.lineplot(frame, x="input size", y="peak MiB", hue="network", style="execution", markers=True, ax=ax)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_title(title)
+    return fig

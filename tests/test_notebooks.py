@@ -1,0 +1,87 @@
+"""The notebooks: clean sources, a smoke run of all of them through papermill, nbval, bad parameters."""
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import papermill
+import pytest
+
+from netsplit.records import read_records
+from netsplit.reproduce import NOTEBOOKS, reproduce
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
+def test_sources_are_clean_with_a_plain_parameters_cell(path):
+    cells = json.loads(path.read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert all(not c["outputs"] and c["execution_count"] is None for c in code), "no outputs in git"
+    tagged = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1 and tagged[0] is code[0], "one parameters cell, the first code cell"
+    for node in ast.parse("".join(tagged[0]["source"])).body:
+        assert isinstance(node, ast.Assign), "the parameters cell holds only assignments"
+        ast.literal_eval(node.value)  # plain defaults, nothing derived
+
+
+def test_reproduce_rejects_parameters_no_notebook_takes():
+    with pytest.raises(ValueError, match=r"no notebook takes the parameter\(s\) \['treshold'\]"):
+        reproduce("smoke", overrides={"treshold": 1.0})
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        reproduce("fast", notebooks=["method"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("parameters,message", [
+    ({"model": "alexnet"}, "valid models are vgg16, resnet18"),
+    ({"threshold": -1.0}, "threshold must be a non-negative number"),
+    ({"factors": [4, 2]}, "strictly ascending"),
+])
+def test_bad_parameters_fail_in_the_first_cells_with_the_library_message(tmp_path, parameters, message):
+    with pytest.raises(papermill.PapermillExecutionError) as failure:
+        papermill.execute_notebook(str(ROOT / "notebooks" / "vgg16.ipynb"), str(tmp_path / "out.ipynb"),
+                                   parameters={"records_dir": str(tmp_path), **parameters},
+                                   kernel_name="python3", progress_bar=False, cwd=str(ROOT))
+    assert message in str(failure.value)
+    assert failure.value.cell_index <= 3, "validation happens right after the parameters"
+    assert not list(tmp_path.glob("*.jsonl")), "nothing was trained"
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory, fashion_dir):
+    folder = tmp_path_factory.mktemp("smoke")
+    paths = reproduce("smoke", "fashion_mnist", NOTEBOOKS, folder / "book", folder / "results")
+    return folder, paths
+
+
+@pytest.mark.slow
+def test_every_notebook_runs_with_the_smoke_profile(executed):
+    folder, paths = executed
+    assert [p.stem for p in paths] == list(NOTEBOOKS)
+    for path in paths:
+        cells = json.loads(path.read_text())["cells"]
+        outputs = [o for c in cells if c["cell_type"] == "code" for o in c["outputs"]]
+        assert not [o for o in outputs if o["output_type"] == "error"], path.name
+        assert any("image/png" in o.get("data", {}) for o in outputs), f"{path.name} shows a plot"
+    for name in ("vgg16", "resnet18"):
+        text = (folder / "book" / f"{name}.ipynb").read_text()
+        assert "Fashion-MNIST (2,000 train / 1,000 test images" in text, "tables and plots name the data set"
+        assert "Results of the `smoke` profile" in text
+    records = [r for path in (folder / "results").glob("*.jsonl") for r in read_records(path)]
+    assert {r.model for r in records} == {"vgg16", "resnet18"}
+    assert {r.dataset for r in records} == {"fashion_mnist"}
+
+
+@pytest.mark.slow
+def test_executed_notebooks_pass_nbval_lax(executed):
+    folder, paths = executed
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-p", "no:cacheprovider", *map(str, paths)],
+        cwd=folder, capture_output=True, text=True, timeout=900,
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert " passed" in run.stdout.splitlines()[-1]
