@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -34,6 +35,23 @@ def accelerator_name() -> str | None:
 
         return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return None
+
+
+@functools.cache
+def enable_compilation_cache() -> str | None:
+    """On JAX, keep compiled steps on disk, so that a resumed or repeated run skips compiling them.
+
+    The folder is ``$NETSPLIT_COMPILATION_CACHE`` or ``~/.cache/netsplit/jax``; returns it (None
+    on other backends).
+    """
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    folder = os.environ.get("NETSPLIT_COMPILATION_CACHE") or str(Path.home() / ".cache" / "netsplit" / "jax")
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    return folder
 
 
 def has_accelerator() -> bool:

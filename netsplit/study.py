@@ -128,11 +128,12 @@ def provenance(records: list[RunRecord]) -> str:
     backends = sorted({r.backend for r in records})
     versions = records[-1].versions
     seconds = sum(r.train_seconds for r in records)
-    commits = sorted({r.git_commit[:12] for r in records})
+    commits = sorted({r.git_commit.split("+")[0][:12] for r in records})
+    dirty = " with uncommitted changes" if any(r.git_commit.endswith("+dirty") for r in records) else ""
     return (
         f"{len(records)} networks trained on {', '.join(devices)} with Keras {versions.get('keras', '?')} "
         f"({', '.join(backends)} backend), {seconds / 60:.1f} minutes of training in all; "
-        f"code at commit {', '.join(commits)}."
+        f"code at commit {', '.join(commits)}{dirty}."
     )
 
 
@@ -140,3 +141,19 @@ def data_title(config: SearchConfig, data: Dataset) -> str:
     """The data set as every table and plot names it, with the subset and width used."""
     width = "" if config.width == 1 else f", width x{config.width:g}"
     return f"{data.title} ({len(data.x_train):,} train / {len(data.x_test):,} test images{width})"
+
+
+def measured_memory(paths: list[str | Path]) -> pd.DataFrame:
+    """Memory measurements (``benchmarks/memory.py`` output) from whichever of ``paths`` exist."""
+    import json
+
+    names = {"1,1,1,1,1": "original", "8,2,2,4,4": "proposed_I", "8,8,8,8,8": "all 8"}
+    rows = [json.loads(line) for path in paths if Path(path).exists() for line in Path(path).read_text().splitlines()]
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    return frame.assign(
+        network=frame["split"].map(names).fillna(frame["split"]),
+        **{"input size": frame["input_size"], "measured MiB": frame["measured_bytes"] / 2**20,
+           "analysis MiB": frame["analysis_bytes"] / 2**20},
+    )

@@ -14,7 +14,7 @@ import numpy as np
 from netsplit.complexity import analyse, total
 from netsplit.data import AugmentedBatches, Dataset
 from netsplit.records import RunRecord
-from netsplit.runtime import has_accelerator
+from netsplit.runtime import enable_compilation_cache, has_accelerator
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class TrainResult:
     history: list[float] = field(default_factory=list)
     train_seconds: float = 0.0
     first_step_seconds: float = 0.0
+    epoch_seconds: list[float] = field(default_factory=list)
 
 
 class _Progress(keras.callbacks.Callback):
@@ -65,14 +66,16 @@ class _Progress(keras.callbacks.Callback):
         self.epochs, self.label, self.verbose = epochs, label, verbose
         self.start = time.perf_counter()
         self.first_step: float | None = None
+        self.epoch_ends: list[float] = []
 
     def on_train_batch_end(self, batch, logs=None):
         if self.first_step is None:
             self.first_step = time.perf_counter() - self.start
 
     def on_epoch_end(self, epoch, logs=None):
+        self.epoch_ends.append(time.perf_counter() - self.start)
         if self.verbose:
-            elapsed = time.perf_counter() - self.start
+            elapsed = self.epoch_ends[-1]
             print(f"  {self.label} epoch {epoch + 1}/{self.epochs}: loss {logs['loss']:.4f}, "
                   f"{elapsed:.1f} s", file=sys.stderr, flush=True)
 
@@ -112,6 +115,7 @@ def fit(
     label: str = "",
 ) -> tuple[keras.Model, TrainResult]:
     """Seed, build (and optionally initialise) a model, train it on ``data``, evaluate on the test set."""
+    enable_compilation_cache()
     keras.utils.set_random_seed(seed)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if use_mixed_precision(config) else "float32")
     try:
@@ -142,6 +146,7 @@ def fit(
         history=[float(v) for v in history.history["loss"]] if history else [],
         train_seconds=round(train_seconds, 3),
         first_step_seconds=round(progress.first_step or 0.0, 3),
+        epoch_seconds=[round(b - a, 4) for a, b in zip([0.0, *progress.epoch_ends], progress.epoch_ends)],
     )
 
 

@@ -6,19 +6,9 @@ import pytest
 from netsplit.inherit import dense_weights, inherit, load_dense_weights
 from netsplit.layers import SplitBlock
 from netsplit.models import split_model
+from helpers import random_statistics
 
 RNG = np.random.default_rng(3)
-
-
-def trained_looking(model):
-    """Random BN statistics, so that copying them wrongly changes predictions."""
-    for layer in model.layers:
-        for w in layer.weights:
-            if "moving_variance" in w.path:
-                w.assign(RNG.uniform(0.5, 2.0, w.shape).astype("float32"))
-            elif "moving_mean" in w.path or "beta" in w.path:
-                w.assign(RNG.normal(0, 0.1, w.shape).astype("float32"))
-    return model
 
 
 def zero_off_diagonal(model, split):
@@ -35,7 +25,7 @@ def zero_off_diagonal(model, split):
 
 @pytest.mark.parametrize("split", ["8,2,2,4,4", "6,6,6,6,6", "3,5,7,2,1"])
 def test_inherited_split_predicts_like_unsplit_with_off_diagonals_zeroed(split):
-    source = trained_looking(split_model("vgg16", None, width=0.25))
+    source = random_statistics(split_model("vgg16", None, width=0.25))
     target = split_model("vgg16", split, width=0.25, implementation="branches")
     inherit(target, source)
     reference = split_model("vgg16", None, width=0.25)
@@ -48,7 +38,7 @@ def test_inherited_split_predicts_like_unsplit_with_off_diagonals_zeroed(split):
 
 
 def test_inherit_from_a_less_split_network_and_resnet():
-    source = trained_looking(split_model("resnet18", "2,1,1,1,1", width=0.25))
+    source = random_statistics(split_model("resnet18", "2,1,1,1,1", width=0.25))
     target = split_model("resnet18", "4,2,2,2,2", width=0.25)
     inherit(target, source)
     np.testing.assert_array_equal(
