@@ -157,3 +157,22 @@ def measured_memory(paths: list[str | Path]) -> pd.DataFrame:
         **{"input size": frame["input_size"], "measured MiB": frame["measured_bytes"] / 2**20,
            "analysis MiB": frame["analysis_bytes"] / 2**20},
     )
+
+
+def memory_savings(measured: pd.DataFrame) -> pd.DataFrame:
+    """Per network and size: the original's layer-by-layer peak over this network's branch-by-branch
+    peak, measured and counted, their agreement, and the time branch by branch vs layer by layer."""
+    keys = ["device", "model", "input size"]
+    base = measured.query("network == 'original' and execution == 'layer by layer'")[keys + ["measured MiB", "analysis MiB"]]
+    layer = measured.query("execution == 'layer by layer'")[keys + ["network", "seconds"]]
+    savings = (
+        measured.query("execution == 'branch by branch'")
+        .merge(base, on=keys, suffixes=("", " original"))
+        .merge(layer, on=keys + ["network"], suffixes=("", " layer by layer"))
+    )
+    savings["measured saving"] = savings["measured MiB original"] / savings["measured MiB"]
+    savings["counted saving"] = savings["analysis MiB original"] / savings["analysis MiB"]
+    savings["agreement"] = savings["measured saving"] / savings["counted saving"]
+    savings["time vs layer by layer"] = savings["seconds"] / savings["seconds layer by layer"]
+    columns = ["measured saving", "counted saving", "agreement", "time vs layer by layer"]
+    return savings.set_index(keys + ["network"])[columns]
