@@ -89,14 +89,15 @@ def library_versions() -> dict[str, str]:
 
 @functools.cache
 def git_commit() -> str:
-    """The commit of the working tree the package was imported from ("+dirty" when modified)."""
+    """The commit of the working tree the package was imported from ("+dirty" when code is modified;
+    the run records and executed notebooks under results/ and book/ are data, not code)."""
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results", ":!book"],
             cwd=root, capture_output=True, text=True, check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
