@@ -50,7 +50,8 @@ def _info(args) -> int:
 
 def _train(args) -> int:
     from netsplit.data import load_dataset
-    from netsplit.models import build_model
+    from netsplit.models import build_model, parse_split
+    from netsplit.records import RecordStore, config_hash
     from netsplit.train import TrainConfig, fit, make_record
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr)
@@ -60,15 +61,14 @@ def _train(args) -> int:
         input_shape=data.input_shape, num_classes=data.num_classes, width=args.width,
     )
     model, result = fit(build, data, config, seed=args.seed)
+    options = {k: v for k, v in vars(args).items() if k not in ("run", "json", "records", "command")}
     record = make_record(
-        model, data, result, config, experiment="train", config_hash="", model=args.model,
-        variant=args.variant, split=[int(f) for f in args.split.split(",")] if args.split else [1] * 5,
-        seed=args.seed, width=args.width,
+        model, data, result, config, experiment="train", config_hash=config_hash(options), model=args.model,
+        variant=args.variant, split=list(parse_split(args.split)), factor=args.factor, seed=args.seed,
+        width=args.width,
     )
     if args.records:
-        from netsplit.records import RecordStore
-
-        RecordStore(args.records, "").append(record)
+        RecordStore(args.records, record.config_hash).append(record)
     if args.json:
         print(record.to_json())
     else:

@@ -49,3 +49,17 @@ def test_console_script_is_installed():
         pytest.skip("the netsplit script is not installed beside this Python")
     run = subprocess.run([script, "info", "--split", "1,2"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "one factor per block" in run.stderr
+
+
+@pytest.mark.slow
+def test_train_prints_a_record_and_appends_it(tmp_path, capsys):
+    argv = ["train", "--dataset", "synthetic", "--width", "0.125", "--epochs", "1", "--split", "2,1,1,1,1",
+            "--batch-size", "64", "--records", str(tmp_path / "t.jsonl"), "--json"]
+    assert main(argv) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["split"] == [2, 1, 1, 1, 1] and record["dataset"] == "synthetic" and record["config_hash"]
+    from netsplit.records import read_records
+
+    assert [r.accuracy for r in read_records(tmp_path / "t.jsonl")] == [record["accuracy"]]
+    assert main(argv) == 0, "the same configuration appends to the same file"
+    assert len(read_records(tmp_path / "t.jsonl")) == 2
