@@ -145,11 +145,12 @@ class RecordStore:
         if record.config_hash != self.config_hash:
             raise RecordsError(f"record of configuration {record.config_hash} does not belong in {self.path}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a+") as stream:
-            stream.seek(0, os.SEEK_END)
-            if stream.tell() and not self.path.read_bytes().endswith(b"\n"):
-                stream.write("\n")
-            stream.write(record.to_json() + "\n")
+        with open(self.path, "ab+") as stream:
+            if stream.seek(0, os.SEEK_END):
+                stream.seek(-1, os.SEEK_END)
+                if stream.read(1) != b"\n":  # a last line written without its newline
+                    stream.write(b"\n")
+            stream.write(record.to_json().encode() + b"\n")
             stream.flush()
             os.fsync(stream.fileno())
         self.records.append(record)

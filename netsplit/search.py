@@ -203,7 +203,7 @@ class SplitSearch:
         """Train the jobs that have no record yet and append their records as they finish."""
         todo = [job for job in jobs if not self._known(job)]
         started = time.perf_counter()
-        for job, record in zip(todo, self.executor.map(self.evaluate, todo)):
+        for record in self.executor.map(self.evaluate, todo):
             record.threshold = self.config.threshold
             if reference is not None:
                 record.reference_accuracy = reference

@@ -162,3 +162,14 @@ def test_report_prints_the_table_from_records(tmp_path, capsys):
     assert main(["report", str(tmp_path / "r.jsonl")]) == 0
     table = capsys.readouterr().out
     assert "baseline" in table and "K=4" in table and "final split: 4,1,1,1,1" in table
+
+
+def test_a_last_record_without_its_newline_gets_one_before_the_next(tmp_path):
+    result, _ = search(tmp_path, {1: {2: 0.9}}, blocks=(1,))
+    path = tmp_path / "r.jsonl"
+    first = read_records(path)
+    path.write_text(path.read_text().rstrip("\n"))  # intact, but no final newline
+    store = RecordStore(path, first[0].config_hash)
+    store.append(first[0])
+    assert len(path.read_text().splitlines()) == len(first) + 1
+    assert read_records(path) == first + [first[0]]
