@@ -24,7 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-NETWORKS = {"original": "1,1,1,1,1", "proposed_I": "8,2,2,4,4", "all 8": "8,8,8,8,8"}
+from netsplit.study import MEMORY_NETWORKS
+
 EXECUTIONS = ("layer by layer", "branch by branch")
 
 
@@ -112,7 +113,7 @@ def main() -> None:
           f"{'analysis MiB':>12} {'ratio':>6} {'s/forward':>9}", flush=True)
     for model_name in args.models.split(","):
         for size in map(int, args.sizes.split(",")):
-            for name, split in NETWORKS.items():
+            for name, split in MEMORY_NETWORKS.items():
                 for execution in EXECUTIONS:
                     if (model_name, split, size, execution) in done:
                         continue

@@ -136,12 +136,3 @@ def comparison_plot(table: pd.DataFrame, title: str) -> plt.Figure:
     fig.tight_layout()
     return fig
 
-
-def memory_plot(frame: pd.DataFrame, title: str) -> plt.Figure:
-    """Peak activation memory against input size, for each network and execution order."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    sns.lineplot(frame, x="input size", y="peak MiB", hue="network", style="execution", markers=True, ax=ax)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_title(title)
-    return fig

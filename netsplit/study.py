@@ -18,6 +18,9 @@ from netsplit.records import RecordStore, RunRecord, config_hash
 from netsplit.search import SearchConfig
 from netsplit.train import TrainConfig, fit, make_record
 
+MEMORY_NETWORKS = {"original": "1,1,1,1,1", "proposed_I": "8,2,2,4,4", "all 8": "8,8,8,8,8"}
+"""The networks whose activation memory is measured (``benchmarks/memory.py``), by name."""
+
 PROFILE_NOTES = {
     "smoke": (
         "These results come from the **smoke** profile: a CPU run at 1/8 of the width, on a small "
@@ -147,7 +150,7 @@ def measured_memory(paths: list[str | Path]) -> pd.DataFrame:
     """Memory measurements (``benchmarks/memory.py`` output) from whichever of ``paths`` exist."""
     import json
 
-    names = {"1,1,1,1,1": "original", "8,2,2,4,4": "proposed_I", "8,8,8,8,8": "all 8"}
+    names = {split: name for name, split in MEMORY_NETWORKS.items()}
     rows = [json.loads(line) for path in paths if Path(path).exists() for line in Path(path).read_text().splitlines()]
     if not rows:
         return pd.DataFrame()
