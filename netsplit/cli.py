@@ -1,4 +1,4 @@
-"""Command line: ``netsplit info | train | search | report``.
+"""Command line: ``netsplit info | train | search | report | export``.
 
 Exit status 0 on success, 2 on bad input (a one-line message, no traceback), 1 when a run fails.
 Progress goes to stderr; ``--json`` prints machine-readable results on stdout.
@@ -11,6 +11,7 @@ import json
 import sys
 from functools import partial
 
+from netsplit.export import PRECISIONS
 from netsplit.models import MODELS, VARIANTS
 
 
@@ -123,6 +124,54 @@ def _report(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from pathlib import Path
+
+    from netsplit.export import export, op_counts
+
+    if len(args.paths) > 2:
+        raise UsageError(f"expected [MODEL.keras] OUT.tflite, got {len(args.paths)} paths")
+    *source, out = args.paths
+    if Path(out).suffix != ".tflite":
+        raise UsageError(f"the output file name must end in .tflite, got {out!r}")
+    if source:
+        import keras
+
+        import netsplit.layers  # noqa: F401  (registers the layers a .keras file names)
+
+        if Path(source[0]).suffix != ".keras" or not Path(source[0]).is_file():
+            raise UsageError(f"no .keras model file at {source[0]}")
+        if args.split is not None:
+            raise UsageError("--split describes a network to build; leave it out when exporting a .keras file")
+        model = keras.saving.load_model(source[0])
+    else:
+        from netsplit.models import build_model
+
+        size = args.input_size or 32
+        model = build_model(args.model, args.variant, args.split, args.factor,
+                            input_shape=(size, size, args.channels), width=args.width)
+    representative = None
+    if args.precision == "int8":
+        from netsplit.data import load_dataset
+
+        data = load_dataset(args.dataset, args.calibration_images, seed=0, path=args.data_path)
+        size, channels = args.input_size or model.input_shape[1], model.input_shape[-1]
+        if data.input_shape != (size, size, channels):
+            raise UsageError(f"{data.title} images are {data.input_shape}; int8 calibration needs the exported "
+                             f"model's input ({size}, {size}, {channels}): build it with matching --channels/--input-size")
+        representative = data.x_train
+    path = export(model, out, args.precision, representative, args.input_size)
+    ops = op_counts(path)
+    summary = {"path": str(path), "model": model.name, "precision": args.precision,
+               "bytes": path.stat().st_size, "convolutions": ops.get("CONV_2D", 0)}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"{path}: {model.name}, {args.precision}, {summary['bytes'] / 2**20:.2f} MiB, "
+              f"{summary['convolutions']} convolution operators")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -200,6 +249,19 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("records")
     report.add_argument("--json", action="store_true")
     report.set_defaults(run=_report)
+
+    export = commands.add_parser("export", help="a trained or new network as a LiteRT model (.tflite)")
+    export.add_argument("paths", nargs="+", metavar="[MODEL.keras] OUT.tflite",
+                        help="a saved model to export (or build one with --model/--split) and the output file")
+    _network_options(export)
+    export.add_argument("--precision", default="float32", choices=PRECISIONS,
+                        help="float32, float16 weights, or int8 (calibrated on --dataset)")
+    export.add_argument("--input-size", type=_positive_int, default=None, help="square input size (default: the model's)")
+    export.add_argument("--channels", type=_positive_int, default=3, help="input channels of a network built here")
+    export.add_argument("--dataset", default="fashion_mnist", help="int8: training images to calibrate on")
+    export.add_argument("--data-path", default=None)
+    export.add_argument("--calibration-images", type=_positive_int, default=200)
+    export.set_defaults(run=_export)
     return root
 
 

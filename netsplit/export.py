@@ -1,0 +1,182 @@
+"""Inference on an engine: a netsplit network as a LiteRT flatbuffer, and the helpers that run it.
+
+:func:`convert` turns any netsplit model (trained or not) into a LiteRT (TensorFlow Lite) model at
+batch 1, with every split block as grouped convolutions, so that the engine runs one grouped
+convolution per layer; the converter folds batch normalisation into the convolutions. Weights can
+stay float32, be stored as float16, or the whole network can be quantized to int8 after training,
+calibrated on a representative set of training images.
+
+Running an exported model needs only ``ai_edge_litert`` (TensorFlow's deprecated
+``tf.lite.Interpreter`` where that package is missing); Keras and TensorFlow are imported only to
+convert, so a process that just runs models stays small.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import keras
+
+PRECISIONS = ("float32", "float16", "int8")
+
+
+def _groupable(block_config: dict) -> bool:
+    """Whether a split block can be one grouped convolution per layer (its factor divides every width)."""
+    factor = block_config["factor"]
+    return factor > 1 and all(unit["width"] % factor == 0 for unit in block_config["units"])
+
+
+def grouped_form(model: keras.Model, input_size: int | None = None) -> keras.Model:
+    """The same network and weights with split blocks as grouped convolutions (where the factor
+    divides every width; other blocks keep separate branches), optionally at a square ``input_size``."""
+    import keras
+
+    from netsplit.layers import SplitBlock
+
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"] == "InputLayer" and input_size is not None:
+            batch, _, _, channels = layer["config"]["batch_shape"]
+            layer["config"]["batch_shape"] = [batch, input_size, input_size, channels]
+        if layer["class_name"] == "SplitBlock" and _groupable(layer["config"]):
+            layer["config"]["implementation"] = "grouped"
+    grouped = keras.Model.from_config(config)
+    for layer in model.layers:
+        target = grouped.get_layer(layer.name)
+        if isinstance(layer, SplitBlock):
+            target.set_branch_weights(layer.get_branch_weights())
+        else:
+            target.set_weights(layer.get_weights())
+    return grouped
+
+
+def _check_representative(representative: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    if representative is None or len(representative) == 0:
+        raise ValueError("int8 quantization needs representative images (a sample of the training data)")
+    representative = np.asarray(representative, dtype=np.float32)
+    if representative.shape[1:] != shape:
+        raise ValueError(
+            f"representative images are {representative.shape[1:]} but the exported model takes {shape}"
+        )
+    return representative
+
+
+def convert(
+    model: keras.Model,
+    precision: str = "float32",
+    representative: np.ndarray | None = None,
+    input_size: int | None = None,
+) -> bytes:
+    """The LiteRT flatbuffer of ``model`` at batch 1, in grouped form, at ``precision`` (one of
+    :data:`PRECISIONS`); int8 calibrates on ``representative`` images and keeps float input and output."""
+    import tensorflow as tf
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; valid precisions are {', '.join(PRECISIONS)}")
+    grouped = grouped_form(model, input_size)
+    shape = tuple(int(d) for d in grouped.input_shape[1:])
+    if precision == "int8":
+        representative = _check_representative(representative, shape)
+    with tempfile.TemporaryDirectory() as folder:
+        signature = [tf.TensorSpec((1, *shape), tf.float32, name="image")]
+        grouped.export(folder, format="tf_saved_model", input_signature=signature, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+        if precision == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif precision == "int8":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.representative_dataset = lambda: ([image[None]] for image in representative)
+        return converter.convert()
+
+
+def export(
+    model: keras.Model,
+    path: str | Path,
+    precision: str = "float32",
+    representative: np.ndarray | None = None,
+    input_size: int | None = None,
+) -> Path:
+    """Write :func:`convert`'s flatbuffer to ``path`` (a ``.tflite`` file) and return the path."""
+    path = Path(path)
+    if path.suffix != ".tflite":
+        raise ValueError(f"the exported model's file name must end in .tflite, got {str(path)!r}")
+    content = convert(model, precision, representative, input_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def interpreter_engine() -> str:
+    """Which interpreter runs models here: "ai-edge-litert" or, where it is missing, "tf.lite"."""
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+    except ImportError:
+        return "tf.lite"
+    return "ai-edge-litert"
+
+
+def interpreter(model: bytes | str | Path, threads: int = 1, input_size: int | None = None):
+    """A ready LiteRT interpreter (XNNPACK CPU delegate, ``threads`` threads) for a flatbuffer or file,
+    its input resized to a square ``input_size`` if given (the networks are fully convolutional)."""
+    if interpreter_engine() == "ai-edge-litert":
+        from ai_edge_litert.interpreter import Interpreter
+    else:
+        from tensorflow.lite import Interpreter
+    source = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
+    engine = Interpreter(**source, num_threads=threads)
+    if input_size is not None:
+        image = engine.get_input_details()[0]
+        engine.resize_tensor_input(image["index"], [1, input_size, input_size, int(image["shape"][-1])])
+    engine.allocate_tensors()
+    return engine
+
+
+def op_counts(model: bytes | str | Path) -> Counter:
+    """How many operators of each kind the model holds (e.g. ``CONV_2D``)."""
+    details = interpreter(model)._get_ops_details()
+    return Counter(op["op_name"] for op in details)
+
+
+def predict(model: bytes | str | Path, images: np.ndarray, threads: int = 1) -> np.ndarray:
+    """The model's outputs for ``images`` (N, H, W, C), one image per invocation."""
+    engine = interpreter(model, threads)
+    source, target = engine.get_input_details()[0]["index"], engine.get_output_details()[0]["index"]
+    outputs = []
+    for image in np.asarray(images, dtype=np.float32):
+        engine.set_tensor(source, image[None])
+        engine.invoke()
+        outputs.append(engine.get_tensor(target)[0])
+    return np.stack(outputs)
+
+
+def accuracy(model: bytes | str | Path, images: np.ndarray, labels: np.ndarray, threads: int = 1) -> float:
+    """Share of ``images`` the exported model classifies as ``labels``."""
+    return float(np.mean(predict(model, images, threads).argmax(axis=-1) == np.asarray(labels)))
+
+
+def time_invokes(engine, runs: int) -> list[float]:
+    """Seconds of each of ``runs`` invocations of a ready interpreter (its input set once, before)."""
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        engine.invoke()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def process_memory() -> dict[str, int]:
+    """This process's resident memory now (VmRSS) and at its peak so far (VmHWM), in bytes (Linux)."""
+    status = Path("/proc/self/status")
+    if not status.exists():
+        raise OSError("process memory is read from /proc/self/status, which this system lacks")
+    fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+    return {key: int(fields[key].split()[0]) * 1024 for key in ("VmRSS", "VmHWM")}
