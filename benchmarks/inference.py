@@ -1,0 +1,316 @@
+"""Inference on LiteRT (XNNPACK, CPU): latency against MACs, file size, process memory, int8 accuracy.
+
+The paper's networks (baseline, proposed_I and II, naive and shared split; VGG16 and ResNet18) are
+exported with :mod:`netsplit.export` (split blocks as grouped convolutions) and timed at batch 1:
+
+- latency: each group of networks (one model, width and input size) runs in one fresh process that
+  imports no TensorFlow; all networks and thread counts are warmed up, then timed in interleaved,
+  shuffled rounds, so that machine noise hits all alike. Larger inputs resize the exported model's
+  input (the networks are fully convolutional).
+- TensorFlow (a ``tf.function`` of the model) and Keras ``predict`` on the same networks at 32x32,
+  interleaved the same way, with TensorFlow's default thread pools.
+- peak: this CPU's multiply-accumulate rate, measured with a large float32 matrix product in numpy
+  (OpenBLAS) on 1 and 2 threads: the physical bound of a network is its MACs over that rate.
+- size: the exported file per precision (int8 calibrated on random images: sizes and latency do not
+  depend on the calibration data).
+- memory: each network in a fresh process; VmRSS before loading, VmHWM (peak resident set) after
+  loading and allocating, and after the first invocation (Linux /proc/self/status).
+- accuracy: the baseline and proposed_I trained briefly on Fashion-MNIST (narrow, a few epochs) and
+  evaluated on the full test set in Keras and exported at each precision.
+
+Every line of ``--out`` is one JSON record with a ``kind``; the first (``run``) holds provenance.
+
+    python benchmarks/inference.py                      # about 15 minutes on 2 cores
+    python benchmarks/inference.py --quick --out /tmp/inference.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from netsplit.export import interpreter, interpreter_engine, process_memory, time_invokes
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGINE = "litert-xnnpack"
+
+
+def _in_fresh_process(function: str, *arguments, env: dict | None = None) -> object:
+    """Call ``benchmarks.inference.<function>(*arguments)`` in a new Python process; return its JSON result."""
+    code = (f"import json, sys; from benchmarks.inference import {function}; "
+            f"print(json.dumps({function}(*json.loads(sys.argv[1]))))")
+    run = subprocess.run([sys.executable, "-c", code, json.dumps(arguments)], cwd=ROOT,
+                         env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=3600)
+    if run.returncode != 0:
+        raise RuntimeError(f"{function} failed: {run.stderr.strip()[-2000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def matmul_rate(size: int, repeats: int) -> float:
+    """Best multiply-accumulates per second of a float32 ``size`` x ``size`` matrix product in numpy."""
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    a @ a
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - start)
+    return size**3 / best
+
+
+def time_group(paths: dict[str, str], threads: list[int], input_size: int, rounds: int, runs: int,
+               warmup: int) -> list[dict]:
+    """Latency of several exported models (``name -> .tflite``) at each thread count, interleaved."""
+    image = np.random.default_rng(0).normal(size=(1, input_size, input_size, 3)).astype(np.float32)
+    engines = {}
+    for name, path in paths.items():
+        for count in threads:
+            engine = interpreter(path, count, input_size)
+            engine.set_tensor(engine.get_input_details()[0]["index"], image)
+            time_invokes(engine, warmup)
+            engines[(name, count)] = engine
+    samples = {key: [] for key in engines}
+    order = list(engines)
+    shuffle = random.Random(0)
+    for _ in range(rounds):
+        shuffle.shuffle(order)
+        for key in order:
+            samples[key] += time_invokes(engines[key], runs)
+    return [_summary({"name": name, "threads": count}, seconds) for (name, count), seconds in samples.items()]
+
+
+def _summary(fields: dict, seconds: list[float]) -> dict:
+    ms = np.array(seconds) * 1e3
+    return {**fields, "median_ms": float(np.median(ms)), "p10_ms": float(np.percentile(ms, 10)),
+            "p90_ms": float(np.percentile(ms, 90)), "min_ms": float(ms.min()), "runs": len(ms)}
+
+
+def memory_here(path: str, input_size: int, threads: int) -> dict:
+    """Resident memory of this process around loading one model and invoking it once (bytes)."""
+    before = process_memory()
+    engine = interpreter(path, threads, input_size)
+    loaded = process_memory()
+    engine.set_tensor(engine.get_input_details()[0]["index"],
+                      np.zeros((1, input_size, input_size, 3), np.float32))
+    engine.invoke()
+    after = process_memory()
+    return {"rss_before_load_bytes": before["VmRSS"], "peak_after_load_bytes": loaded["VmHWM"],
+            "peak_rss_bytes": after["VmHWM"], "invoke_growth_bytes": after["VmHWM"] - loaded["VmHWM"],
+            "engine_peak_bytes": after["VmHWM"] - before["VmRSS"]}
+
+
+class Benchmark:
+    """Runs the measurements and appends each record to the output as soon as it exists."""
+
+    def __init__(self, args: argparse.Namespace, out: Path, folder: Path):
+        self.args, self.out, self.folder = args, out, folder
+        self.calibration = np.random.default_rng(1).normal(size=(64, 32, 32, 3)).astype(np.float32)
+
+    def write(self, kind: str, **fields) -> dict:
+        record = {"kind": kind, **fields}
+        with open(self.out, "a") as stream:
+            stream.write(json.dumps(record) + "\n")
+        return record
+
+    def peak(self) -> None:
+        for threads in self.args.threads:
+            env = {name: str(threads) for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+            rate = _in_fresh_process("matmul_rate", self.args.matmul_size, 5, env=env)
+            self.write("peak", threads=threads, macs_per_second=rate,
+                       method=f"numpy float32 matmul {self.args.matmul_size}x{self.args.matmul_size}, best of 5")
+            print(f"peak {threads} thread(s): {rate / 1e9:.1f} GMAC/s", flush=True)
+
+    def export_group(self, model_name: str, width: float, precisions: tuple[str, ...]) -> dict:
+        """Export every network at one width; returns ``(network, precision) -> (path, model)``."""
+        from netsplit.export import export
+        from netsplit.inference import NETWORKS, build_network
+
+        exported = {}
+        for network in NETWORKS:
+            model = build_network(model_name, network, width_multiplier=width)
+            for precision in precisions:
+                path = self.folder / f"{model_name}-{width:g}-{network.name.replace(' ', '_')}-{precision}.tflite"
+                export(model, path, precision, self.calibration if precision == "int8" else None)
+                exported[(network.name, precision)] = (path, model)
+                self.write("size", model=model_name, network=network.name, width_multiplier=width,
+                           precision=precision, bytes=path.stat().st_size)
+        return exported
+
+    def latency(self, model_name: str, width: float, exported: dict, sizes: list[int]) -> None:
+        from netsplit.complexity import analyse, total
+
+        for size in sizes:
+            precisions = sorted({p for _, p in exported}) if size == min(sizes) else ["float32"]
+            paths = {f"{name}|{p}": str(path) for (name, p), (path, _) in exported.items() if p in precisions}
+            invocations = max(self.args.min_runs, round(self.args.runs * (32 / size) ** 2))
+            rounds = min(self.args.rounds, invocations)
+            runs = -(-invocations // rounds)
+            load = os.getloadavg()[0]
+            results = _in_fresh_process("time_group", paths, self.args.threads, size, rounds, runs,
+                                        self.args.warmup)
+            for result in results:
+                name, precision = result.pop("name").split("|")
+                cost = total(analyse(exported[(name, precision)][1], size))
+                self.write("latency", engine=ENGINE, model=model_name, network=name, width_multiplier=width,
+                           input_size=size, precision=precision, macs=cost.macs, params=cost.params,
+                           load_1min=load, **result)
+            self.print_ratios([ENGINE], model_name, width, size)
+
+    def print_ratios(self, engines: list[str], model_name: str, width: float, size: int) -> None:
+        """Each split network's latency and MACs over the baseline's, as just measured."""
+        from netsplit.inference import latency_ratios, read_records
+
+        table = latency_ratios(read_records(self.out))
+        rows = table.query("engine in @engines and model == @model_name and width_multiplier == @width "
+                           "and input_size == @size and network != 'baseline'").to_dict("records")
+        for row in rows:
+            print(f"{row['engine']:>14} {model_name:>8} x{width:<5g} {size:>4}px {row['precision']:>7} "
+                  f"{row['threads']}t {row['network']:>13}: {row['median_ms']:8.2f} ms, latency ratio "
+                  f"{row['latency ratio']:.2f}, MACs ratio {row['MACs ratio']:.2f}, time/MACs "
+                  f"{row['time / MACs']:.2f}", flush=True)
+
+    def tensorflow(self, model_name: str, width: float, exported: dict) -> None:
+        """TensorFlow and Keras predict latency at 32x32, interleaved over the networks."""
+        import tensorflow as tf
+
+        from netsplit.complexity import analyse, total
+
+        image = np.random.default_rng(0).normal(size=(1, 32, 32, 3)).astype(np.float32)
+        calls = {}
+        for (name, precision), (_, model) in exported.items():
+            if precision == "float32":
+                graph = tf.function(lambda x, model=model: model(x, training=False))
+                calls[(name, "tensorflow")] = lambda graph=graph: graph(image).numpy()
+                calls[(name, "keras predict")] = lambda model=model: model.predict(image, batch_size=1, verbose=0)
+        for call in calls.values():
+            for _ in range(self.args.warmup):
+                call()
+        samples = {key: [] for key in calls}
+        order, shuffle = list(calls), random.Random(0)
+        for _ in range(self.args.rounds):
+            shuffle.shuffle(order)
+            for key in order:
+                for _ in range(self.args.tf_runs):
+                    start = time.perf_counter()
+                    calls[key]()
+                    samples[key].append(time.perf_counter() - start)
+        for (name, engine), seconds in samples.items():
+            model = exported[(name, "float32")][1]
+            cost = total(analyse(model, 32))
+            self.write("latency", engine=engine, model=model_name, network=name, width_multiplier=width, input_size=32,
+                       precision="float32", macs=cost.macs, params=cost.params, load_1min=os.getloadavg()[0],
+                       **_summary({"threads": max(self.args.threads)}, seconds))
+        self.print_ratios(["tensorflow", "keras predict"], model_name, width, 32)
+
+    def memory(self, model_name: str, exported: dict) -> None:
+        for size in self.args.memory_sizes:
+            for (name, precision), (path, _) in exported.items():
+                if precision != "float32":
+                    continue
+                result = _in_fresh_process("memory_here", str(path), size, max(self.args.threads))
+                self.write("memory", model=model_name, network=name, input_size=size, precision=precision,
+                           threads=max(self.args.threads), **result)
+                print(f"memory {model_name} {name:>13} {size}px: peak {result['peak_rss_bytes'] / 2**20:.0f} MiB, "
+                      f"engine {result['engine_peak_bytes'] / 2**20:.0f} MiB", flush=True)
+
+    def accuracy(self) -> None:
+        """Train the baseline and proposed_I briefly on Fashion-MNIST; test accuracy per precision."""
+        import keras
+
+        from netsplit.data import load_dataset
+        from netsplit.export import accuracy, export
+        from netsplit.inference import NETWORKS, build_network
+        from netsplit.train import TrainConfig, fit
+
+        a = self.args
+        data = load_dataset("fashion_mnist", a.train_size, a.test_size, seed=0, path=a.data_path)
+        config = TrainConfig(epochs=a.epochs, batch_size=100, learning_rate=0.05, augment=False, verbose=False)
+        for network in NETWORKS[:2]:
+            build = lambda network=network: build_network(  # noqa: E731
+                "vgg16", network, input_shape=data.input_shape, width_multiplier=a.train_width)
+            model, result = fit(build, data, config)
+            common = {"model": "vgg16", "network": network.name, "dataset": data.name,
+                      "train_size": len(data.x_train), "test_size": len(data.x_test), "epochs": a.epochs,
+                      "width_multiplier": a.train_width}
+            self.write("accuracy", precision="keras", accuracy=float(result.accuracy), **common)
+            for precision in ("float32", "float16", "int8"):
+                path = export(model, self.folder / f"trained-{precision}.tflite", precision,
+                              data.x_train[: a.calibration_images])
+                value = accuracy(path, data.x_test, data.y_test, max(a.threads))
+                self.write("accuracy", precision=precision, accuracy=value, bytes=path.stat().st_size, **common)
+                print(f"accuracy {network.name:>10} {precision:>7}: {value:.2%} (Keras {result.accuracy:.2%})",
+                      flush=True)
+            keras.backend.clear_session()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="vgg16,resnet18")
+    parser.add_argument("--widths", default="0.25,0.5,1", help="width multipliers, timed at the smallest size")
+    parser.add_argument("--sizes", default="32,128,256,512", help="input sizes at full width")
+    parser.add_argument("--memory-sizes", default="128,256,512")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds")
+    parser.add_argument("--runs", type=int, default=200, help="invocations at 32x32, fewer in proportion to pixels")
+    parser.add_argument("--min-runs", type=int, default=5, help="invocations at the largest sizes")
+    parser.add_argument("--tf-runs", type=int, default=8, help="TensorFlow and Keras calls per round")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--matmul-size", type=int, default=4096)
+    parser.add_argument("--train-size", type=int, default=8000)
+    parser.add_argument("--test-size", type=int, default=None, help="default: the whole test set")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--train-width", type=float, default=0.125)
+    parser.add_argument("--calibration-images", type=int, default=200)
+    parser.add_argument("--data-path", default=None, help="Fashion-MNIST folder")
+    parser.add_argument("--quick", action="store_true", help="a small, fast run that checks the script")
+    parser.add_argument("--out", default="results/inference-cpu.jsonl")
+    args = parser.parse_args()
+    if args.quick:
+        args.models, args.widths, args.sizes, args.memory_sizes = "vgg16", "0.125", "32,64", "64"
+        args.rounds, args.runs, args.min_runs, args.tf_runs, args.warmup, args.matmul_size = 2, 8, 2, 2, 1, 512
+        args.train_size, args.test_size, args.epochs, args.calibration_images = 300, 200, 1, 50
+    args.threads = [int(t) for t in args.threads.split(",")]
+    args.memory_sizes = [int(s) for s in args.memory_sizes.split(",")]
+    widths = sorted(float(w) for w in args.widths.split(","))
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    start = time.time()
+    with tempfile.TemporaryDirectory() as folder:
+        bench = Benchmark(args, partial, Path(folder))
+        from netsplit.runtime import provenance
+
+        bench.write("run", date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                    interpreter=interpreter_engine(), load_at_start=list(os.getloadavg()), quick=args.quick,
+                    cpus=os.cpu_count(), arguments=vars(args), **provenance())
+        bench.peak()
+        for model_name in args.models.split(","):
+            for width in widths:
+                full = width == widths[-1]
+                precisions = ("float32", "float16", "int8") if full else ("float32",)
+                exported = bench.export_group(model_name, width, precisions)
+                bench.latency(model_name, width, exported, sizes if full else sizes[:1])
+                if full:
+                    bench.tensorflow(model_name, width, exported)
+                    bench.memory(model_name, exported)
+        bench.accuracy()
+        bench.write("end", seconds=round(time.time() - start, 1), load_at_end=list(os.getloadavg()))
+    partial.replace(out)
+    print(f"{out}: {time.time() - start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""The inference study: the networks timed on an inference engine, and the tables the chapter shows
+from the records ``benchmarks/inference.py`` writes (one JSON object per line, each with a ``kind``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import pandas as pd
+
+from netsplit.models import build_model
+from netsplit.study import Network, paper_networks
+
+NETWORKS = [network for network in paper_networks(()) if network.name != "found by search"]
+"""The paper's Table 2 networks: the baseline, proposed_I and II, the naive and the shared split."""
+
+TARGET = 1.1
+"""A split network meets the target when its latency ratio is at most this multiple of its MACs ratio."""
+
+
+def build_network(model: str, network: Network, **options) -> keras.Model:
+    """One of :data:`NETWORKS` as a Keras model (``options`` go to :func:`netsplit.models.build_model`)."""
+    if network.variant == "proposed":
+        return build_model(model, "proposed", network.split, **options)
+    return build_model(model, network.variant, factor=network.factor, **options)
+
+
+def read_records(path: str | Path) -> pd.DataFrame:
+    """All records of a benchmark output file (empty when the file does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return pd.DataFrame()
+    return pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
+
+
+def _kind(records: pd.DataFrame, kind: str) -> pd.DataFrame:
+    if records.empty:
+        return records
+    return records[records["kind"] == kind].dropna(axis=1, how="all")
+
+
+def latency_ratios(records: pd.DataFrame) -> pd.DataFrame:
+    """Every network's median latency and MACs over the baseline's, measured in the same group, and
+    their quotient (``time / MACs``; at most :data:`TARGET` meets the target)."""
+    latency = _kind(records, "latency").astype({"threads": int, "input_size": int})
+    keys = ["engine", "model", "width_multiplier", "input_size", "threads", "precision"]
+    base = latency[latency["network"] == "baseline"][keys + ["median_ms", "macs"]]
+    table = latency.merge(base, on=keys, suffixes=("", "_baseline"))
+    table["latency ratio"] = table["median_ms"] / table["median_ms_baseline"]
+    table["MACs ratio"] = table["macs"] / table["macs_baseline"]
+    table["time / MACs"] = table["latency ratio"] / table["MACs ratio"]
+    table["target met"] = table["time / MACs"] <= TARGET
+    return table
+
+
+def peak_rates(records: pd.DataFrame) -> dict[int, float]:
+    """The measured peak multiply-accumulate rate (MACs per second) of this CPU, by thread count."""
+    peak = _kind(records, "peak")
+    return {int(row.threads): float(row.macs_per_second) for row in peak.itertuples()}
+
+
+def with_bound(latency: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
+    """Latency rows with the physical bound (MACs at the peak rate, ms) and the share of peak reached."""
+    rates = peak_rates(records)
+    bound = latency["macs"] / latency["threads"].map(rates) * 1e3
+    return latency.assign(**{"bound ms": bound, "share of peak": bound / latency["median_ms"]})
+
+
+def size_table(records: pd.DataFrame) -> pd.DataFrame:
+    """File size in MiB of each network's exported model, one column per precision."""
+    sizes = _kind(records, "size")
+    order = {name: i for i, name in enumerate(n.name for n in NETWORKS)}
+    table = sizes.pivot_table(index=["model", "network"], columns="precision", values="bytes") / 2**20
+    table = table.sort_index(key=lambda index: index.map(lambda v: order.get(v, v)))
+    return table[[p for p in ("float32", "float16", "int8") if p in table.columns]]
+
+
+def accuracy_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy (%) of the trained networks, in Keras and exported at each precision."""
+    accuracy = _kind(records, "accuracy")
+    table = accuracy.pivot_table(index=["model", "network"], columns="precision", values="accuracy") * 100
+    return table[[p for p in ("keras", "float32", "float16", "int8") if p in table.columns]]
+
+
+def memory_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Peak memory of the inference process per network and input size (MiB), and over the baseline's."""
+    memory = _kind(records, "memory").copy()
+    memory["engine peak MiB"] = memory["engine_peak_bytes"] / 2**20
+    memory["process peak MiB"] = memory["peak_rss_bytes"] / 2**20
+    memory["invoke growth MiB"] = memory["invoke_growth_bytes"] / 2**20
+    keys = ["model", "input_size"]
+    base = memory[memory["network"] == "baseline"][keys + ["engine peak MiB"]]
+    memory = memory.merge(base, on=keys, suffixes=("", " baseline"))
+    memory["vs baseline"] = memory["engine peak MiB"] / memory["engine peak MiB baseline"]
+    columns = ["process peak MiB", "engine peak MiB", "invoke growth MiB", "vs baseline"]
+    return memory.set_index(["model", "input_size", "network"])[columns]

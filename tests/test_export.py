@@ -1,0 +1,154 @@
+"""LiteRT export: grouped convolutions in the flatbuffer, the same predictions as Keras, the CLI."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import random_statistics
+from netsplit.cli import main
+from netsplit.export import accuracy, convert, grouped_form, interpreter, op_counts, predict
+from netsplit.layers import Fusion, SplitBlock
+from netsplit.models import build_model, split_model
+
+WIDTH = 0.25
+
+
+def images(n: int, size: int = 32, channels: int = 3, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, size, size, channels)).astype("float32")
+
+
+def keras_outputs(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
+def conv_layers(model: keras.Model) -> int:
+    """Convolutions a model runs: every conv of its split blocks (all paths) and each fusion's 1x1."""
+    return sum(len(l.convs) if isinstance(l, SplitBlock) else isinstance(l, Fusion) for l in model.layers)
+
+
+NETWORKS = {
+    "vgg16 8,2,2,4,4": lambda: split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=WIDTH),
+    "resnet18 8,2,2,2,4": lambda: split_model("resnet18", (8, 2, 2, 2, 4), width_multiplier=WIDTH),
+    "vgg16 naive": lambda: build_model("vgg16", "naive", factor=4, width_multiplier=WIDTH),
+    "vgg16 shared": lambda: build_model("vgg16", "shared", factor=4, width_multiplier=WIDTH),
+    "vgg16 6,2,2,4,4 (6 does not divide 16)": lambda: split_model("vgg16", (6, 2, 2, 4, 4), width_multiplier=WIDTH),
+}
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_float32_export_predicts_what_keras_predicts(name):
+    model = random_statistics(NETWORKS[name]())
+    x = images(4)
+    reference = keras_outputs(model, x)
+    exported = convert(model)
+    assert np.abs(predict(exported, x) - reference).max() < 1e-5 * max(1.0, np.abs(reference).max())
+    assert op_counts(exported)["CONV_2D"] == conv_layers(grouped_form(model))
+    assert not any("BATCH_NORM" in op or op in ("MUL", "RSQRT") for op in op_counts(exported)), "BN folded"
+
+
+def test_split_blocks_become_one_grouped_convolution_per_layer():
+    model = split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=WIDTH)
+    assert conv_layers(model) == 8 * 2 + 2 * 2 + 2 * 3 + 4 * 3 + 4 * 3 + 5, "on CPU: one conv per branch"
+    ops = op_counts(convert(model))
+    assert ops["CONV_2D"] == 13 + 5 and "CONCATENATION" not in ops, "13 layers and 5 fusions"
+    engine = interpreter(convert(model))
+    filters = [engine._get_tensor_details(op["inputs"][1], 0)["shape"] for op in engine._get_ops_details()
+               if op["op_name"] == "CONV_2D"]
+    assert list(filters[1]) == [16, 3, 3, 2], "block 1's second conv: 8 groups of 2 input channels"
+
+
+def test_a_block_whose_factor_does_not_divide_keeps_its_branches():
+    model = grouped_form(split_model("vgg16", (6, 2, 2, 4, 4), width_multiplier=WIDTH))
+    implementations = [l.implementation for l in model.layers if isinstance(l, SplitBlock)]
+    assert implementations == ["branches", "grouped", "grouped", "grouped", "grouped"]
+
+
+def test_larger_input_size_and_float16_weights():
+    model = random_statistics(split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=WIDTH))
+    same = split_model("vgg16", (8, 2, 2, 4, 4), input_shape=(64, 64, 3), width_multiplier=WIDTH)
+    same.set_weights(model.get_weights())
+    x = images(2, 64)
+    reference = keras_outputs(same, x)
+    exported = convert(model, input_size=64)
+    assert list(interpreter(exported).get_input_details()[0]["shape"]) == [1, 64, 64, 3]
+    assert np.abs(predict(exported, x) - reference).max() < 1e-5 * max(1.0, np.abs(reference).max())
+    resized = interpreter(convert(model), input_size=64)
+    resized.set_tensor(resized.get_input_details()[0]["index"], x[:1])
+    resized.invoke()
+    assert np.abs(resized.get_tensor(resized.get_output_details()[0]["index"]) - reference[:1]).max() < 1e-5
+    half = convert(model, "float16", input_size=64)
+    assert len(half) < 0.6 * len(exported)
+    assert np.abs(predict(half, x) - reference).max() < 1e-2 * max(1.0, np.abs(reference).max())
+
+
+@pytest.mark.parametrize("precision,representative,message", [
+    ("int4", None, "valid precisions are float32, float16, int8"),
+    ("int8", None, "needs representative images"),
+    ("int8", images(3, 32, 1), r"representative images are \(32, 32, 1\)"),
+])
+def test_bad_export_options(precision, representative, message):
+    with pytest.raises(ValueError, match=message):
+        convert(split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.125), precision, representative)
+
+
+def test_cli_exports_a_saved_model_with_its_predictions(tmp_path, capsys):
+    model = random_statistics(split_model("resnet18", (8, 2, 2, 4, 4), width_multiplier=0.125))
+    model.save(tmp_path / "m.keras")
+    out = tmp_path / "m.tflite"
+    assert main(["export", str(tmp_path / "m.keras"), str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["bytes"] == out.stat().st_size and summary["convolutions"] == conv_layers(grouped_form(model))
+    x = images(2)
+    assert np.abs(predict(out, x) - keras_outputs(model, x)).max() < 1e-5
+
+
+def test_cli_builds_and_exports_a_network(tmp_path, capsys):
+    out = tmp_path / "vgg.tflite"
+    argv = ["export", "--model", "vgg16", "--split", "8,2,2,4,4", "--width-multiplier", "0.125", "--input-size", "64", str(out)]
+    assert main(argv) == 0
+    assert "18 convolution operators" in capsys.readouterr().out
+    assert list(interpreter(out).get_input_details()[0]["shape"]) == [1, 64, 64, 3]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["export", "out.tfl"], "must end in .tflite"),
+    (["export", "a.keras", "b.keras", "c.tflite"], "expected [MODEL.keras] OUT.tflite, got 3 paths"),
+    (["export", "/nonexistent.keras", "out.tflite"], "no .keras model file at /nonexistent.keras"),
+    (["export", "out.tflite", "--precision", "int4"], "invalid choice: 'int4'"),
+    (["export", "out.tflite", "--width-multiplier", "0.125", "--channels", "1", "--precision", "int8", "--dataset", "synthetic"],
+     "int8 calibration needs the exported model's input (32, 32, 1)"),
+])
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not list(tmp_path.glob("*.tflite"))
+
+
+def test_cli_refuses_split_with_a_saved_model(tmp_path, capsys):
+    split_model("vgg16", width_multiplier=0.125).save(tmp_path / "m.keras")
+    assert main(["export", str(tmp_path / "m.keras"), str(tmp_path / "m.tflite"), "--split", "2,2,2,2,2"]) == 2
+    assert "leave it out when exporting a .keras file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_int8_keeps_the_accuracy_of_a_trained_network(fashion_dir):
+    from netsplit.data import load_dataset
+    from netsplit.train import TrainConfig, fit
+
+    data = load_dataset("fashion_mnist", train_size=8000, seed=0, path=fashion_dir)
+    build = lambda: split_model("vgg16", (8, 2, 2, 4, 4), input_shape=data.input_shape, width_multiplier=0.125)  # noqa: E731
+    config = TrainConfig(epochs=3, batch_size=100, learning_rate=0.05, augment=False, verbose=False)
+    model, result = fit(build, data, config)
+    assert result.accuracy > 0.8, "the network learned something worth quantizing"
+    keras_labels = keras.ops.convert_to_numpy(model.predict(data.x_test, batch_size=500, verbose=0)).argmax(-1)
+    exported = convert(model)
+    float_labels = predict(exported, data.x_test).argmax(-1)
+    assert np.mean(float_labels == keras_labels) > 0.999
+    float_accuracy = np.mean(float_labels == data.y_test)
+    int8 = convert(model, "int8", representative=data.x_train[:200])
+    assert len(int8) < 0.4 * len(exported)
+    assert abs(accuracy(int8, data.x_test, data.y_test) - float_accuracy) < 0.005

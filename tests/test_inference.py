@@ -1,0 +1,48 @@
+"""The inference benchmark runs and writes well-formed records; the chapter's tables read them."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netsplit.inference import NETWORKS, accuracy_table, latency_ratios, memory_table, read_records, size_table
+
+ROOT = Path(__file__).resolve().parent.parent
+FIELDS = {
+    "run": {"date", "device", "versions", "git_commit", "load_at_start", "interpreter"},
+    "peak": {"threads", "macs_per_second", "method"},
+    "size": {"model", "network", "precision", "bytes"},
+    "latency": {"engine", "model", "network", "width_multiplier", "input_size", "threads", "precision", "macs",
+                "median_ms", "p10_ms", "p90_ms", "runs", "load_1min"},
+    "memory": {"model", "network", "input_size", "peak_rss_bytes", "engine_peak_bytes", "invoke_growth_bytes"},
+    "accuracy": {"model", "network", "precision", "accuracy", "dataset", "test_size"},
+    "end": {"seconds", "load_at_end"},
+}
+
+
+def test_the_paper_networks_are_timed():
+    assert [n.name for n in NETWORKS] == ["baseline", "proposed_I", "proposed_II", "naive split", "shared split"]
+
+
+@pytest.mark.slow
+def test_quick_benchmark_writes_well_formed_records(tmp_path, fashion_dir):
+    out = tmp_path / "inference.jsonl"
+    run = subprocess.run([sys.executable, "benchmarks/inference.py", "--quick", "--out", str(out),
+                          "--data-path", str(fashion_dir)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records[0]["kind"] == "run" and records[-1]["kind"] == "end"
+    for record in records:
+        assert FIELDS[record["kind"]] <= set(record), record
+    assert {r["engine"] for r in records if r["kind"] == "latency"} == {"litert-xnnpack", "tensorflow", "keras predict"}
+    assert all(0 < r["p10_ms"] <= r["median_ms"] <= r["p90_ms"] for r in records if r["kind"] == "latency")
+    frame = read_records(out)
+    ratios = latency_ratios(frame)
+    assert set(ratios["network"]) == {n.name for n in NETWORKS}
+    assert (ratios.query("network == 'baseline'")["MACs ratio"] == 1).all()
+    assert ratios.query("network == 'naive split'")["MACs ratio"].max() < 0.5
+    assert size_table(frame).shape == (5, 3)
+    assert set(accuracy_table(frame).columns) == {"keras", "float32", "float16", "int8"}
+    assert (memory_table(frame)["engine peak MiB"] > 0).all()
