@@ -21,11 +21,11 @@ from netsplit.models import split_model
 from netsplit.runtime import device_name
 from netsplit.train import jit_compile
 
-SPLIT = "8,2,2,4,4"
+SPLIT = (8, 2, 2, 4, 4)
 
 
 def compiled(split: str | None, width: float, implementation: str) -> keras.Model:
-    model = split_model("vgg16", split, width=width, implementation=implementation)
+    model = split_model("vgg16", split, width_multiplier=width, implementation=implementation)
     model.compile(
         optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),

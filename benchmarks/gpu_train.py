@@ -6,7 +6,7 @@ the first). Beside them, a plain PyTorch VGG16-BN loop (bf16 autocast, channels_
 images. Run with the backend meant for the GPU:
 
     KERAS_BACKEND=jax python benchmarks/gpu_train.py                 # 50,000 images, batch 512
-    KERAS_BACKEND=jax python benchmarks/gpu_train.py --images 1024 --epochs 2 --width 0.125   # dry run
+    KERAS_BACKEND=jax python benchmarks/gpu_train.py --images 1024 --epochs 2 --width-multiplier 0.125   # dry run
 
 Targets on an H100: netsplit's steady VGG16 epoch at most 0.6x the PyTorch loop's; the first
 step of a new network under 10 s on average.
@@ -21,7 +21,7 @@ from functools import partial
 
 import numpy as np
 
-NETWORKS = [("vgg16", None), ("vgg16", "8,2,2,4,4"), ("resnet18", None), ("resnet18", "8,2,2,4,4")]
+NETWORKS = [("vgg16", None), ("vgg16", (8, 2, 2, 4, 4)), ("resnet18", None), ("resnet18", (8, 2, 2, 4, 4))]
 
 
 def netsplit_rows(images: int, epochs: int, batch: int, width: float) -> list[dict]:
@@ -46,7 +46,6 @@ def netsplit_rows(images: int, epochs: int, batch: int, width: float) -> list[di
 
 
 def torch_vgg16(width: float):
-    import torch
     from torch import nn
 
     layers, channels = [], 3
@@ -95,7 +94,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=50_000)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--width", type=float, default=1.0)
+    parser.add_argument("--width-multiplier", dest="width", type=float, default=1.0)
     args = parser.parse_args()
 
     import keras

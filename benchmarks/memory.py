@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from netsplit.records import read_lines
 from netsplit.study import MEMORY_NETWORKS
 
 EXECUTIONS = ("layer by layer", "branch by branch")
@@ -40,7 +41,8 @@ def measure_here(model_name: str, split: str, size: int, execution: str) -> dict
     from netsplit.runtime import provenance
 
     backend = keras.backend.backend()
-    model = split_model(model_name, split, input_shape=(size, size, 3), implementation="branches")
+    factors = tuple(int(f) for f in split.split(","))
+    model = split_model(model_name, factors, input_shape=(size, size, 3), implementation="branches")
     branchwise = execution == "branch by branch"
     image = np.random.default_rng(0).normal(size=(1, size, size, 3)).astype("float32")
 
@@ -104,16 +106,14 @@ def main() -> None:
     parser.add_argument("--out", default="results/memory-cpu.jsonl")
     args = parser.parse_args()
     out = Path(args.out)
-    done = set()
-    if out.exists():
-        for line in out.read_text().splitlines():
-            row = json.loads(line)
-            done.add((row["model"], row["split"], row["input_size"], row["execution"]))
+    rows = read_lines(out) if out.exists() else []
+    done = {(row["model"], row["split"], row["input_size"], row["execution"]) for row in rows}
     print(f"{'model':>8} {'network':>10} {'size':>5} {'execution':>16} {'measured MiB':>12} "
           f"{'analysis MiB':>12} {'ratio':>6} {'s/forward':>9}", flush=True)
     for model_name in args.models.split(","):
         for size in map(int, args.sizes.split(",")):
-            for name, split in MEMORY_NETWORKS.items():
+            for name, factors in MEMORY_NETWORKS.items():
+                split = ",".join(map(str, factors))
                 for execution in EXECUTIONS:
                     if (model_name, split, size, execution) in done:
                         continue

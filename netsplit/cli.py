@@ -1,6 +1,7 @@
 """Command line: ``netsplit info | train | search | report | export``.
 
-Exit status 0 on success, 2 on bad input (a one-line message, no traceback), 1 when a run fails.
+Exit status 0 on success, 2 on bad input (a one-line message, no traceback), 1 when a run fails
+(a short message; the traceback with ``--traceback`` or ``NETSPLIT_TRACEBACK=1``).
 Progress goes to stderr; ``--json`` prints machine-readable results on stdout.
 """
 
@@ -8,14 +9,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from functools import partial
 
-from netsplit.export import PRECISIONS
-from netsplit.models import MODELS, VARIANTS
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before Keras starts: TensorFlow's C++ start-up lines
+
+from netsplit.errors import InputError  # noqa: E402
+from netsplit.export import PRECISIONS  # noqa: E402
+from netsplit.models import MODELS, VARIANTS  # noqa: E402
 
 
-class UsageError(ValueError):
+class UsageError(InputError):
     """Bad input on the command line."""
 
 
@@ -26,14 +32,18 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _info(args) -> int:
-    from netsplit.complexity import analyse, total
+def _build(args, input_shape: tuple[int, int, int], num_classes: int = 10):
+    """The network that ``--model --variant --split --factor --width-multiplier`` describe."""
     from netsplit.models import build_model
 
-    model = build_model(
-        args.model, args.variant, args.split, args.factor,
-        input_shape=(args.input_size, args.input_size, args.channels), width=args.width,
-    )
+    return build_model(args.model, args.variant, args.split, args.factor, input_shape=input_shape,
+                       num_classes=num_classes, width_multiplier=args.width_multiplier)
+
+
+def _info(args) -> int:
+    from netsplit.complexity import analyse, total
+
+    model = _build(args, (args.input_size, args.input_size, args.channels))
     costs = analyse(model)
     costs.append(total(costs))
     rows = [c.as_dict() for c in costs]
@@ -51,38 +61,36 @@ def _info(args) -> int:
 
 def _train(args) -> int:
     from netsplit.data import load_dataset
-    from netsplit.models import build_model, parse_split
+    from netsplit.models import check_factors
     from netsplit.records import RecordStore, config_hash
-    from netsplit.train import TrainConfig, fit, make_record
+    from netsplit.train import TrainConfig, train_network
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr)
     data = load_dataset(args.dataset, args.train_size, args.test_size, seed=args.seed, path=args.data_path)
-    build = partial(
-        build_model, args.model, args.variant, args.split, args.factor,
-        input_shape=data.input_shape, num_classes=data.num_classes, width=args.width,
-    )
-    model, result = fit(build, data, config, seed=args.seed)
+    build = partial(_build, args, data.input_shape, data.num_classes)
+    build()  # bad options fail here, before the data is augmented and the first epoch starts
     options = {k: v for k, v in vars(args).items() if k not in ("run", "json", "records", "command")}
-    record = make_record(
-        model, data, result, config, experiment="train", config_hash=config_hash(options), model=args.model,
-        variant=args.variant, split=list(parse_split(args.split)), factor=args.factor, seed=args.seed,
-        width=args.width,
+    key = config_hash(options)
+    store = RecordStore(args.records, key) if args.records else None
+    model, record = train_network(
+        build, data, config, args.seed, store, experiment="train", config_hash=key, model=args.model,
+        variant=args.variant, split=list(check_factors(args.split)), factor=args.factor,
+        width=args.width_multiplier,
     )
-    if args.records:
-        RecordStore(args.records, record.config_hash).append(record)
     if args.json:
         print(record.to_json())
     else:
-        print(f"{model.name} on {data.title}: test accuracy {result.accuracy:.2%}, "
-              f"{record.params:,} parameters, {result.train_seconds:.1f} s")
+        print(f"{model.name} on {data.title}: test accuracy {record.accuracy:.2%}, "
+              f"{record.params:,} parameters, {record.train_seconds:.1f} s")
     return 0
 
 
-def _int_list(text: str, what: str) -> tuple[int, ...]:
+def _integers(text: str) -> tuple[int, ...]:
+    """Comma-separated integers, as ``--split 8,2,2,4,4`` or ``--factors 2,4,6,8`` give them."""
     try:
         return tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise UsageError(f"{what} must be comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 8,2,2,4,4, got {text!r}") from None
 
 
 def _print_outcome(result, as_json: bool) -> None:
@@ -102,9 +110,9 @@ def _search(args) -> int:
 
     config = SearchConfig(
         model=args.model, dataset=args.dataset, threshold=args.threshold,
-        factors=_int_list(args.factors, "factors"), blocks=_int_list(args.blocks, "blocks"),
+        factors=args.factors, blocks=args.blocks,
         baseline_epochs=args.baseline_epochs, finetune_epochs=args.finetune_epochs, inherit=args.inherit,
-        reference=args.reference, seeds=args.seeds, seed=args.seed, width=args.width,
+        reference=args.reference, seeds=args.seeds, seed=args.seed, width_multiplier=args.width_multiplier,
         train_size=args.train_size, test_size=args.test_size, batch_size=args.batch_size, learning_rate=args.lr,
     )
     result = run_search(config, args.records, args.executor, args.address, args.data_path)
@@ -120,7 +128,7 @@ def _report(args) -> int:
 
     if not Path(args.records).is_file():
         raise UsageError(f"no records file at {args.records}")
-    _print_outcome(replay(read_records(args.records)), args.json)
+    _print_outcome(replay(read_records(args.records), args.threshold, args.reference), args.json)
     return 0
 
 
@@ -145,11 +153,8 @@ def _export(args) -> int:
             raise UsageError("--split describes a network to build; leave it out when exporting a .keras file")
         model = keras.saving.load_model(source[0])
     else:
-        from netsplit.models import build_model
-
         size = args.input_size or 32
-        model = build_model(args.model, args.variant, args.split, args.factor,
-                            input_shape=(size, size, args.channels), width=args.width)
+        model = _build(args, (size, size, args.channels))
     representative = None
     if args.precision == "int8":
         from netsplit.data import load_dataset
@@ -186,9 +191,10 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="vgg16", choices=MODELS)
     parser.add_argument("--variant", default="proposed", choices=VARIANTS,
                         help="proposed (split blocks + fusion), naive or shared split")
-    parser.add_argument("--split", default=None, help="factor per block, e.g. 8,2,2,4,4 (proposed)")
-    parser.add_argument("--factor", type=_positive_int, default=4, help="branches of a naive or shared split")
-    parser.add_argument("--width", type=float, default=1.0, help="width multiplier")
+    parser.add_argument("--split", type=_integers, default=None, help="factor per block, e.g. 8,2,2,4,4 (proposed)")
+    parser.add_argument("--factor", type=_positive_int, default=None,
+                        help="branches of a naive or shared split (default 4)")
+    parser.add_argument("--width-multiplier", type=float, default=1.0, help="scales every layer's filters")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -226,15 +232,15 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--dataset", default="fashion_mnist")
     search.add_argument("--data-path", default=None)
     search.add_argument("--threshold", type=float, default=0.5, help="accuracy drop in percentage points")
-    search.add_argument("--factors", default="2,4,6,8", help="candidate factors, ascending")
-    search.add_argument("--blocks", default="1,2,3,4,5", help="blocks to search, ascending")
+    search.add_argument("--factors", type=_integers, default=(2, 4, 6, 8), help="candidate factors, ascending")
+    search.add_argument("--blocks", type=_integers, default=(1, 2, 3, 4, 5), help="blocks to search, ascending")
     search.add_argument("--baseline-epochs", type=int, default=10)
     search.add_argument("--finetune-epochs", type=int, default=3)
     search.add_argument("--no-inherit", dest="inherit", action="store_false", help="train candidates from scratch")
     search.add_argument("--reference", default="block", help="block (paper) or original")
     search.add_argument("--seeds", type=int, default=1, help="seeds per network; accept on the mean")
     search.add_argument("--seed", type=int, default=0)
-    search.add_argument("--width", type=float, default=1.0)
+    search.add_argument("--width-multiplier", type=float, default=1.0, help="scales every layer's filters")
     search.add_argument("--train-size", type=_positive_int, default=None)
     search.add_argument("--test-size", type=_positive_int, default=None)
     search.add_argument("--batch-size", type=_positive_int, default=128)
@@ -247,6 +253,9 @@ def parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="the search table (paper Table 1) from a records file")
     report.add_argument("records")
+    report.add_argument("--threshold", type=float, default=None,
+                        help="accuracy drop in percentage points (the records serve any threshold)")
+    report.add_argument("--reference", default="block", help="block (paper) or original")
     report.add_argument("--json", action="store_true")
     report.set_defaults(run=_report)
 
@@ -267,17 +276,22 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    show_traceback = "--traceback" in argv or os.environ.get("NETSPLIT_TRACEBACK", "") not in ("", "0")
+    argv = [arg for arg in argv if arg != "--traceback"]
     try:
         args = parser().parse_args(argv)
         return args.run(args)
-    except (UsageError, ValueError) as error:
+    except InputError as error:
         print(f"netsplit: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("netsplit: interrupted; finished records are kept", file=sys.stderr)
         return 1
-    except Exception as error:  # a failure inside a run: say what, without a traceback
-        print(f"netsplit: run failed: {type(error).__name__}: {error}", file=sys.stderr)
+    except Exception as error:  # a failure inside a run: say what; the traceback on request
+        if show_traceback:
+            traceback.print_exc()
+        print(f"netsplit: run failed: {type(error).__name__}: {error} (--traceback shows where)", file=sys.stderr)
         return 1
 
 

@@ -137,14 +137,21 @@ def _layer_cost(layer, shape, dtype_bytes: int) -> tuple[int, int]:
 
 
 def analyse(model: keras.Model, input_size: int | None = None, dtype_bytes: int = 4) -> list[BlockCost]:
-    """Cost of each block of a chain-shaped netsplit model, at its own or a square ``input_size``."""
+    """Cost of each block of a chain-shaped netsplit model, at its own or a square ``input_size``.
+
+    >>> from netsplit.models import split_model
+    >>> [cost.block for cost in analyse(split_model("vgg16", width_multiplier=0.25))]
+    ['block1', 'block2', 'block3', 'block4', 'block5', 'head']
+    """
     shape = tuple(model.input_shape[1:])
     if input_size is not None:
         shape = (input_size, input_size, shape[-1])
     chain = [layer for layer in model.layers if not isinstance(layer, layers.InputLayer)]
     costs: dict[str, BlockCost] = {}
+    block = "head"
     for index, layer in enumerate(chain):
-        key = layer.name.split("_")[0]
+        block = _block_of(layer, block)
+        key = block
         follower = chain[index + 1] if index + 1 < len(chain) else None
         if isinstance(layer, SplitBlock):
             pooling = follower.pooling if isinstance(follower, Fusion) else None
@@ -168,8 +175,27 @@ def analyse(model: keras.Model, input_size: int | None = None, dtype_bytes: int 
     return list(costs.values())
 
 
+BLOCK_ENDS = (Fusion, layers.MaxPooling2D, layers.AveragePooling2D)
+"""Layers that close the block before them (a split block's fusion, an unsplit block's pooling)."""
+
+
+def _block_of(layer, previous: str) -> str:
+    """The block a layer belongs to: a split block names its own; its fusion or pooling joins it;
+    anything else (the classifier) is the head."""
+    if isinstance(layer, SplitBlock):
+        return layer.name
+    if isinstance(layer, BLOCK_ENDS) and previous != "head":
+        return previous
+    return "head"
+
+
 def total(costs: list[BlockCost]) -> BlockCost:
-    """Whole-network figures: parameters and MACs add up; peak memory is the largest block's peak."""
+    """Whole-network figures: parameters and MACs add up; peak memory is the largest block's peak.
+
+    >>> from netsplit.models import split_model
+    >>> total(analyse(split_model("vgg16"))).params
+    14732490
+    """
     return BlockCost(
         "total",
         sum(c.params for c in costs),

@@ -16,6 +16,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from netsplit.errors import InputError
+
 DATASETS = ("cifar10", "fashion_mnist", "synthetic")
 TITLES = {"cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST", "synthetic": "synthetic test data"}
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -32,7 +34,7 @@ FASHION_FILES = {
 }
 
 
-class DatasetError(ValueError):
+class DatasetError(InputError):
     """Data is missing or unreadable; the message says what was expected and where we looked."""
 
 
@@ -167,7 +169,7 @@ def _subset(x: np.ndarray, y: np.ndarray, size: int | None, rng: np.random.Gener
     if size is None or size >= len(x):
         return x, y
     if size < 1:
-        raise ValueError(f"subset sizes must be positive integers, got {size}")
+        raise InputError(f"subset sizes must be positive integers, got {size}")
     index = np.sort(rng.permutation(len(x))[:size])
     return x[index], y[index]
 
@@ -179,7 +181,12 @@ def load_dataset(
     seed: int = 0,
     path: str | os.PathLike | None = None,
 ) -> Dataset:
-    """Load ``name`` (one of :data:`DATASETS`), optionally a random subset, normalised per channel."""
+    """Load ``name`` (one of :data:`DATASETS`), optionally a random subset, normalised per channel.
+
+    >>> data = load_dataset("synthetic", train_size=64, test_size=32)
+    >>> data.x_train.shape, data.num_classes
+    ((64, 32, 32, 3), 10)
+    """
     if name == "cifar10":
         arrays, source = _cifar10(path)
         classes, flip = CIFAR10_CLASSES, True
@@ -190,7 +197,7 @@ def load_dataset(
         arrays, source = _synthetic(seed)
         classes, flip = tuple(f"class {i}" for i in range(10)), False
     else:
-        raise ValueError(f"unknown dataset {name!r}; valid datasets are {', '.join(DATASETS)}")
+        raise InputError(f"unknown dataset {name!r}; valid datasets are {', '.join(DATASETS)}")
     rng = np.random.default_rng(seed)
     x_train, y_train = _subset(arrays[0], arrays[1], train_size, rng)
     x_test, y_test = _subset(arrays[2], arrays[3], test_size, rng)
@@ -240,9 +247,3 @@ class AugmentedBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self) -> None:
         self.order = self.rng.permutation(len(self.x))
-
-
-def with_title_size(data: Dataset) -> str:
-    """Dataset title with the subset sizes used, e.g. "Fashion-MNIST (2,000 train / 500 test)"."""
-    return f"{data.title} ({len(data.x_train):,} train / {len(data.x_test):,} test)"
-

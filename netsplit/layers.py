@@ -14,11 +14,14 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from netsplit.errors import InputError
 from netsplit.runtime import has_accelerator
 
 IMPLEMENTATIONS = ("auto", "branches", "grouped")
 POOLINGS = (None, "max", "avg", "global")
 BN_OPTIONS = {"momentum": 0.9, "epsilon": 1e-5}
+WEIGHT_KEYS = ("kernel", "gamma", "beta", "moving_mean", "moving_variance")
+"""What one conv position of one branch holds: its kernel and its BN state."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class Unit:
 
     def __post_init__(self) -> None:
         if self.kind not in ("conv", "residual"):
-            raise ValueError(f"unit kind must be 'conv' or 'residual', got {self.kind!r}")
+            raise InputError(f"unit kind must be 'conv' or 'residual', got {self.kind!r}")
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,9 @@ def split_widths(width: int, factor: int) -> list[int]:
 def check_factor(factor: object, widths: list[int], where: str) -> int:
     """Return ``factor`` if it is a positive integer no larger than the narrowest width, else raise."""
     if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
-        raise ValueError(f"{where}: split factor must be a positive integer, got {factor!r}")
+        raise InputError(f"{where}: split factor must be a positive integer, got {factor!r}")
     if factor > min(widths):
-        raise ValueError(
+        raise InputError(
             f"{where}: split factor {factor} is larger than the narrowest layer "
             f"({min(widths)} filters); valid factors are 1..{min(widths)}"
         )
@@ -68,11 +71,11 @@ def check_factor(factor: object, widths: list[int], where: str) -> int:
 def resolve_implementation(requested: str, factor: int, units: tuple[Unit, ...]) -> str:
     """Pick "branches" (separate convs, any K, fast on CPU) or "grouped" (one grouped conv, fast on GPU)."""
     if requested not in IMPLEMENTATIONS:
-        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {requested!r}")
+        raise InputError(f"implementation must be one of {IMPLEMENTATIONS}, got {requested!r}")
     divisible = all(u.width % factor == 0 for u in units)
     if requested == "grouped" and not divisible:
         widths = [u.width for u in units]
-        raise ValueError(
+        raise InputError(
             f"grouped convolutions need the factor {factor} to divide every width {widths}; "
             "use implementation='branches'"
         )
@@ -108,15 +111,28 @@ class SplitBlock(layers.Layer):
 
     With ``factor=1`` this is the ordinary, unsplit block. The concatenation keeps branch order, so
     channel ``c`` of the output is channel ``c`` of the unsplit block it was cut from.
+
+    ``implementation="auto"`` is saved as such and resolved where the layer is made, and the weights
+    are saved branch by branch whatever the form, so a model saved on a GPU (grouped convolutions)
+    loads in the fast form of a CPU (separate branches) and the other way round.
+
+    >>> block = SplitBlock([Unit("conv", 64), Unit("conv", 64)], factor=4, implementation="branches")
+    >>> block(np.zeros((1, 32, 32, 3), "float32")).shape
+    TensorShape([1, 32, 32, 64])
     """
 
     def __init__(self, units, factor: int = 1, implementation: str = "auto", **kwargs):
         super().__init__(**kwargs)
         self.unit_specs = tuple(u if isinstance(u, Unit) else Unit(**u) for u in units)
         if not self.unit_specs:
-            raise ValueError("a split block needs at least one unit")
+            raise InputError("a split block needs at least one unit")
         self.factor = check_factor(factor, [u.width for u in self.unit_specs], self.name)
+        self.requested_implementation = implementation
         self.implementation = resolve_implementation(implementation, self.factor, self.unit_specs)
+
+    def batch_norms(self) -> list[layers.BatchNormalization]:
+        """The block's normalisation layers, every branch's."""
+        return list(self.norms)
 
     @property
     def paths(self) -> int:
@@ -224,13 +240,13 @@ class SplitBlock(layers.Layer):
         for name in self.positions:
             branches = weights[name]
             if len(branches) != self.factor:
-                raise ValueError(f"{name}: expected {self.factor} branches, got {len(branches)}")
+                raise InputError(f"{name}: expected {self.factor} branches, got {len(branches)}")
             if self.paths == 1:
                 branches = [{k: np.concatenate([b[k] for b in branches], axis=-1) for k in branches[0]}]
             for path, arrays in enumerate(branches):
                 conv, norm = self._conv_and_norm(name, path)
                 conv.kernel.assign(arrays["kernel"])
-                for key in ("gamma", "beta", "moving_mean", "moving_variance"):
+                for key in WEIGHT_KEYS[1:]:
                     getattr(norm, key).assign(arrays[key])
 
     def get_config(self) -> dict:
@@ -238,13 +254,35 @@ class SplitBlock(layers.Layer):
             **super().get_config(),
             "units": [asdict(u) for u in self.unit_specs],
             "factor": self.factor,
-            "implementation": self.implementation,
+            "implementation": self.requested_implementation,
         }
+
+    def __dir__(self) -> list[str]:
+        # Keras saves the convs and norms through this layer (below), in the form-free branch layout.
+        return [name for name in super().__dir__() if name not in ("convs", "norms")]
+
+    def save_own_variables(self, store) -> None:
+        """Save every conv position's kernel and BN state branch by branch (see :meth:`get_branch_weights`)."""
+        for name, branches in self.get_branch_weights().items():
+            for j, arrays in enumerate(branches):
+                for key, value in arrays.items():
+                    store[f"{name}.{j}.{key}"] = value
+
+    def load_own_variables(self, store) -> None:
+        """Inverse of :meth:`save_own_variables`, into whichever form this layer has."""
+        expected = {f"{n}.{j}.{k}" for n in self.positions for j in range(self.factor) for k in WEIGHT_KEYS}
+        if set(store.keys()) != expected:
+            raise ValueError(f"{self.name}: the saved block does not match its layout "
+                             f"({len(store.keys())} arrays saved, {len(expected)} expected)")
+        self.set_branch_weights({
+            name: [{key: np.asarray(store[f"{name}.{j}.{key}"]) for key in WEIGHT_KEYS} for j in range(self.factor)]
+            for name in self.positions
+        })
 
 
 def _arrays(conv: layers.Conv2D, norm: layers.BatchNormalization) -> dict[str, np.ndarray]:
     values = {"kernel": conv.kernel}
-    values.update({k: getattr(norm, k) for k in ("gamma", "beta", "moving_mean", "moving_variance")})
+    values.update({k: getattr(norm, k) for k in WEIGHT_KEYS[1:]})
     return {k: keras.ops.convert_to_numpy(v) for k, v in values.items()}
 
 
@@ -259,12 +297,15 @@ class Fusion(layers.Layer):
 
     Pooling works channel by channel, so pooling the concatenated branches equals concatenating
     the pooled branches; the layer takes the concatenation that :class:`SplitBlock` returns.
+
+    >>> tuple(Fusion("max")(np.ones((1, 32, 32, 64), "float32")).shape)
+    (1, 16, 16, 64)
     """
 
     def __init__(self, pooling: str | None = "max", **kwargs):
         super().__init__(**kwargs)
         if pooling not in POOLINGS:
-            raise ValueError(f"fusion pooling must be one of {POOLINGS}, got {pooling!r}")
+            raise InputError(f"fusion pooling must be one of {POOLINGS}, got {pooling!r}")
         self.pooling = pooling
 
     def build(self, input_shape) -> None:
@@ -275,6 +316,10 @@ class Fusion(layers.Layer):
         self.conv.build(pooled)
         self.norm.build(pooled)
         self.built = True
+
+    def batch_norms(self) -> list[layers.BatchNormalization]:
+        """The fusion's one normalisation layer, in a list as :meth:`SplitBlock.batch_norms` gives them."""
+        return [self.norm]
 
     def pool(self, x):
         """The pooling step alone (applied per branch when branches run one after another)."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import keras
 from keras import layers
 
+from netsplit.errors import InputError
 from netsplit.layers import Fusion, SplitBlock, Unit, check_factor
 
 MODELS = ("vgg16", "resnet18")
@@ -29,12 +30,13 @@ class Architecture:
     blocks: tuple[tuple[Unit, ...], ...]
     max_pool: tuple[bool, ...]
 
-    def scaled(self, width: float) -> Architecture:
-        """The same architecture with every layer's width multiplied by ``width`` (at least 1)."""
-        if not isinstance(width, (int, float)) or not 0 < width <= 4:
-            raise ValueError(f"width multiplier must be a number in (0, 4], got {width!r}")
+    def scaled(self, width_multiplier: float) -> Architecture:
+        """The same architecture with every layer's filters multiplied by ``width_multiplier`` (at least 1)."""
+        if isinstance(width_multiplier, bool) or not isinstance(width_multiplier, (int, float)) \
+                or not 0 < width_multiplier <= 4:
+            raise InputError(f"width_multiplier must be a number in (0, 4], got {width_multiplier!r}")
         blocks = tuple(
-            tuple(replace(u, width=max(1, round(u.width * width))) for u in block)
+            tuple(replace(u, width=max(1, round(u.width * width_multiplier))) for u in block)
             for block in self.blocks
         )
         return replace(self, blocks=blocks)
@@ -58,38 +60,33 @@ def _resnet18() -> Architecture:
 ARCHITECTURES = {"vgg16": _vgg16(), "resnet18": _resnet18()}
 
 
-def architecture(name: str, width: float = 1.0) -> Architecture:
-    """The named architecture at the given width multiplier."""
+def architecture(name: str, width_multiplier: float = 1.0) -> Architecture:
+    """The named architecture with every layer's filters scaled by ``width_multiplier``."""
     if name not in ARCHITECTURES:
-        raise ValueError(f"unknown model {name!r}; valid models are {', '.join(MODELS)}")
-    return ARCHITECTURES[name].scaled(width)
+        raise InputError(f"unknown model {name!r}; valid models are {', '.join(MODELS)}")
+    return ARCHITECTURES[name].scaled(width_multiplier)
 
 
-def parse_split(split: str | list[int] | tuple[int, ...] | None, blocks: int = 5) -> tuple[int, ...]:
-    """Turn "8,2,2,4,4" or a sequence into a tuple of factors; None means unsplit."""
-    if split is None:
+def check_factors(factors, blocks: int = 5) -> tuple[int, ...]:
+    """One split factor per block as a tuple; ``None`` means unsplit (all ones)."""
+    if factors is None:
         return (1,) * blocks
-    if isinstance(split, str):
-        try:
-            split = [int(part) for part in split.split(",")]
-        except ValueError:
-            raise ValueError(
-                f"split must be {blocks} comma-separated positive integers such as 8,2,2,4,4, "
-                f"got {split!r}"
-            ) from None
-    split = tuple(split)
-    if len(split) != blocks:
-        raise ValueError(f"split needs one factor per block ({blocks}), got {len(split)}: {split}")
-    return split
+    if isinstance(factors, str) or not hasattr(factors, "__len__"):
+        raise InputError(
+            f"factors must be a sequence of {blocks} integers such as (8, 2, 2, 4, 4), got {factors!r}"
+        )
+    if len(factors) != blocks:
+        raise InputError(f"factors need one factor per block ({blocks}), got {len(factors)}: {tuple(factors)}")
+    return tuple(factors)
 
 
 def check_input_shape(input_shape) -> tuple[int, int, int]:
     """Validate (height, width, channels): at least 32x32 so that five poolings leave a pixel."""
     shape = tuple(input_shape)
     if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
-        raise ValueError(f"input shape must be (height, width, channels) of positive integers, got {shape}")
+        raise InputError(f"input shape must be (height, width, channels) of positive integers, got {shape}")
     if min(shape[:2]) < MIN_INPUT:
-        raise ValueError(
+        raise InputError(
             f"input shape {shape} is too small for five poolings; height and width must be >= {MIN_INPUT}"
         )
     return shape
@@ -97,7 +94,7 @@ def check_input_shape(input_shape) -> tuple[int, int, int]:
 
 def _check_classes(num_classes) -> int:
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+        raise InputError(f"num_classes must be an integer >= 2, got {num_classes!r}")
     return num_classes
 
 
@@ -108,18 +105,21 @@ def _head(x, num_classes: int):
 
 def split_model(
     model: str = "vgg16",
-    split=None,
+    factors=None,
     input_shape=(32, 32, 3),
     num_classes: int = 10,
-    width: float = 1.0,
+    width_multiplier: float = 1.0,
     implementation: str = "auto",
 ) -> keras.Model:
-    """The proposed method: block i split into ``split[i]`` branches, each split block followed by a fusion.
+    """The proposed method: block i split into ``factors[i]`` branches, each split block followed by a fusion.
 
-    ``split=None`` (or all ones) gives the ordinary network.
+    ``factors=None`` (or all ones) gives the ordinary network.
+
+    >>> split_model("vgg16", factors=(8, 2, 2, 4, 4), width_multiplier=0.25).name
+    'vgg16_split_8-2-2-4-4'
     """
-    arch = architecture(model, width)
-    split = parse_split(split, len(arch.blocks))
+    arch = architecture(model, width_multiplier)
+    split = check_factors(factors, len(arch.blocks))
     for i, (block, factor) in enumerate(zip(arch.blocks, split)):
         check_factor(factor, [u.width for u in block], f"block {i + 1} of {model}")
     inputs = keras.Input(check_input_shape(input_shape), name="image")
@@ -152,12 +152,12 @@ def branched_model(
     shared_convs: int = 0,
     input_shape=(32, 32, 3),
     num_classes: int = 10,
-    width: float = 1.0,
+    width_multiplier: float = 1.0,
     implementation: str = "auto",
 ) -> keras.Model:
     """``shared_convs`` conv layers at full width, then ``factor`` slim networks that never exchange
     data until the classifier. ``shared_convs=0`` is the naive split; 3 with factor 4 the shared split."""
-    arch = architecture(model, width)
+    arch = architecture(model, width_multiplier)
     units = [
         replace(u, pool=arch.max_pool[b] and k == len(block) - 1)
         for b, block in enumerate(arch.blocks)
@@ -166,7 +166,7 @@ def branched_model(
     convs = [1 if u.kind == "conv" else 2 for u in units]
     boundaries = [sum(convs[:k]) for k in range(len(units) + 1)]
     if shared_convs not in boundaries[:-1]:
-        raise ValueError(
+        raise InputError(
             f"shared_convs must end between units of {model}; valid values are {boundaries[:-1]}, "
             f"got {shared_convs!r}"
         )
@@ -185,15 +185,25 @@ def branched_model(
 def build_model(
     model: str = "vgg16",
     variant: str = "proposed",
-    split=None,
-    factor: int = 4,
+    factors=None,
+    factor: int | None = None,
     **options,
 ) -> keras.Model:
-    """One entry point for every network of the study (``options`` go to the builder)."""
+    """One entry point for every network of the study (``options`` go to the builder).
+
+    The proposed variant takes ``factors`` (one per block); the naive and shared splits take
+    ``factor``, their number of branches (4 unless given).
+
+    >>> build_model("vgg16", "naive", factor=4, width_multiplier=0.25).name
+    'vgg16_naive_4'
+    """
+    if variant not in VARIANTS:
+        raise InputError(f"unknown variant {variant!r}; valid variants are {', '.join(VARIANTS)}")
     if variant == "proposed":
-        return split_model(model, split, **options)
-    if variant == "naive":
-        return branched_model(model, factor, 0, **options)
-    if variant == "shared":
-        return branched_model(model, factor, 3, **options)
-    raise ValueError(f"unknown variant {variant!r}; valid variants are {', '.join(VARIANTS)}")
+        if factor is not None:
+            raise InputError("factor is the branch count of the naive and shared splits; "
+                             "the proposed variant takes factors, one per block")
+        return split_model(model, factors, **options)
+    if factors is not None:
+        raise InputError(f"the {variant} split takes factor (its branch count), not factors per block")
+    return branched_model(model, 4 if factor is None else factor, 0 if variant == "naive" else 3, **options)

@@ -17,12 +17,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from netsplit.errors import InputError
 from netsplit.runtime import provenance
 
 
 @dataclass
 class RunRecord:
-    """Everything about one trained network: what it was, how it scored, what it costs, where it ran."""
+    """Everything about one trained network: what it was, how it scored, what it costs, where it ran.
+
+    >>> record = read_records("results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl")[0]
+    >>> record.model, record.role, record.split
+    ('vgg16', 'baseline', [1, 1, 1, 1, 1])
+    """
 
     experiment: str
     config_hash: str
@@ -73,7 +79,7 @@ class RunRecord:
         return (self.role, self.variant, tuple(self.split), self.block, self.factor, self.seed)
 
 
-class RecordsError(ValueError):
+class RecordsError(InputError):
     """A records file that cannot be used as asked (another configuration, a garbled line)."""
 
 
@@ -83,13 +89,18 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def read_lines(path: str | os.PathLike) -> list[dict]:
+    """Every line of a JSONL results file as a dict (benchmark results; run records have :func:`read_records`)."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
 def _parse(line: bytes) -> RunRecord:
     data = json.loads(line)
     if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
+        raise InputError("not a JSON object")
     unknown = set(data) - {f.name for f in dataclasses.fields(RunRecord)}
     if unknown:
-        raise ValueError(f"unknown fields {sorted(unknown)}")
+        raise InputError(f"unknown fields {sorted(unknown)}")
     return RunRecord(**data)
 
 
@@ -112,7 +123,11 @@ def _scan(path: Path) -> tuple[list[RunRecord], int, str | None]:
 
 
 def read_records(path: str | os.PathLike) -> list[RunRecord]:
-    """All complete records of a file; a torn last line is reported and skipped."""
+    """All complete records of a file; a torn last line is reported and skipped.
+
+    >>> len(read_records("results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl"))
+    7
+    """
     records, _, torn = _scan(Path(path))
     if torn:
         warnings.warn(f"{path}: ignoring a torn last line (an interrupted write), {torn}", stacklevel=2)
@@ -120,7 +135,12 @@ def read_records(path: str | os.PathLike) -> list[RunRecord]:
 
 
 class RecordStore:
-    """Append-only JSONL file of one configuration's records."""
+    """Append-only JSONL file of one configuration's records.
+
+    >>> store = RecordStore("results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "f5c3d6bd4e5a")
+    >>> [r.accuracy for r in store.find(split=[1, 2, 1, 1, 1])] == [store.records[2].accuracy]
+    True
+    """
 
     def __init__(self, path: str | os.PathLike, config_hash: str):
         self.path, self.config_hash = Path(path), config_hash
@@ -154,3 +174,23 @@ class RecordStore:
             stream.flush()
             os.fsync(stream.fileno())
         self.records.append(record)
+
+
+def adopt_legacy_file(target: Path, new_hash: str, legacy_hash: str) -> bool:
+    """Where ``target`` is missing but a file named with ``legacy_hash`` in place of ``new_hash`` exists,
+    move its records (re-keyed to ``new_hash``) and its folder of weights to ``target``."""
+    source = target.with_name(target.name.replace(new_hash, legacy_hash))
+    if target.exists() or source == target or not source.exists():
+        return False
+    records = read_records(source)
+    others = {r.config_hash for r in records} - {legacy_hash}
+    if others:
+        raise RecordsError(f"{source} holds records of other configurations ({', '.join(sorted(others))})")
+    partial = target.with_name(target.name + ".partial")
+    partial.write_text("".join(dataclasses.replace(r, config_hash=new_hash).to_json() + "\n" for r in records))
+    os.replace(partial, target)
+    source.unlink()
+    if source.with_suffix(".weights").is_dir():
+        source.with_suffix(".weights").rename(target.with_suffix(".weights"))
+    print(f"{source.name} -> {target.name}: {len(records)} records moved to the current key", file=sys.stderr)
+    return True

@@ -3,7 +3,8 @@
     python -m netsplit.reproduce --profile smoke --dataset fashion_mnist [-p threshold 1.0] [--notebooks vgg16]
 
 Executed notebooks go to ``book/`` (what the book shows), records to ``results/``. Re-running
-resumes from the records; a changed parameter (a new threshold) writes a new records file.
+resumes from the records; a new threshold reuses every network already trained, and a changed training
+setting writes a new records file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from netsplit.errors import InputError
 from netsplit.study import project_root
 
 NOTEBOOKS = ("method", "complexity", "vgg16", "resnet18", "memory")
@@ -35,7 +37,7 @@ def notebook_parameters(profile: str, notebook: str, declared: dict, dataset: st
                         overrides: dict, profiles: dict) -> dict:
     """The parameters one notebook gets: the profile's `all` and own section, then the overrides."""
     if profile not in profiles:
-        raise ValueError(f"unknown profile {profile!r}; profiles are {', '.join(profiles)}")
+        raise InputError(f"unknown profile {profile!r}; profiles are {', '.join(profiles)}")
     chosen = {**profiles[profile].get("all", {}), **profiles[profile].get(notebook, {}), "profile": profile}
     if dataset:
         chosen["dataset"] = dataset
@@ -58,12 +60,12 @@ def reproduce(profile: str = "smoke", dataset: str | None = None, notebooks=NOTE
     profiles = load_profiles()
     unknown = [name for name in notebooks if name not in NOTEBOOKS]
     if unknown:
-        raise ValueError(f"unknown notebooks {unknown}; notebooks are {', '.join(NOTEBOOKS)}")
+        raise InputError(f"unknown notebooks {unknown}; notebooks are {', '.join(NOTEBOOKS)}")
     declared = {name: declared_parameters(root / "notebooks" / f"{name}.ipynb") for name in notebooks}
     stray = [key for key in overrides if key != "records_dir" and not any(key in d for d in declared.values())]
     if stray:
         valid = sorted({key for d in declared.values() for key in d})
-        raise ValueError(f"no notebook takes the parameter(s) {stray}; parameters are {', '.join(valid)}")
+        raise InputError(f"no notebook takes the parameter(s) {stray}; parameters are {', '.join(valid)}")
     output_dir.mkdir(parents=True, exist_ok=True)
     executed = []
     for name in notebooks:

@@ -1,12 +1,14 @@
-"""The block-by-block split search of the paper (Fig. 4).
+"""The block-by-block split search of the paper (Fig. 4): the rule and the loop.
 
-For each block, from the first: train the current network with that block unsplit (its baseline),
+For each block, from the first: take the current network with that block unsplit as its baseline,
 then split it by each candidate factor in ascending order and fine-tune; accept while the accuracy
 drop stays below the threshold, stop at the first candidate that reaches it, and keep the last
 accepted factor while later blocks are searched.
 
-The rule is a pure function of run records (:func:`decide_block`), so the search, a resumed search,
-the parallel executor and ``netsplit report`` all reach the same split from the same records.
+A trained network is filed under what determines it (the training settings, its split and seed), not
+under the threshold: searches that differ only in how they decide share every network they have in
+common. The rule is a pure function of run records (:func:`decide_block`), so a search, a resumed
+search, a parallel executor and ``netsplit report`` reach the same split from the same records.
 """
 
 from __future__ import annotations
@@ -15,23 +17,29 @@ import math
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
-from functools import partial
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
-from netsplit.data import load_dataset
-from netsplit.inherit import inherit
-from netsplit.models import MODELS, architecture, split_model
-from netsplit.records import RecordStore, RunRecord, config_hash
-from netsplit.train import TrainConfig, fit, make_record
+from netsplit.data import DATASETS
+from netsplit.errors import InputError
+from netsplit.evaluator import TrainingEvaluator
+from netsplit.executors import InProcess, make_executor
+from netsplit.models import MODELS, architecture
+from netsplit.records import RecordStore, RunRecord, adopt_legacy_file, config_hash
 
 REFERENCES = ("block", "original")
+DECISION_FIELDS = ("threshold", "factors", "blocks", "reference", "seeds")
+"""Fields that decide which networks a search trains and accepts, never what one of them is."""
 
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """Everything that decides a search's results; the paper's settings are the defaults."""
+    """Everything that decides a search's results; the paper's settings are the defaults.
+
+    >>> SearchConfig(threshold=0.5).hash == SearchConfig(threshold=2.0).hash  # the same networks
+    True
+    """
 
     model: str = "vgg16"
     dataset: str = "fashion_mnist"
@@ -44,7 +52,7 @@ class SearchConfig:
     reference: str = "block"
     seeds: int = 1
     seed: int = 0
-    width: float = 1.0
+    width_multiplier: float = 1.0
     train_size: int | None = None
     test_size: int | None = None
     batch_size: int = 128
@@ -56,11 +64,26 @@ class SearchConfig:
         validate(self)
 
     @property
+    def training(self) -> dict:
+        """The settings that determine every trained network (all but :data:`DECISION_FIELDS`)."""
+        return {k: v for k, v in asdict(self).items() if k not in DECISION_FIELDS}
+
+    @property
     def hash(self) -> str:
-        return config_hash(asdict(self))
+        """Key of the records file: a hash of :attr:`training`."""
+        return config_hash(self.training)
+
+    def legacy_fields(self) -> dict:
+        """The configuration as it was hashed before networks were shared across thresholds."""
+        return {("width" if k == "width_multiplier" else k): v for k, v in asdict(self).items()}
+
+    @property
+    def legacy_hash(self) -> str:
+        """The key of records files written before networks were shared across thresholds."""
+        return config_hash(self.legacy_fields())
 
     def default_records(self, folder: str | Path = "results") -> Path:
-        """``results/<model>-<dataset>-<hash>.jsonl``: a new configuration gets a new file."""
+        """``results/<model>-<dataset>-<hash>.jsonl``: new training settings get a new file."""
         return Path(folder) / f"{self.model}-{self.dataset}-{self.hash}.jsonl"
 
 
@@ -68,27 +91,45 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _is_integer(value, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
 def validate(config: SearchConfig) -> None:
     """Raise ValueError naming the first invalid option and what is valid."""
     if config.model not in MODELS:
-        raise ValueError(f"unknown model {config.model!r}; valid models are {', '.join(MODELS)}")
+        raise InputError(f"unknown model {config.model!r}; valid models are {', '.join(MODELS)}")
     if not _is_number(config.threshold) or config.threshold < 0:
-        raise ValueError(f"threshold must be a non-negative number of percentage points, got {config.threshold!r}")
+        raise InputError(f"threshold must be a non-negative number of percentage points, got {config.threshold!r}")
     factors = config.factors
-    if not factors or not all(isinstance(f, int) and not isinstance(f, bool) and f >= 2 for f in factors):
-        raise ValueError(f"candidate factors must be a non-empty list of integers >= 2, got {list(factors)}")
+    if not factors or not all(_is_integer(f, minimum=2) for f in factors):
+        raise InputError(f"candidate factors must be a non-empty list of integers >= 2, got {list(factors)}")
     if list(factors) != sorted(set(factors)):
-        raise ValueError(f"candidate factors must be strictly ascending, got {list(factors)}")
+        raise InputError(f"candidate factors must be strictly ascending, got {list(factors)}")
     count = len(architecture(config.model).blocks)
-    if not config.blocks or any(not isinstance(b, int) or not 1 <= b <= count for b in config.blocks):
-        raise ValueError(f"blocks must be numbers 1..{count} of {config.model}, got {list(config.blocks)}")
+    if not config.blocks or any(not _is_integer(b, 1) or b > count for b in config.blocks):
+        raise InputError(f"blocks must be numbers 1..{count} of {config.model}, got {list(config.blocks)}")
     if list(config.blocks) != sorted(set(config.blocks)):
-        raise ValueError(f"blocks must be searched in ascending order, got {list(config.blocks)}")
+        raise InputError(f"blocks must be searched in ascending order, got {list(config.blocks)}")
     if config.reference not in REFERENCES:
-        raise ValueError(f"reference must be one of {REFERENCES}, got {config.reference!r}")
-    for name in ("seeds", "baseline_epochs", "finetune_epochs"):
-        if not isinstance(getattr(config, name), int) or getattr(config, name) < 1:
-            raise ValueError(f"{name} must be a positive integer, got {getattr(config, name)!r}")
+        raise InputError(f"reference must be one of {REFERENCES}, got {config.reference!r}")
+    if config.dataset not in DATASETS:
+        raise InputError(f"unknown dataset {config.dataset!r}; valid datasets are {', '.join(DATASETS)}")
+    for name in ("seeds", "baseline_epochs", "finetune_epochs", "batch_size"):
+        if not _is_integer(getattr(config, name), minimum=1):
+            raise InputError(f"{name} must be a positive integer, got {getattr(config, name)!r}")
+    for name in ("train_size", "test_size"):
+        value = getattr(config, name)
+        if value is not None and not _is_integer(value, minimum=1):
+            raise InputError(f"{name} must be a positive integer or None (all images), got {value!r}")
+    if not _is_integer(config.seed, minimum=0):
+        raise InputError(f"seed must be a non-negative integer, got {config.seed!r}")
+    if not _is_number(config.learning_rate) or config.learning_rate <= 0:
+        raise InputError(f"learning_rate must be a positive number, got {config.learning_rate!r}")
+    if not _is_number(config.width_multiplier) or not 0 < config.width_multiplier <= 4:
+        raise InputError(f"width_multiplier must be a number in (0, 4], got {config.width_multiplier!r}")
+    if not isinstance(config.inherit, bool):
+        raise InputError(f"inherit must be True or False, got {config.inherit!r}")
 
 
 @dataclass(frozen=True)
@@ -139,42 +180,6 @@ def decide_block(block: int, baseline: float, reference: float, candidates: dict
     return outcome
 
 
-class Sequential:
-    """Trains one network after another in this process, only as far as the rule needs."""
-
-    parallel = False
-
-    def map(self, evaluate: Callable[[Job], RunRecord], jobs: list[Job]) -> Iterator[RunRecord]:
-        return map(evaluate, jobs)
-
-
-class RayExecutor:
-    """Trains the candidates of a block concurrently on a Ray cluster (local when no address)."""
-
-    parallel = True
-
-    def __init__(self, address: str | None = None, num_cpus: int | None = None):
-        try:
-            import ray
-        except ImportError:
-            raise ValueError("the ray executor needs Ray: pip install 'netsplit[ray]'") from None
-        self.ray = ray
-        if not ray.is_initialized():
-            env = {"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}}
-            ray.init(address=address, num_cpus=num_cpus, include_dashboard=False,
-                     runtime_env=env, log_to_driver=False, configure_logging=False)
-
-    def map(self, evaluate: Callable[[Job], RunRecord], jobs: list[Job]) -> Iterator[RunRecord]:
-        remote = self.ray.remote(num_cpus=1)(_evaluate_as_dict)
-        references = [remote.remote(evaluate, job) for job in jobs]
-        for reference in references:
-            yield RunRecord(**self.ray.get(reference))
-
-
-def _evaluate_as_dict(evaluate: Callable[[Job], RunRecord], job: Job) -> dict:
-    return asdict(evaluate(job))
-
-
 @dataclass
 class SearchResult:
     """The final split, each block's outcome, and every record the search used."""
@@ -182,19 +187,20 @@ class SearchResult:
     split: tuple[int, ...]
     outcomes: list[BlockOutcome]
     records: list[RunRecord]
+    threshold: float
 
 
 class SplitSearch:
     """Runs :class:`SearchConfig` against an evaluator, appending each trained network to ``store``."""
 
     def __init__(self, config: SearchConfig, evaluate: Callable[[Job], RunRecord], store: RecordStore,
-                 executor=None, log: Callable[[str], None] | None = None,
-                 on_fixed: Callable[[tuple[int, ...]], None] = lambda split: None):
-        self.config, self.evaluate, self.store, self.on_fixed = config, evaluate, store, on_fixed
-        self.executor = executor or Sequential()
+                 executor=None, log: Callable[[str], None] | None = None):
+        self.config, self.evaluate, self.store = config, evaluate, store
+        self.executor = executor or InProcess()
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.blocks = len(architecture(config.model).blocks)
         self.planned = config.seeds * (1 + len(config.blocks) * len(config.factors))
+        self.visited: list[tuple[int, ...]] = []  # the splits this search has looked at, in order
 
     def _known(self, job: Job) -> list[RunRecord]:
         return self.store.find(split=list(job.split), seed=job.seed)
@@ -202,17 +208,18 @@ class SplitSearch:
     def _run(self, jobs: list[Job], reference: float | None) -> None:
         """Train the jobs that have no record yet and append their records as they finish."""
         todo = [job for job in jobs if not self._known(job)]
+        self.visited += [job.split for job in jobs if job.split not in self.visited]
         started = time.perf_counter()
         for record in self.executor.map(self.evaluate, todo):
-            record.threshold = self.config.threshold
-            if reference is not None:
-                record.reference_accuracy = reference
-                record.drop = accuracy_drop(reference, record.accuracy)
-                record.decision = "accept" if record.drop < self.config.threshold else "stop"
             self.store.append(record)
-            done = len(self.store.records)
-            self.log(_progress_line(record, done, self.planned, time.perf_counter() - started))
+            done = len(self.used_records())
+            self.log(_progress_line(record, reference, self.config.threshold, done, self.planned,
+                                    time.perf_counter() - started))
             started = time.perf_counter()
+
+    def used_records(self) -> list[RunRecord]:
+        """The records of the networks this search has looked at (the file may hold other searches' too)."""
+        return [r for split in self.visited for r in self._records(split)]
 
     def _records(self, split: tuple[int, ...]) -> list[RunRecord]:
         return [r for s in self._seeds for r in self.store.find(split=list(split), seed=s)]
@@ -222,6 +229,8 @@ class SplitSearch:
         return range(self.config.seed, self.config.seed + self.config.seeds)
 
     def run(self) -> SearchResult:
+        """Search every block of the configuration. A block's baseline is the network accepted so far;
+        it is trained (from scratch) only when no record of it exists, as for the unsplit first one."""
         config, split = self.config, [1] * self.blocks
         original, outcomes = None, []
         for block in config.blocks:
@@ -244,9 +253,8 @@ class SplitSearch:
                     break
             outcomes.append(outcome)
             split[block - 1] = outcome.chosen
-            self.on_fixed(tuple(split))
             self.log(f"block {block}: factor {outcome.chosen} fixed; split so far {','.join(map(str, split))}")
-        return SearchResult(tuple(split), outcomes, list(self.store.records))
+        return SearchResult(tuple(split), outcomes, self.used_records(), config.threshold)
 
     def _candidate(self, base: tuple[int, ...], block: int, factor: int, seed: int) -> Job:
         split = base[: block - 1] + (factor,) + base[block:]
@@ -255,43 +263,58 @@ class SplitSearch:
         return Job(split, seed, "candidate", block, factor, self.config.baseline_epochs)
 
 
-def _progress_line(record: RunRecord, done: int, planned: int, seconds: float) -> str:
+def _progress_line(record: RunRecord, reference: float | None, threshold: float, done: int, planned: int,
+                   seconds: float) -> str:
     split = ",".join(map(str, record.split))
     line = f"[{done}/{planned} at most] block {record.block} factor {record.factor} (split {split}, seed {record.seed}): "
     line += f"accuracy {record.accuracy:.2%}"
-    if record.drop is not None:
-        line += f", drop {record.drop:+.2f} pt -> {record.decision}"
+    if reference is not None:
+        drop = accuracy_drop(reference, record.accuracy)
+        line += f", drop {drop:+.2f} pt -> {'accept' if drop < threshold else 'stop'}"
     return line + f" ({seconds:.1f} s)"
 
 
-def replay(records: list[RunRecord]) -> SearchResult:
-    """Rebuild a search's outcome from its records alone (what ``netsplit report`` shows)."""
-    searched = [r for r in records if r.role in ("baseline", "candidate")]
+def replay(records: list[RunRecord], threshold: float | None = None, reference: str = "block",
+           seeds: Iterable[int] | None = None) -> SearchResult:
+    """Rebuild a search's outcome from its records alone (what ``netsplit report`` shows).
+
+    Records serve every threshold; ``threshold`` may be left out only for records written by one
+    search that stored its threshold in them (the format before networks were shared).
+
+    >>> from netsplit.records import read_records
+    >>> replay(read_records("results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl"), threshold=0.5).split
+    (1, 2, 1, 1, 1)
+    """
+    searched = [r for r in records if r.role in ("baseline", "candidate") and (seeds is None or r.seed in seeds)]
     if not searched:
-        raise ValueError("no search records (roles baseline and candidate) to report")
-    thresholds = {r.threshold for r in searched}
-    if len(thresholds) != 1:
-        raise ValueError(f"records of several thresholds {sorted(thresholds)}; report one search at a time")
-    threshold = thresholds.pop()
+        raise InputError("no search records (roles baseline and candidate) to report")
+    if threshold is None:
+        stored = {r.threshold for r in searched}
+        if len(stored) != 1 or None in stored:
+            raise InputError("these records serve any threshold: give one, e.g. --threshold 0.5")
+        threshold = stored.pop()
+    if reference not in REFERENCES:
+        raise InputError(f"reference must be one of {REFERENCES}, got {reference!r}")
     factors = sorted({r.factor for r in searched if r.role == "candidate"})
     by_split: dict[tuple, list[RunRecord]] = {}
     for r in searched:
         by_split.setdefault(tuple(r.split), []).append(r)
-    split, outcomes = [1] * len(searched[0].split), []
+    split, outcomes, original = [1] * len(searched[0].split), [], None
     for block in sorted({r.block for r in searched}):
         base = tuple(split)
         if base not in by_split:
             break
         baseline = _mean_sd(by_split[base])[0]
+        original = baseline if original is None else original
         splits = {f: base[: block - 1] + (f,) + base[block:] for f in factors}
         candidates = {f: by_split[s] for f, s in splits.items() if s in by_split}
         if not candidates:
             break
-        reference = next(iter(candidates.values()))[0].reference_accuracy
-        outcome = decide_block(block, baseline, reference, candidates, factors, threshold)
+        outcome = decide_block(block, baseline, baseline if reference == "block" else original, candidates,
+                               factors, threshold)
         outcomes.append(outcome)
         split[block - 1] = outcome.chosen
-    return SearchResult(tuple(split), outcomes, records)
+    return SearchResult(tuple(split), outcomes, records, threshold)
 
 
 def outcome_rows(result: SearchResult) -> list[dict]:
@@ -308,74 +331,18 @@ def outcome_rows(result: SearchResult) -> list[dict]:
     return rows
 
 
-class Trainer:
-    """The evaluator of a real search: builds the job's network, inherits from its parent's saved
-    weights, trains it and saves its weights (before its record is written, so a record always
-    has weights to inherit from)."""
-
-    def __init__(self, config: SearchConfig, weights_dir: Path | None, data_path: str | None = None,
-                 verbose: bool = True):
-        self.config, self.weights_dir, self.data_path, self.verbose = config, weights_dir, data_path, verbose
-        self._data = None
-
-    def __getstate__(self) -> dict:  # sent to Ray workers without the loaded data
-        return {**self.__dict__, "_data": None}
-
-    def data(self):
-        if self._data is None:
-            c = self.config
-            self._data = load_dataset(c.dataset, c.train_size, c.test_size, seed=c.seed, path=self.data_path)
-        return self._data
-
-    def weights_path(self, split: tuple[int, ...], seed: int) -> Path:
-        return self.weights_dir / f"{'-'.join(map(str, split))}_s{seed}.weights.h5"
-
-    def _build(self, split: tuple[int, ...]):
-        data = self.data()
-        return split_model(self.config.model, split, data.input_shape, data.num_classes, self.config.width)
-
-    def __call__(self, job: Job) -> RunRecord:
-        c, data = self.config, self.data()
-        initialise = None
-        if job.parent is not None:
-            parent = self._build(job.parent)
-            parent.load_weights(self.weights_path(job.parent, job.seed))
-            initialise = partial(inherit, source=parent)
-        train = TrainConfig(epochs=job.epochs, batch_size=c.batch_size, learning_rate=c.learning_rate,
-                            verbose=self.verbose)
-        label = f"block {job.block} factor {job.factor} seed {job.seed}"
-        model, result = fit(partial(self._build, job.split), data, train, job.seed, initialise, label)
-        if self.weights_dir is not None:
-            self.weights_dir.mkdir(parents=True, exist_ok=True)
-            model.save_weights(self.weights_path(job.split, job.seed))
-        return make_record(
-            model, data, result, train, experiment="search", config_hash=c.hash, model=c.model,
-            variant="proposed", split=list(job.split), seed=job.seed, width=c.width, role=job.role,
-            block=job.block, factor=job.factor,
-        )
-
-    def keep_only(self, split: tuple[int, ...]) -> None:
-        """Delete saved weights no later step can inherit from (all but the current network's)."""
-        if self.weights_dir is None or not self.weights_dir.exists():
-            return
-        keep = {self.weights_path(split, s).name for s in range(self.config.seed, self.config.seed + self.config.seeds)}
-        for path in self.weights_dir.glob("*.weights.h5"):
-            if path.name not in keep:
-                path.unlink()
-
-
-EXECUTORS = ("sequential", "ray")
-
-
 def run_search(config: SearchConfig, records: str | Path | None = None, executor: str = "sequential",
                address: str | None = None, data_path: str | None = None, verbose: bool = True) -> SearchResult:
-    """Run (or resume) a search, appending records to ``records`` (default: under ``results/``)."""
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    """Run (or resume) a search, appending records to ``records`` (default: under ``results/``).
+
+    >>> config = SearchConfig(model="vgg16", dataset="fashion_mnist", threshold=0.5, width_multiplier=0.25)
+    >>> config.hash == SearchConfig(model="vgg16", dataset="fashion_mnist", threshold=2.0, width_multiplier=0.25).hash
+    True
+    """
     records = Path(records) if records else config.default_records()
+    adopt_legacy_file(records, config.hash, config.legacy_hash)
     store = RecordStore(records, config.hash)
-    weights = records.with_suffix(".weights") if config.inherit else None
-    trainer = Trainer(config, weights, data_path, verbose)
-    runner = RayExecutor(address) if executor == "ray" else Sequential()
-    search = SplitSearch(config, trainer, store, runner, on_fixed=trainer.keep_only)
-    return search.run()
+    runner = make_executor(executor, address)
+    evaluate = TrainingEvaluator(config, records.with_suffix(".weights") if config.inherit else None,
+                                 data_path, verbose)
+    return SplitSearch(config, evaluate, store, runner).run()

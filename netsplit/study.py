@@ -6,7 +6,7 @@ The notebooks call these functions so that they hold narrative and calls, and th
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -14,11 +14,11 @@ import pandas as pd
 
 from netsplit.data import Dataset, load_dataset
 from netsplit.models import build_model
-from netsplit.records import RecordStore, RunRecord, config_hash
+from netsplit.records import RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
 from netsplit.search import SearchConfig
-from netsplit.train import TrainConfig, fit, make_record
+from netsplit.train import TrainConfig, train_network
 
-MEMORY_NETWORKS = {"original": "1,1,1,1,1", "proposed_I": "8,2,2,4,4", "all 8": "8,8,8,8,8"}
+MEMORY_NETWORKS = {"original": (1, 1, 1, 1, 1), "proposed_I": (8, 2, 2, 4, 4), "all 8": (8, 8, 8, 8, 8)}
 """The networks whose activation memory is measured (``benchmarks/memory.py``), by name."""
 
 PROFILE_NOTES = {
@@ -71,10 +71,19 @@ class FinalConfig:
 
     @property
     def hash(self) -> str:
-        return config_hash({"search": asdict(self.search), "epochs": self.epochs, "seeds": self.seeds})
+        """Key of the records file: the search's training settings and the epochs (not the seed count)."""
+        return config_hash({"search": self.search.training, "epochs": self.epochs})
+
+    @property
+    def legacy_hash(self) -> str:
+        """The key of records files written before networks were shared across thresholds."""
+        return config_hash({"search": self.search.legacy_fields(), "epochs": self.epochs, "seeds": self.seeds})
 
     def records_path(self, folder: str | Path) -> Path:
-        return Path(folder) / f"{self.search.model}-{self.search.dataset}-{self.hash}-networks.jsonl"
+        """``<folder>/<model>-<dataset>-<hash>-networks.jsonl``, adopting a file of the older key."""
+        path = Path(folder) / f"{self.search.model}-{self.search.dataset}-{self.hash}-networks.jsonl"
+        adopt_legacy_file(path, self.hash, self.legacy_hash)
+        return path
 
 
 def train_networks(config: FinalConfig, networks: list[Network], records: str | Path,
@@ -84,19 +93,20 @@ def train_networks(config: FinalConfig, networks: list[Network], records: str | 
     store = RecordStore(records, config.hash)
     data = data or load_dataset(s.dataset, s.train_size, s.test_size, seed=s.seed, path=data_path)
     train = TrainConfig(epochs=config.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate)
+    seeds = range(s.seed, s.seed + config.seeds)
     for network in networks:
-        for seed in range(s.seed, s.seed + config.seeds):
+        for seed in seeds:
             if store.find(experiment=network.name, seed=seed, split=list(network.split)):
                 continue
             build = partial(build_model, s.model, network.variant, network.split, network.factor,
-                            input_shape=data.input_shape, num_classes=data.num_classes, width=s.width)
-            model, result = fit(build, data, train, seed, label=f"{network.name} seed {seed}")
-            store.append(make_record(
-                model, data, result, train, experiment=network.name, config_hash=config.hash, model=s.model,
-                variant=network.variant, split=list(network.split), factor=network.factor, seed=seed,
-                width=s.width, role="final",
-            ))
-    return [r for r in store.records if any(r.experiment == n.name for n in networks)]
+                            input_shape=data.input_shape, num_classes=data.num_classes,
+                            width=s.width_multiplier)
+            train_network(build, data, train, seed, store, label=f"{network.name} seed {seed}",
+                          experiment=network.name, config_hash=config.hash, model=s.model,
+                          variant=network.variant, split=list(network.split), factor=network.factor,
+                          width=s.width_multiplier, role="final")
+    wanted = {(n.name, tuple(n.split)) for n in networks}
+    return [r for r in store.records if (r.experiment, tuple(r.split)) in wanted and r.seed in seeds]
 
 
 def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
@@ -123,7 +133,7 @@ def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
     return table
 
 
-def provenance(records: list[RunRecord]) -> str:
+def provenance_note(records: list[RunRecord]) -> str:
     """One sentence: where and with what the records were made, and how long training took."""
     if not records:
         return "No records yet."
@@ -142,16 +152,15 @@ def provenance(records: list[RunRecord]) -> str:
 
 def data_title(config: SearchConfig, data: Dataset) -> str:
     """The data set as every table and plot names it, with the subset and width used."""
-    width = "" if config.width == 1 else f", width x{config.width:g}"
+    width = "" if config.width_multiplier == 1 else f", width x{config.width_multiplier:g}"
     return f"{data.title} ({len(data.x_train):,} train / {len(data.x_test):,} test images{width})"
 
 
-def measured_memory(paths: list[str | Path]) -> pd.DataFrame:
-    """Memory measurements (``benchmarks/memory.py`` output) from whichever of ``paths`` exist."""
-    import json
-
-    names = {split: name for name, split in MEMORY_NETWORKS.items()}
-    rows = [json.loads(line) for path in paths if Path(path).exists() for line in Path(path).read_text().splitlines()]
+def measured_memory(paths: list[str | Path], networks: dict[str, tuple[int, ...]] | None = None) -> pd.DataFrame:
+    """Memory measurements (``benchmarks/memory.py`` output) from whichever of ``paths`` exist, each
+    named as in ``networks`` (default :data:`MEMORY_NETWORKS`)."""
+    names = {",".join(map(str, split)): name for name, split in (networks or MEMORY_NETWORKS).items()}
+    rows = [row for path in paths if Path(path).exists() for row in read_lines(path)]
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows)

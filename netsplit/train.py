@@ -13,13 +13,19 @@ import numpy as np
 
 from netsplit.complexity import analyse, total
 from netsplit.data import AugmentedBatches, Dataset
-from netsplit.records import RunRecord
+from netsplit.errors import InputError
+from netsplit.layers import Fusion, SplitBlock
+from netsplit.records import RecordStore, RunRecord
 from netsplit.runtime import enable_compilation_cache, has_accelerator
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How a network is trained (defaults follow common CIFAR recipes)."""
+    """How a network is trained (defaults follow common CIFAR recipes).
+
+    >>> TrainConfig(epochs=3, learning_rate=0.1).batch_size
+    128
+    """
 
     epochs: int = 10
     batch_size: int = 128
@@ -43,7 +49,7 @@ class TrainConfig:
         }
         for name, ok in checks.items():
             if not ok:
-                raise ValueError(f"training option {name}={getattr(self, name)!r} is not valid")
+                raise InputError(f"training option {name}={getattr(self, name)!r} is not valid")
 
 
 @dataclass
@@ -114,7 +120,17 @@ def fit(
     initialise: Callable[[keras.Model], None] | None = None,
     label: str = "",
 ) -> tuple[keras.Model, TrainResult]:
-    """Seed, build (and optionally initialise) a model, train it on ``data``, evaluate on the test set."""
+    """Seed, build (and optionally initialise) a model, train it on ``data``, evaluate on the test set.
+
+    >>> from functools import partial
+    >>> from netsplit.data import load_dataset
+    >>> from netsplit.models import split_model
+    >>> data = load_dataset("synthetic", train_size=64, test_size=32)
+    >>> build = partial(split_model, "vgg16", (2, 1, 1, 1, 1), data.input_shape, width_multiplier=0.125)
+    >>> model, result = fit(build, data, TrainConfig(epochs=1, batch_size=32, verbose=False))
+    >>> 0 <= result.accuracy <= 1
+    True
+    """
     enable_compilation_cache()
     keras.utils.set_random_seed(seed)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if use_mixed_precision(config) else "float32")
@@ -156,7 +172,7 @@ def recalibrate_batch_norm(model: keras.Model, images: np.ndarray, batch_size: i
     Moving averages lag behind weights that changed fast; after a short run (a fine-tune of a few
     epochs) that lag alone can cost most of the test accuracy.
     """
-    norms = [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+    norms = batch_norm_layers(model)
     if not norms or batches < 1:
         return
     momenta = [norm.momentum for norm in norms]
@@ -170,10 +186,17 @@ def recalibrate_batch_norm(model: keras.Model, images: np.ndarray, batch_size: i
             norm.momentum = momentum
 
 
-def _all_layers(layer):
-    yield layer
-    for child in getattr(layer, "_layers", []):
-        yield from _all_layers(child)
+def batch_norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
+    """Every BN layer of ``model``: its own, those inside split and fusion blocks, and nested models'."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            found.append(layer)
+        elif isinstance(layer, (SplitBlock, Fusion)):
+            found.extend(layer.batch_norms())
+        elif isinstance(layer, keras.Model):
+            found.extend(batch_norm_layers(layer))
+    return found
 
 
 def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
@@ -200,3 +223,32 @@ def make_record(network: keras.Model, data: Dataset, result: TrainResult, config
         first_step_seconds=result.first_step_seconds,
         **fields,
     )
+
+
+def train_network(
+    build: Callable[[], keras.Model],
+    data: Dataset,
+    config: TrainConfig,
+    seed: int,
+    store: RecordStore | None = None,
+    initialise: Callable[[keras.Model], None] | None = None,
+    label: str = "",
+    **fields,
+) -> tuple[keras.Model, RunRecord]:
+    """Build, train and evaluate one network; return it with its record, appended to ``store`` if given.
+
+    >>> from functools import partial
+    >>> from netsplit.data import load_dataset
+    >>> from netsplit.models import split_model
+    >>> data = load_dataset("synthetic", train_size=64, test_size=32)
+    >>> build = partial(split_model, "vgg16", None, data.input_shape, width_multiplier=0.125)
+    >>> _, record = train_network(build, data, TrainConfig(epochs=1, batch_size=32, verbose=False), seed=0,
+    ...     experiment="example", config_hash="-", model="vgg16", variant="proposed", split=[1] * 5, width=0.125)
+    >>> record.dataset, record.params == build().count_params()
+    ('synthetic', True)
+    """
+    model, result = fit(build, data, config, seed, initialise, label)
+    record = make_record(model, data, result, config, seed=seed, **fields)
+    if store is not None:
+        store.append(record)
+    return model, record

@@ -34,16 +34,16 @@ def predict_on_jax(net, x, tmp_path, mode="ordinary"):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
-@pytest.mark.parametrize("model,split", [("vgg16", "8,2,2,4,4"), ("resnet18", "2,4,6,2,2")])
+@pytest.mark.parametrize("model,split", [("vgg16", (8, 2, 2, 4, 4)), ("resnet18", (2, 4, 6, 2, 2))])
 def test_jax_matches_tensorflow(tmp_path, model, split):
-    net = split_model(model, split, width=0.25, implementation="branches")
+    net = split_model(model, split, width_multiplier=0.25, implementation="branches")
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(predict_on_jax(net, x, tmp_path), net.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_branchwise_inference_on_jax_matches_tensorflow(tmp_path):
-    net = split_model("vgg16", "8,2,2,4,4", width=0.25)
+    net = split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.25)
     x = np.random.default_rng(1).normal(size=(2, 32, 32, 3)).astype("float32")
     expected = net.predict(x, verbose=0)
     np.testing.assert_allclose(predict_on_jax(net, x, tmp_path, "branchwise"), expected, rtol=1e-4, atol=1e-4)
@@ -61,7 +61,7 @@ sys.exit(main(sys.argv[1:]))
 def test_a_search_runs_on_jax_without_tensorflow(tmp_path, fashion_dir):
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
            "NETSPLIT_COMPILATION_CACHE": str(tmp_path / "cache"), "NETSPLIT_FASHION_MNIST": str(fashion_dir)}
-    args = ["search", "--width", "0.125", "--train-size", "300", "--test-size", "100", "--blocks", "1",
+    args = ["search", "--width-multiplier", "0.125", "--train-size", "300", "--test-size", "100", "--blocks", "1",
             "--factors", "2", "--baseline-epochs", "1", "--finetune-epochs", "1", "--batch-size", "100",
             "--records", str(tmp_path / "r.jsonl")]
     run = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, *args], env=env, capture_output=True,

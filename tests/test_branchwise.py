@@ -11,11 +11,11 @@ RNG = np.random.default_rng(11)
 
 
 @pytest.mark.parametrize("model", [
-    split_model("vgg16", "8,2,2,4,4", width=0.25),
-    split_model("vgg16", "6,1,3,1,5", width=0.25),
-    split_model("resnet18", "2,4,8,2,2", width=0.25),
-    build_model("vgg16", "naive", factor=4, width=0.25),
-    build_model("vgg16", "shared", factor=4, width=0.25),
+    split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.25),
+    split_model("vgg16", (6, 1, 3, 1, 5), width_multiplier=0.25),
+    split_model("resnet18", (2, 4, 8, 2, 2), width_multiplier=0.25),
+    build_model("vgg16", "naive", factor=4, width_multiplier=0.25),
+    build_model("vgg16", "shared", factor=4, width_multiplier=0.25),
 ], ids=["proposed_I", "uneven", "resnet18", "naive", "shared"])
 def test_same_predictions_as_the_ordinary_forward_pass(model):
     model = random_statistics(model)
@@ -24,7 +24,7 @@ def test_same_predictions_as_the_ordinary_forward_pass(model):
 
 
 def test_grouped_models_are_converted_to_branches():
-    grouped = random_statistics(split_model("vgg16", "2,4,2,4,8", width=0.125, implementation="grouped"))
+    grouped = random_statistics(split_model("vgg16", (2, 4, 2, 4, 8), width_multiplier=0.125, implementation="grouped"))
     converted = as_branches(grouped)
     assert {l.implementation for l in converted.layers if hasattr(l, "implementation")} == {"branches"}
     x = RNG.normal(size=(2, 32, 32, 3)).astype("float32")
@@ -33,7 +33,7 @@ def test_grouped_models_are_converted_to_branches():
 
 @pytest.mark.slow
 def test_accepts_a_2048_pixel_input():
-    model = split_model("vgg16", "8,8,8,8,8", input_shape=(2048, 2048, 3), width=0.125)
+    model = split_model("vgg16", (8, 8, 8, 8, 8), input_shape=(2048, 2048, 3), width_multiplier=0.125)
     out = predict_branchwise(model, RNG.normal(size=(1, 2048, 2048, 3)).astype("float32"))
     assert out.shape == (1, 10) and np.isfinite(out).all()
 

@@ -16,7 +16,7 @@ def test_info_json_totals_match_the_model(capsys):
     assert main(["info", "--model", "vgg16", "--split", "8,2,2,4,4", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     blocks = {row["block"]: row for row in info["blocks"]}
-    assert blocks["total"]["params"] == split_model("vgg16", "8,2,2,4,4").count_params()
+    assert blocks["total"]["params"] == split_model("vgg16", (8, 2, 2, 4, 4)).count_params()
     assert list(blocks) == ["block1", "block2", "block3", "block4", "block5", "head", "total"]
 
 
@@ -53,7 +53,7 @@ def test_console_script_is_installed():
 
 @pytest.mark.slow
 def test_train_prints_a_record_and_appends_it(tmp_path, capsys):
-    argv = ["train", "--dataset", "synthetic", "--width", "0.125", "--epochs", "1", "--split", "2,1,1,1,1",
+    argv = ["train", "--dataset", "synthetic", "--width-multiplier", "0.125", "--epochs", "1", "--split", "2,1,1,1,1",
             "--batch-size", "64", "--records", str(tmp_path / "t.jsonl"), "--json"]
     assert main(argv) == 0
     record = json.loads(capsys.readouterr().out)

@@ -28,11 +28,11 @@ def test_equations_match_built_two_layer_blocks(l0, l1, l2, k):
 
 
 @pytest.mark.parametrize("model,variant,split", [
-    ("vgg16", "proposed", None), ("vgg16", "proposed", "8,2,2,4,4"), ("resnet18", "proposed", "6,6,6,6,6"),
+    ("vgg16", "proposed", None), ("vgg16", "proposed", (8, 2, 2, 4, 4)), ("resnet18", "proposed", (6, 6, 6, 6, 6)),
     ("vgg16", "naive", None), ("vgg16", "shared", None), ("resnet18", "naive", None),
 ])
 def test_totals_equal_keras_parameter_count(model, variant, split):
-    net = build_model(model, variant, split, width=0.5)
+    net = build_model(model, variant, split, width_multiplier=0.5)
     assert total(analyse(net)).params == net.count_params()
 
 
@@ -49,7 +49,7 @@ def test_macs_of_the_ordinary_vgg16_by_hand():
 
 def test_macs_of_a_split_first_block_by_hand():
     full = analyse(split_model("vgg16"))
-    split = analyse(split_model("vgg16", "8,1,1,1,1"))
+    split = analyse(split_model("vgg16", (8, 1, 1, 1, 1)))
     block1 = 32 * 32 * 9 * (3 * 64 + 8 * 8 * 8)
     fusion = 16 * 16 * 64 * 64
     assert split[0].macs == block1 + fusion
@@ -60,7 +60,7 @@ def test_activation_memory_by_hand():
     """VGG16 block 1 at 32x32, float32, batch 1."""
     unsplit = analyse(split_model("vgg16"))[0]
     assert unsplit.memory_layerwise == unsplit.memory_branchwise == 2 * 32 * 32 * 64 * 4
-    split = analyse(split_model("vgg16", "8,1,1,1,1"))[0]
+    split = analyse(split_model("vgg16", (8, 1, 1, 1, 1)))[0]
     # last branch: block input + 7 pooled branches + its own two 8-channel maps
     assert split.memory_branchwise == (32 * 32 * 3 + 7 * 16 * 16 * 8 + 2 * 32 * 32 * 8) * 4
     assert split.memory_layerwise == unsplit.memory_layerwise
@@ -68,7 +68,7 @@ def test_activation_memory_by_hand():
 
 def test_branch_by_branch_needs_less_memory_as_inputs_grow():
     original = split_model("vgg16")
-    split = split_model("vgg16", "8,8,8,8,8")
+    split = split_model("vgg16", (8, 8, 8, 8, 8))
     for size in (256, 2048):
         layerwise = total(analyse(original, size)).memory_layerwise
         branchwise = total(analyse(split, size)).memory_branchwise

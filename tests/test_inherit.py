@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from netsplit.inherit import dense_weights, inherit, load_dense_weights
+from netsplit.inheritance import dense_weights, inherit, load_dense_weights
 from netsplit.layers import SplitBlock
 from netsplit.models import split_model
 from helpers import random_statistics
@@ -13,9 +13,8 @@ RNG = np.random.default_rng(3)
 
 def zero_off_diagonal(model, split):
     """The unsplit network with every weight a split network cannot have set to zero."""
-    factors = [int(f) for f in split.split(",")]
-    shaped = split_model("vgg16", split, width=0.25, implementation="branches")
-    for block, factor in zip([l for l in model.layers if isinstance(l, SplitBlock)], factors):
+    shaped = split_model("vgg16", split, width_multiplier=0.25, implementation="branches")
+    for block in [l for l in model.layers if isinstance(l, SplitBlock)]:
         dense = dense_weights(block)
         target = shaped.get_layer(block.name)
         load_dense_weights(target, dense)
@@ -23,12 +22,12 @@ def zero_off_diagonal(model, split):
     return model
 
 
-@pytest.mark.parametrize("split", ["8,2,2,4,4", "6,6,6,6,6", "3,5,7,2,1"])
+@pytest.mark.parametrize("split", [(8, 2, 2, 4, 4), (6, 6, 6, 6, 6), (3, 5, 7, 2, 1)])
 def test_inherited_split_predicts_like_unsplit_with_off_diagonals_zeroed(split):
-    source = random_statistics(split_model("vgg16", None, width=0.25))
-    target = split_model("vgg16", split, width=0.25, implementation="branches")
+    source = random_statistics(split_model("vgg16", None, width_multiplier=0.25))
+    target = split_model("vgg16", split, width_multiplier=0.25, implementation="branches")
     inherit(target, source)
-    reference = split_model("vgg16", None, width=0.25)
+    reference = split_model("vgg16", None, width_multiplier=0.25)
     reference.set_weights(source.get_weights())
     zero_off_diagonal(reference, split)
     x = RNG.normal(size=(4, 32, 32, 3)).astype("float32")
@@ -38,8 +37,8 @@ def test_inherited_split_predicts_like_unsplit_with_off_diagonals_zeroed(split):
 
 
 def test_inherit_from_a_less_split_network_and_resnet():
-    source = random_statistics(split_model("resnet18", "2,1,1,1,1", width=0.25))
-    target = split_model("resnet18", "4,2,2,2,2", width=0.25)
+    source = random_statistics(split_model("resnet18", (2, 1, 1, 1, 1), width_multiplier=0.25))
+    target = split_model("resnet18", (4, 2, 2, 2, 2), width_multiplier=0.25)
     inherit(target, source)
     np.testing.assert_array_equal(
         target.get_layer("head_dense").get_weights()[0], source.get_layer("head_dense").get_weights()[0]
@@ -49,4 +48,4 @@ def test_inherit_from_a_less_split_network_and_resnet():
 
 def test_inherit_refuses_another_model():
     with pytest.raises(ValueError, match="no matching block|no layer of that shape"):
-        inherit(split_model("vgg16", "2,2,2,2,2", width=0.25), split_model("resnet18", width=0.25))
+        inherit(split_model("vgg16", (2, 2, 2, 2, 2), width_multiplier=0.25), split_model("resnet18", width_multiplier=0.25))

@@ -41,10 +41,10 @@ def _copy(source: keras.Model, target: keras.Model) -> None:
             b.set_weights(a.get_weights())
 
 
-@pytest.mark.parametrize("model,split", [("vgg16", "2,4,2,4,8"), ("resnet18", "2,2,4,4,8")])
+@pytest.mark.parametrize("model,split", [("vgg16", (2, 4, 2, 4, 8)), ("resnet18", (2, 2, 4, 4, 8))])
 def test_grouped_and_branches_give_the_same_outputs(model, split):
-    branches = split_model(model, split, width=0.125, implementation="branches")
-    grouped = split_model(model, split, width=0.125, implementation="grouped")
+    branches = split_model(model, split, width_multiplier=0.125, implementation="branches")
+    grouped = split_model(model, split, width_multiplier=0.125, implementation="grouped")
     for layer in branches.layers:  # make BN state non-trivial so that its slicing is checked too
         for w in layer.weights:
             if "moving_" in w.path:
@@ -64,15 +64,37 @@ def test_implementation_name_is_checked():
         SplitBlock([Unit("conv", 64)], factor=2, implementation="fast")
 
 
-@pytest.mark.parametrize("split", ["6,6,6,6,6", "8,2,2,4,4"])
+@pytest.mark.parametrize("split", [(6, 6, 6, 6, 6), (8, 2, 2, 4, 4)])
 def test_save_and_load_round_trip(tmp_path, split):
-    model = split_model("resnet18" if split.startswith("6") else "vgg16", split, width=0.25)
+    model = split_model("resnet18" if split[0] == 6 else "vgg16", split, width_multiplier=0.25)
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
     x = images()
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     assert [type(layer).__name__ for layer in loaded.layers] == [type(layer).__name__ for layer in model.layers]
+
+
+@pytest.mark.parametrize("saved_on_gpu", [True, False])
+def test_auto_is_saved_as_auto_and_loads_in_the_other_form(tmp_path, monkeypatch, saved_on_gpu):
+    import netsplit.layers
+
+    def build(gpu: bool) -> keras.Model:
+        monkeypatch.setattr(netsplit.layers, "has_accelerator", lambda: gpu)
+        return split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.25)
+
+    model = build(saved_on_gpu)
+    for weight in model.weights:  # non-trivial BN state, so that its layout is checked too
+        if "moving_" in weight.path:
+            weight.assign(RNG.uniform(0.5, 2.0, weight.shape))
+    model.save(tmp_path / "model.keras")
+    monkeypatch.setattr(netsplit.layers, "has_accelerator", lambda: not saved_on_gpu)
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    forms = {layer.implementation for layer in loaded.layers if isinstance(layer, SplitBlock)}
+    assert forms == {"branches" if saved_on_gpu else "grouped"}
+    assert {layer.get_config()["implementation"] for layer in loaded.layers if isinstance(layer, SplitBlock)} == {"auto"}
+    x = images()
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
 
 
 def test_identity_fusion_passes_pooled_input_through():

@@ -6,6 +6,7 @@ import pytest
 from keras import layers
 
 from netsplit.layers import SplitBlock
+from netsplit.errors import InputError
 from netsplit.models import build_model, split_model
 
 VGG16 = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]]
@@ -26,7 +27,7 @@ def plain_vgg16(input_shape=(32, 32, 3), width=1.0) -> keras.Model:
 
 
 def test_factor_one_is_exactly_the_ordinary_vgg16():
-    plain, ours = plain_vgg16(width=0.25), split_model("vgg16", None, width=0.25)
+    plain, ours = plain_vgg16(width=0.25), split_model("vgg16", None, width_multiplier=0.25)
     assert ours.count_params() == plain.count_params()
     convs = [l for l in plain.layers if isinstance(l, layers.Conv2D)]
     norms = [l for l in plain.layers if isinstance(l, layers.BatchNormalization)]
@@ -52,47 +53,49 @@ def test_full_size_parameter_counts():
     assert sum(int(np.prod(w.shape)) for w in resnet.trainable_weights) == 11_173_962
 
 
-@pytest.mark.parametrize("split", ["2,2,2,2,2", "6,6,6,6,6", "8,2,2,4,4", "8,2,2,2,4", "3,5,7,6,1"])
+@pytest.mark.parametrize("split", [(2, 2, 2, 2, 2), (6, 6, 6, 6, 6), (8, 2, 2, 4, 4), (8, 2, 2, 2, 4), (3, 5, 7, 6, 1)])
 @pytest.mark.parametrize("model", ["vgg16", "resnet18"])
 def test_split_networks_have_the_right_shapes_and_fewer_parameters(model, split):
-    net = split_model(model, split, input_shape=(32, 32, 1), num_classes=7, width=0.5)
+    net = split_model(model, split, input_shape=(32, 32, 1), num_classes=7, width_multiplier=0.5)
     assert net.output_shape == (None, 7)
-    assert net.count_params() < split_model(model, None, input_shape=(32, 32, 1), num_classes=7, width=0.5).count_params()
-    factors = [int(f) for f in split.split(",")]
+    assert net.count_params() < split_model(model, None, input_shape=(32, 32, 1), num_classes=7, width_multiplier=0.5).count_params()
+    factors = list(split)
     assert [l.factor for l in net.layers if isinstance(l, SplitBlock)] == factors
     fusions = [l.name for l in net.layers if type(l).__name__ == "Fusion"]
     assert fusions == [f"block{i + 1}_fusion" for i, f in enumerate(factors) if f > 1]
 
 
 def test_resnet_stride_moves_into_the_fusion_pooling():
-    net = split_model("resnet18", "1,2,1,1,1", width=0.25)
+    net = split_model("resnet18", (1, 2, 1, 1, 1), width_multiplier=0.25)
     assert net.get_layer("block2_fusion").pooling == "avg"
     assert net.get_layer("block3").unit_specs[0].stride == 1
     assert net.get_layer("block3").output.shape[1:3] == (16, 16)
-    assert split_model("resnet18", None, width=0.25).get_layer("block3").output.shape[1:3] == (16, 16)
+    assert split_model("resnet18", None, width_multiplier=0.25).get_layer("block3").output.shape[1:3] == (16, 16)
 
 
 def test_naive_and_shared_split_comparators():
-    naive = build_model("vgg16", "naive", factor=4, width=0.5)
-    shared = build_model("vgg16", "shared", factor=4, width=0.5)
+    naive = build_model("vgg16", "naive", factor=4, width_multiplier=0.5)
+    shared = build_model("vgg16", "shared", factor=4, width_multiplier=0.5)
     assert naive.get_layer("branches").factor == 4
     assert [u.width for u in shared.get_layer("shared").unit_specs] == [32, 32, 64]
     assert shared.get_layer("branches").factor == 4
-    assert naive.count_params() < shared.count_params() < split_model("vgg16", None, width=0.5).count_params()
+    assert naive.count_params() < shared.count_params() < split_model("vgg16", None, width_multiplier=0.5).count_params()
     assert naive.output_shape == shared.output_shape == (None, 10)
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"split": "8,2,2,4"}, "one factor per block"),
-    ({"split": "8,2,0,4,4"}, "positive integer"),
-    ({"split": "8,2,x,4,4"}, "comma-separated positive integers"),
-    ({"split": [8, 2, 2.5, 4, 4]}, "positive integer"),
-    ({"split": "128,1,1,1,1"}, "larger than the narrowest layer"),
+    ({"factors": (8, 2, 2, 4)}, "one factor per block"),
+    ({"factors": (8, 2, 0, 4, 4)}, "positive integer"),
+    ({"factors": "8,2,2,4,4"}, "a sequence of 5 integers such as"),
+    ({"factors": 8}, "a sequence of 5 integers such as"),
+    ({"factors": [8, 2, 2.5, 4, 4]}, "positive integer"),
+    ({"factors": (128, 1, 1, 1, 1)}, "larger than the narrowest layer"),
     ({"model": "alexnet"}, "valid models are vgg16, resnet18"),
     ({"input_shape": (16, 16, 3)}, "too small for five poolings"),
     ({"input_shape": (32, 32)}, "height, width, channels"),
     ({"num_classes": 1}, "num_classes"),
-    ({"width": 0}, "width multiplier"),
+    ({"width_multiplier": 0}, "width_multiplier must be a number"),
+    ({"width_multiplier": True}, "width_multiplier must be a number"),
 ])
 def test_bad_input_says_what_is_valid(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -106,3 +109,13 @@ def test_bad_variant_and_shared_cut():
 
     with pytest.raises(ValueError, match="shared_convs must end between units"):
         branched_model("resnet18", 4, shared_convs=2)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"variant": "proposed", "factor": 4}, "the proposed variant takes factors"),
+    ({"variant": "naive", "factors": (2, 2, 2, 2, 2)}, "the naive split takes factor"),
+    ({"variant": "shared", "factors": (2, 2, 2, 2, 2)}, "the shared split takes factor"),
+])
+def test_build_model_refuses_arguments_it_would_ignore(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        build_model("vgg16", **kwargs)

@@ -6,7 +6,9 @@ import math
 import pytest
 
 from netsplit.records import RecordsError, RecordStore, read_records
-from netsplit.search import SearchConfig, Sequential, SplitSearch, replay
+from netsplit.executors import InProcess
+from netsplit.records import adopt_legacy_file
+from netsplit.search import SearchConfig, SplitSearch, replay
 from oracle import Oracle
 
 
@@ -73,7 +75,7 @@ def test_several_seeds_accept_on_the_mean(tmp_path):
     assert mean == pytest.approx(0.896) and spread == pytest.approx(0.004)
 
 
-class EagerExecutor(Sequential):
+class EagerExecutor(InProcess):
     """Evaluates all candidates of a block up front, as a parallel executor does."""
 
     parallel = True
@@ -93,16 +95,50 @@ def test_resume_trains_nothing_twice_and_replay_agrees(tmp_path):
     again, second_oracle = search(tmp_path, penalties)
     assert again.split == first.split == (4, 1, 1, 1, 1)
     assert oracle.calls and not second_oracle.calls
-    assert replay(read_records(tmp_path / "r.jsonl")).split == first.split
     records = read_records(tmp_path / "r.jsonl")
-    assert {r.decision for r in records if r.role == "candidate"} == {"accept", "stop"}
-    assert all(r.threshold == 0.5 for r in records)
+    assert replay(records, threshold=0.5).split == first.split
+    assert all(r.threshold is None and r.decision is None for r in records), "records hold no decision"
 
 
-def test_records_of_another_configuration_are_refused(tmp_path):
+def test_records_of_other_training_settings_are_refused(tmp_path):
     search(tmp_path, {})
     with pytest.raises(RecordsError, match="another configuration"):
-        search(tmp_path, {}, threshold=1.0)
+        search(tmp_path, {}, baseline_epochs=3)
+
+
+THRESHOLD_PENALTIES = {1: {2: 0.3, 4: 0.6, 6: 1.5, 8: 2.5}, 2: {2: 0.2, 4: 0.4, 6: 0.8, 8: 3.0}}
+
+
+def test_a_new_threshold_trains_only_the_networks_its_path_has_not_seen(tmp_path):
+    strict, first = search(tmp_path, THRESHOLD_PENALTIES, threshold=0.5)
+    loose, second = search(tmp_path, THRESHOLD_PENALTIES, threshold=2.0)
+    fresh, alone = search(tmp_path, THRESHOLD_PENALTIES, name="fresh.jsonl", threshold=2.0)
+    assert strict.split[:2] == (2, 4) and loose.split[:2] == fresh.split[:2] == (6, 6)
+    assert [o.candidates for o in loose.outcomes] == [o.candidates for o in fresh.outcomes]
+    already = {(job.split, job.seed) for job in first.calls}
+    assert second.calls and not [job for job in second.calls if (job.split, job.seed) in already]
+    assert {job.split for job in alone.calls} <= {job.split for job in first.calls + second.calls}
+    assert len(second.calls) < len(alone.calls), "the unsplit baseline and shared candidates were reused"
+    records = read_records(tmp_path / "r.jsonl")
+    assert replay(records, threshold=0.5).split == strict.split
+    assert replay(records, threshold=2.0).split == loose.split
+    assert {tuple(r.split) for r in loose.records} <= {tuple(r.split) for r in records}
+    assert len(loose.records) == len(alone.calls), "the result lists the networks of its own path"
+
+
+def test_records_of_the_older_key_are_adopted_and_resume(tmp_path):
+    config = SearchConfig(blocks=(1, 2))
+    trained, _ = search(tmp_path, THRESHOLD_PENALTIES, name="old.jsonl")
+    legacy = config.default_records(tmp_path).with_name(f"vgg16-fashion_mnist-{config.legacy_hash}.jsonl")
+    lines = [line.replace(config.hash, config.legacy_hash) for line in (tmp_path / "old.jsonl").read_text().splitlines()]
+    legacy.write_text("\n".join(lines) + "\n")
+    (tmp_path / "old.jsonl").unlink()
+    target = config.default_records(tmp_path)
+    assert adopt_legacy_file(target, config.hash, config.legacy_hash)
+    assert not legacy.exists() and [r.config_hash for r in read_records(target)] == [config.hash] * len(lines)
+    oracle = Oracle(config, THRESHOLD_PENALTIES)
+    resumed = SplitSearch(config, oracle, RecordStore(target, config.hash), log=lambda line: None).run()
+    assert resumed.split == trained.split and not oracle.calls, "nothing is trained again"
 
 
 def test_a_torn_last_line_is_reported_and_dropped(tmp_path, capsys):
@@ -154,12 +190,14 @@ def test_report_prints_the_table_from_records(tmp_path, capsys):
     from netsplit.cli import main
 
     result, _ = search(tmp_path, {1: {2: 0.1, 4: 0.2, 6: 0.9}, 2: {2: 0.7}})
-    assert main(["report", str(tmp_path / "r.jsonl"), "--json"]) == 0
+    assert main(["report", str(tmp_path / "r.jsonl"), "--json"]) == 2, "records serve any threshold"
+    assert "give one, e.g. --threshold 0.5" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "r.jsonl"), "--threshold", "0.5", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert tuple(report["split"]) == result.split
     assert [row["chosen"] for row in report["blocks"]] == [4, 1]
     assert report["blocks"][0]["K=6"] == 89.1  # 90 % less the 0.9-point penalty
-    assert main(["report", str(tmp_path / "r.jsonl")]) == 0
+    assert main(["report", str(tmp_path / "r.jsonl"), "--threshold", "0.5"]) == 0
     table = capsys.readouterr().out
     assert "baseline" in table and "K=4" in table and "final split: 4,1,1,1,1" in table
 

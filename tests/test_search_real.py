@@ -15,27 +15,24 @@ from netsplit.search import SearchConfig, SplitSearch, run_search
 pytestmark = pytest.mark.slow
 
 TINY = dict(model="vgg16", blocks=(1, 2), factors=(2, 4), baseline_epochs=2, finetune_epochs=1,
-            width=0.125, train_size=600, test_size=300, threshold=5.0, batch_size=100)
+            width_multiplier=0.125, train_size=600, test_size=300, threshold=5.0, batch_size=100)
 
 
 def cli_args(records) -> list[str]:
     return [sys.executable, "-m", "netsplit.cli", "search", "--model", "vgg16", "--blocks", "1,2",
-            "--factors", "2,4", "--baseline-epochs", "2", "--finetune-epochs", "1", "--width", "0.125",
+            "--factors", "2,4", "--baseline-epochs", "2", "--finetune-epochs", "1", "--width-multiplier", "0.125",
             "--train-size", "600", "--test-size", "300", "--threshold", "5", "--batch-size", "100",
             "--records", str(records)]
 
 
 def test_end_to_end_search_on_fashion_mnist(tmp_path, fashion_dir):
-    start = time.perf_counter()
     result = run_search(SearchConfig(**TINY), tmp_path / "r.jsonl", data_path=str(fashion_dir), verbose=False)
-    assert time.perf_counter() - start < 60
     records = read_records(tmp_path / "r.jsonl")
     assert len(records) == len({tuple(r.split) for r in records}) >= 3
     assert all(r.dataset == "fashion_mnist" and r.train_size == 600 and r.params > 0 for r in records)
     assert result.split[2:] == (1, 1, 1)
-    assert list((tmp_path / "r.weights").iterdir()) == [
-        tmp_path / "r.weights" / f"{'-'.join(map(str, result.split))}_s0.weights.h5"
-    ], "only the current network's weights are kept"
+    saved = {path.name for path in (tmp_path / "r.weights").iterdir()}
+    assert saved == {f"{'-'.join(map(str, r.split))}_s0.weights.h5" for r in records}, "any can be fine-tuned from"
 
 
 def test_resume_after_kill_9_ends_with_the_same_split(tmp_path, fashion_dir):
@@ -74,7 +71,7 @@ def test_ray_executor_gives_the_same_split_as_sequential(tmp_path):
     import ray.cloudpickle
 
     import oracle as oracle_module
-    from netsplit.search import RayExecutor
+    from netsplit.executors import RayExecutor
 
     ray.cloudpickle.register_pickle_by_value(oracle_module)
     penalties = {1: {2: 0.1, 4: 0.9, 6: 0.1, 8: 0.1}, 2: {2: 0.1, 4: 0.2, 6: 0.6}}

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from netsplit.study import measured_memory, memory_savings, provenance
+from netsplit.study import measured_memory, memory_savings, provenance_note
 from oracle import Oracle
 from netsplit.search import Job, SearchConfig
 
@@ -34,6 +34,6 @@ def test_provenance_says_when_code_was_uncommitted():
     record = Oracle(config, {})(Job((1, 1, 1, 1, 1), 0, "baseline", 1, 1, 1))
     record.device, record.backend, record.versions = "cpu (test)", "tensorflow", {"keras": "3"}
     record.git_commit, record.train_seconds = "abcdef1234567890+dirty", 120.0
-    text = provenance([record])
+    text = provenance_note([record])
     assert "1 networks trained on cpu (test)" in text and "2.0 minutes" in text
     assert "abcdef123456 with uncommitted changes" in text

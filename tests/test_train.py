@@ -18,7 +18,7 @@ def data():
     return load_dataset("synthetic", seed=0)
 
 
-def tiny(data, split="2,2,1,1,1"):
+def tiny(data, split=(2, 2, 1, 1, 1)):
     return partial(split_model, "vgg16", split, data.input_shape, data.num_classes, 0.125)
 
 
@@ -58,7 +58,7 @@ def test_bad_training_options(option):
 def test_batch_norm_recalibration_matches_the_training_statistics(data):
     from netsplit.train import recalibrate_batch_norm
 
-    model = tiny(data, "1,1,1,1,1")()
+    model = tiny(data, (1, 1, 1, 1, 1))()
     images = data.x_train[:128]
     recalibrate_batch_norm(model, images, batch_size=64, batches=2)
     block = model.get_layer("block1")

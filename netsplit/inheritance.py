@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from netsplit.errors import InputError
 from netsplit.layers import Fusion, SplitBlock, split_widths
 
 
@@ -63,13 +64,19 @@ def _identity_shortcut(channels: int, width: int, epsilon: float) -> dict[str, n
 
 
 def inherit(target: keras.Model, source: keras.Model) -> None:
-    """Initialise ``target`` from ``source``, two networks of the same model and width."""
+    """Initialise ``target`` from ``source``, two networks of the same model and width multiplier.
+
+    >>> from netsplit.models import split_model
+    >>> unsplit = split_model("vgg16", width_multiplier=0.25)
+    >>> split = split_model("vgg16", factors=(2, 1, 1, 1, 1), width_multiplier=0.25)
+    >>> inherit(split, source=unsplit)  # block 1's two branches start as its block-diagonal halves
+    """
     source_layers = {layer.name: layer for layer in source.layers}
     for layer in target.layers:
         match = source_layers.get(layer.name)
         if isinstance(layer, SplitBlock):
             if not isinstance(match, SplitBlock) or _layout(match) != _layout(layer):
-                raise ValueError(f"{layer.name}: the source network has no matching block; inherit from the same model and width")
+                raise InputError(f"{layer.name}: the source network has no matching block; inherit from the same model and width")
             if match.factor == layer.factor and match.implementation == layer.implementation:
                 layer.set_weights(match.get_weights())
             else:
@@ -81,7 +88,7 @@ def inherit(target: keras.Model, source: keras.Model) -> None:
                 layer.set_identity()
         elif layer.weights:
             if match is None or [w.shape for w in match.weights] != [w.shape for w in layer.weights]:
-                raise ValueError(f"{layer.name}: the source network has no layer of that shape")
+                raise InputError(f"{layer.name}: the source network has no layer of that shape")
             layer.set_weights(match.get_weights())
 
 

@@ -1,0 +1,11 @@
+"""The one exception the library raises for bad input: what was wrong and what is valid, in one line."""
+
+
+class InputError(ValueError):
+    """An invalid argument, option, file or data set; the command line shows it without a traceback.
+
+    >>> from netsplit.models import split_model
+    >>> split_model("vgg16", factors=(8, 2, 2, 4))
+    Traceback (most recent call last):
+    netsplit.errors.InputError: factors need one factor per block (5), got 4: (8, 2, 2, 4)
+    """

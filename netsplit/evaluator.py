@@ -1,0 +1,81 @@
+"""The evaluator of a real search: trains a job's network, starting from its parent's saved weights.
+
+Every trained network's weights are saved before its record is written, so any later search that
+shares the records (at another threshold, say) can fine-tune from any network already trained.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import keras
+
+from netsplit.data import Dataset, load_dataset
+from netsplit.errors import InputError
+from netsplit.inheritance import inherit
+from netsplit.models import split_model
+from netsplit.records import RunRecord
+from netsplit.train import TrainConfig, train_network
+
+if TYPE_CHECKING:
+    from netsplit.search import Job, SearchConfig
+
+
+class MissingWeightsError(InputError):
+    """A network to fine-tune from has a record but no saved weights."""
+
+
+class TrainingEvaluator:
+    """Builds the job's network, inherits from its parent's weights, trains it and saves its weights."""
+
+    def __init__(self, config: SearchConfig, weights_dir: Path | None, data_path: str | None = None,
+                 verbose: bool = True):
+        self.config, self.weights_dir, self.data_path, self.verbose = config, weights_dir, data_path, verbose
+        self._data: Dataset | None = None
+
+    def __getstate__(self) -> dict:  # sent to Ray workers without the loaded data
+        return {**self.__dict__, "_data": None}
+
+    def data(self) -> Dataset:
+        if self._data is None:
+            c = self.config
+            self._data = load_dataset(c.dataset, c.train_size, c.test_size, seed=c.seed, path=self.data_path)
+        return self._data
+
+    def weights_path(self, split: tuple[int, ...], seed: int) -> Path:
+        return self.weights_dir / f"{'-'.join(map(str, split))}_s{seed}.weights.h5"
+
+    def _build(self, split: tuple[int, ...]) -> keras.Model:
+        data = self.data()
+        return split_model(self.config.model, split, data.input_shape, data.num_classes,
+                           self.config.width_multiplier)
+
+    def _parent(self, job: Job) -> keras.Model:
+        path = self.weights_path(job.parent, job.seed)
+        if not path.exists():
+            raise MissingWeightsError(
+                f"{path} is missing: split {','.join(map(str, job.split))} fine-tunes from that network, "
+                "which has a record but no saved weights; restore the file, or delete the parent's record "
+                "so that it is trained again"
+            )
+        parent = self._build(job.parent)
+        parent.load_weights(path)
+        return parent
+
+    def __call__(self, job: Job) -> RunRecord:
+        c, data = self.config, self.data()
+        initialise = None if job.parent is None else partial(inherit, source=self._parent(job))
+        train = TrainConfig(epochs=job.epochs, batch_size=c.batch_size, learning_rate=c.learning_rate,
+                            verbose=self.verbose)
+        model, record = train_network(
+            partial(self._build, job.split), data, train, job.seed, initialise=initialise,
+            label=f"block {job.block} factor {job.factor} seed {job.seed}",
+            experiment="search", config_hash=c.hash, model=c.model, variant="proposed", split=list(job.split),
+            width=c.width_multiplier, role=job.role, block=job.block, factor=job.factor,
+        )
+        if self.weights_dir is not None:
+            self.weights_dir.mkdir(parents=True, exist_ok=True)
+            model.save_weights(self.weights_path(job.split, job.seed))
+        return record
