@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.metadata
 import json
 import os
 import random
@@ -108,6 +109,16 @@ def memory_here(path: str, input_size: int, threads: int) -> dict:
     return {"rss_before_load_bytes": before["VmRSS"], "peak_after_load_bytes": loaded["VmHWM"],
             "peak_rss_bytes": after["VmHWM"], "invoke_growth_bytes": after["VmHWM"] - loaded["VmHWM"],
             "engine_peak_bytes": after["VmHWM"] - before["VmRSS"]}
+
+
+def _engine_versions() -> dict[str, str]:
+    """Versions of the interpreter that runs the models and of the TensorFlow that converts them."""
+    import tensorflow as tf
+
+    versions = {"tensorflow": tf.__version__}
+    if interpreter_engine() == "ai-edge-litert":
+        versions["ai-edge-litert"] = importlib.metadata.version("ai-edge-litert")
+    return versions
 
 
 class Benchmark:
@@ -294,7 +305,7 @@ def main() -> None:
         from netsplit.runtime import provenance
 
         bench.write("run", date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                    interpreter=interpreter_engine(), load_at_start=list(os.getloadavg()), quick=args.quick,
+                    interpreter=interpreter_engine(), engine_versions=_engine_versions(), load_at_start=list(os.getloadavg()), quick=args.quick,
                     cpus=os.cpu_count(), arguments=vars(args), **provenance())
         bench.peak()
         for model_name in args.models.split(","):

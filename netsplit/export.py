@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from netsplit.errors import InputError
+
 if TYPE_CHECKING:
     import keras
 
@@ -59,10 +61,10 @@ def grouped_form(model: keras.Model, input_size: int | None = None) -> keras.Mod
 
 def _check_representative(representative: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
     if representative is None or len(representative) == 0:
-        raise ValueError("int8 quantization needs representative images (a sample of the training data)")
+        raise InputError("int8 quantization needs representative images (a sample of the training data)")
     representative = np.asarray(representative, dtype=np.float32)
     if representative.shape[1:] != shape:
-        raise ValueError(
+        raise InputError(
             f"representative images are {representative.shape[1:]} but the exported model takes {shape}"
         )
     return representative
@@ -79,7 +81,7 @@ def convert(
     import tensorflow as tf
 
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; valid precisions are {', '.join(PRECISIONS)}")
+        raise InputError(f"unknown precision {precision!r}; valid precisions are {', '.join(PRECISIONS)}")
     grouped = grouped_form(model, input_size)
     shape = tuple(int(d) for d in grouped.input_shape[1:])
     if precision == "int8":
@@ -108,7 +110,7 @@ def export(
     """Write :func:`convert`'s flatbuffer to ``path`` (a ``.tflite`` file) and return the path."""
     path = Path(path)
     if path.suffix != ".tflite":
-        raise ValueError(f"the exported model's file name must end in .tflite, got {str(path)!r}")
+        raise InputError(f"the exported model's file name must end in .tflite, got {str(path)!r}")
     content = convert(model, precision, representative, input_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)

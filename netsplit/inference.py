@@ -68,8 +68,9 @@ def with_bound(latency: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
 
 
 def size_table(records: pd.DataFrame) -> pd.DataFrame:
-    """File size in MiB of each network's exported model, one column per precision."""
+    """File size in MiB of each network's exported model at the largest width, one column per precision."""
     sizes = _kind(records, "size")
+    sizes = sizes[sizes["width_multiplier"] == sizes["width_multiplier"].max()]
     order = {name: i for i, name in enumerate(n.name for n in NETWORKS)}
     table = sizes.pivot_table(index=["model", "network"], columns="precision", values="bytes") / 2**20
     table = table.sort_index(key=lambda index: index.map(lambda v: order.get(v, v)))
@@ -85,7 +86,7 @@ def accuracy_table(records: pd.DataFrame) -> pd.DataFrame:
 
 def memory_table(records: pd.DataFrame) -> pd.DataFrame:
     """Peak memory of the inference process per network and input size (MiB), and over the baseline's."""
-    memory = _kind(records, "memory").copy()
+    memory = _kind(records, "memory").astype({"input_size": int})
     memory["engine peak MiB"] = memory["engine_peak_bytes"] / 2**20
     memory["process peak MiB"] = memory["peak_rss_bytes"] / 2**20
     memory["invoke growth MiB"] = memory["invoke_growth_bytes"] / 2**20
