@@ -26,10 +26,10 @@ class UsageError(InputError):
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
-    lines = ["  ".join(c.rjust(widths[c]) for c in columns)]
-    lines += ["  ".join(str(r[c]).rjust(widths[c]) for c in columns) for r in rows]
-    return "\n".join(lines)
+    """Rows as a plain text table, missing values shown as "-"."""
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns).fillna("-").to_string(index=False)
 
 
 def _build(args, input_shape: tuple[int, int, int], num_classes: int = 10):
@@ -101,7 +101,7 @@ def _print_outcome(result, as_json: bool) -> None:
         print(json.dumps({"split": list(result.split), "blocks": rows}, indent=2))
         return
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    print(_table([{c: "-" if row[c] is None else row[c] for c in columns} for row in rows], columns))
+    print(_table(rows, columns))
     print(f"final split: {','.join(map(str, result.split))}")
 
 

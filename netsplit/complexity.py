@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import keras
 from keras import layers
 
-from netsplit.layers import Fusion, SplitBlock, pooled_size, split_widths
+from netsplit.layers import Fusion, ShapeSteps, SplitBlock, pooled_shape, split_widths, walk_units
 
 
 def eq1_params(l0: int, l1: int, l2: int, kernel: int = 3) -> int:
@@ -49,55 +49,41 @@ def _conv_out(shape, stride: int, width: int):
     return tuple(-(-d // stride) for d in shape[:2]) + (width,)
 
 
-class _Walk:
-    """Runs one code path of a split block over shapes, tracking MACs and the peak of live maps."""
+class CostSteps(ShapeSteps):
+    """:func:`~netsplit.layers.walk_units` over shapes, counting MACs and the peak of live feature maps.
 
-    def __init__(self, block: SplitBlock, branch_widths: list[int] | None):
-        self.block, self.widths = block, branch_widths
+    ``branch`` is the branch whose slim widths are walked (None: the whole block). ``held`` is memory
+    kept outside the walk; the block input counts on top of it unless ``input_held`` says it is inside.
+    """
+
+    def __init__(self, block: SplitBlock, branch: int | None, held: int, block_input, input_held: bool):
+        self.block, self.branch, self.held = block, branch, held
+        self.block_input, self.input_held = block_input, input_held
         self.macs, self.peak = 0, 0
 
-    def _width(self, unit_index: int) -> int:
-        full = self.block.unit_specs[unit_index].width
-        return full if self.widths is None else self.widths[unit_index]
+    def _live(self, *maps) -> int:
+        return self.held + sum(0 if m is self.block_input and self.input_held else _elements(m) for m in maps)
 
-    def _conv(self, shape, kernel: int, stride: int, width: int, live: int):
-        out = _conv_out(shape, stride, width)
-        self.macs += _elements(out) * kernel**2 * shape[-1]
-        self.peak = max(self.peak, live + _elements(out))
+    def conv(self, spec, shape, keep: tuple = ()):
+        width = spec.width if self.branch is None else split_widths(spec.width, self.block.factor)[self.branch]
+        out = _conv_out(shape, spec.stride, width)
+        self.macs += _elements(out) * spec.kernel**2 * shape[-1]
+        self.peak = max(self.peak, self._live(shape, *keep) + _elements(out))
         return out
 
-    def run(self, shape, held: int, input_held: bool, pooling: str | None):
-        """Walk the units from ``shape``. ``held`` is memory kept outside the path; the path's own
-        input counts on top of it unless ``input_held`` says it is already inside ``held``."""
-        x_live = 0 if input_held else _elements(shape)
-        for i, unit in enumerate(self.block.unit_specs):
-            width, before = self._width(i), held + x_live
-            if unit.kind == "conv":
-                shape_out = self._conv(shape, 3, unit.stride, width, before)
-            else:
-                a = self._conv(shape, 3, unit.stride, width, before)
-                shape_out = self._conv(a, 3, 1, width, before + _elements(a))
-                if f"u{i}p" in self.block.positions:
-                    self._conv(shape, 1, unit.stride, width, before + _elements(shape_out))
-            x_live = _elements(shape_out)
-            if unit.pool:
-                pooled = pooled_size(shape_out[:2]) + (width,)
-                self.peak = max(self.peak, held + x_live + _elements(pooled))
-                shape_out, x_live = pooled, _elements(pooled)
-            shape = shape_out
-        if pooling:
-            kept = _pooled_shape(shape, pooling)
-            self.peak = max(self.peak, held + x_live + _elements(kept))
-            return kept
-        return shape
+    def pool(self, shape):
+        pooled = pooled_shape(shape)
+        self.peak = max(self.peak, self._live(shape) + _elements(pooled))
+        return pooled
 
-
-def _pooled_shape(shape, pooling: str | None):
-    if pooling == "global":
-        return (1, 1, shape[-1])
-    if pooling in ("max", "avg"):
-        return pooled_size(shape[:2]) + (shape[-1],)
-    return shape
+    def walk(self, shape, pooling: str | None = None):
+        """Walk the block from ``shape``; with ``pooling``, also the fusion's pooling of the output."""
+        out = walk_units(self.block.unit_specs, self.block.spec_map, shape, self)
+        if pooling is None:
+            return out
+        kept = pooled_shape(out, pooling)
+        self.peak = max(self.peak, self._live(out) + _elements(kept))
+        return kept
 
 
 def split_block_cost(block: SplitBlock, shape, pooling: str | None, dtype_bytes: int) -> BlockCost:
@@ -105,20 +91,15 @@ def split_block_cost(block: SplitBlock, shape, pooling: str | None, dtype_bytes:
 
     Branch by branch, the block input stays held while the branches run (each first conv reads it).
     """
-    whole = _Walk(block, None)
-    whole.run(shape, 0, False, None)
-    factor, branch_macs = block.factor, 0
-    if factor == 1:
-        branchwise = whole.peak
-    else:
-        kept, branchwise = 0, 0
-        for j in range(factor):
-            widths = [split_widths(u.width, factor)[j] for u in block.unit_specs]
-            walk = _Walk(block, widths)
-            out = walk.run(shape, _elements(shape) + kept, True, pooling)
-            kept += _elements(out)
-            branchwise, branch_macs = max(branchwise, walk.peak), branch_macs + walk.macs
-    macs = whole.macs if factor == 1 else branch_macs
+    whole = CostSteps(block, None, 0, shape, False)
+    whole.walk(shape)
+    if block.factor == 1:
+        return BlockCost("", block.count_params(), whole.macs, whole.peak * dtype_bytes, whole.peak * dtype_bytes)
+    kept, branchwise, macs = 0, 0, 0
+    for j in range(block.factor):
+        walk = CostSteps(block, j, _elements(shape) + kept, shape, True)
+        kept += _elements(walk.walk(shape, pooling))
+        branchwise, macs = max(branchwise, walk.peak), macs + walk.macs
     return BlockCost("", block.count_params(), macs, whole.peak * dtype_bytes, branchwise * dtype_bytes)
 
 
@@ -130,7 +111,7 @@ def _layer_cost(layer, shape, dtype_bytes: int) -> tuple[int, int]:
         macs = _elements(shape) * int(out[-1])
     elif isinstance(layer, Fusion):
         macs = _elements(out) * int(shape[-1])
-        pooled = _pooled_shape(shape, layer.pooling)
+        pooled = pooled_shape(shape, layer.pooling)
         peak = max(_elements(shape) + _elements(pooled), _elements(pooled) + _elements(out))
         return macs, peak * dtype_bytes
     return macs, (_elements(shape) + _elements(out)) * dtype_bytes
@@ -160,7 +141,7 @@ def analyse(model: keras.Model, input_size: int | None = None, dtype_bytes: int 
             macs, peak = _layer_cost(layer, shape, dtype_bytes)
             cost = BlockCost("", layer.count_params(), macs, peak, peak)
             if isinstance(layer, Fusion):  # branch by branch, its input arrives already pooled
-                pooled = _pooled_shape(shape, layer.pooling)
+                pooled = pooled_shape(shape, layer.pooling)
                 out = layer.compute_output_shape((1, *shape))[1:]
                 cost.memory_branchwise = (_elements(pooled) + _elements(out)) * dtype_bytes
         shape = tuple(layer.compute_output_shape((1, *shape))[1:])

@@ -9,6 +9,7 @@ block input, later convs read only their own branch's channels.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 import keras
 import numpy as np
@@ -84,9 +85,89 @@ def resolve_implementation(requested: str, factor: int, units: tuple[Unit, ...])
     return requested
 
 
-def pooled_size(size):
-    """Spatial size after a 2x2, stride-2 pooling."""
-    return tuple(None if d is None else d // 2 for d in size)
+def pooled_shape(shape: tuple, pooling: str | None = "max") -> tuple:
+    """An (..., height, width, channels) shape after ``pooling`` (one of :data:`POOLINGS`): 2x2 with
+    stride 2 for "max" and "avg", one pixel for "global", unchanged for None."""
+    *lead, height, width, channels = shape
+    if pooling == "global":
+        return (*lead, 1, 1, channels)
+    if pooling in ("max", "avg"):
+        height, width = (None if d is None else d // 2 for d in (height, width))
+    return (*lead, height, width, channels)
+
+
+class UnitSteps(Protocol):
+    """What :func:`walk_units` does at each step: on tensors (a layer's call), shapes (building), or
+    costs (counting MACs and live memory). ``keep`` lists maps that stay live across a conv."""
+
+    def conv(self, spec: ConvSpec, x, keep: tuple = ()): ...
+    def relu(self, x): ...
+    def add(self, y, shortcut): ...
+    def pool(self, x): ...
+
+
+def walk_units(units: tuple[Unit, ...], specs: dict[str, ConvSpec], x, steps: UnitSteps):
+    """One branch of a block, unit after unit: the one place that says what a unit computes.
+
+    A conv unit is conv-BN-ReLU; a residual unit is conv-BN-ReLU, conv-BN, plus its shortcut (a 1x1
+    projection where ``specs`` has one), then ReLU; a unit with ``pool`` ends in 2x2 max pooling.
+    """
+    for i, unit in enumerate(units):
+        if unit.kind == "conv":
+            x = steps.relu(steps.conv(specs[f"u{i}"], x))
+        else:
+            y = steps.relu(steps.conv(specs[f"u{i}a"], x))
+            y = steps.conv(specs[f"u{i}b"], y, keep=(x,))
+            shortcut = steps.conv(specs[f"u{i}p"], x, keep=(y,)) if f"u{i}p" in specs else x
+            x = steps.relu(steps.add(y, shortcut))
+        if unit.pool:
+            x = steps.pool(x)
+    return x
+
+
+class ShapeSteps:
+    """:func:`walk_units` over shapes; ``build`` also builds each conv and BN on the way."""
+
+    def __init__(self, block: SplitBlock | None = None, path: int = 0):
+        self.block, self.path = block, path
+
+    def conv(self, spec: ConvSpec, shape, keep: tuple = ()):
+        if self.block is None:
+            return (shape[0], *(None if d is None else -(-d // spec.stride) for d in shape[1:3]), spec.width)
+        conv, norm = self.block.conv_and_norm(spec.name, self.path)
+        conv.build(shape)
+        out = conv.compute_output_shape(shape)
+        norm.build(out)
+        return out
+
+    def relu(self, shape):
+        return shape
+
+    def add(self, shape, shortcut):
+        return shape
+
+    def pool(self, shape):
+        return pooled_shape(shape)
+
+
+class TensorSteps:
+    """:func:`walk_units` on tensors: one code path of a built block."""
+
+    def __init__(self, block: SplitBlock, path: int, training=None):
+        self.block, self.path, self.training = block, path, training
+
+    def conv(self, spec: ConvSpec, x, keep: tuple = ()):
+        conv, norm = self.block.conv_and_norm(spec.name, self.path)
+        return norm(conv(x), training=self.training)
+
+    def relu(self, x):
+        return ops.relu(x)
+
+    def add(self, y, shortcut):
+        return y + shortcut
+
+    def pool(self, x):
+        return _pool(x, "max")
 
 
 def _conv(filters: int, kernel: int, stride: int, groups: int, name: str) -> layers.Conv2D:
@@ -158,6 +239,7 @@ class SplitBlock(layers.Layer):
     def build(self, input_shape) -> None:
         self.in_channels = int(input_shape[-1])
         self.specs = self.conv_specs(self.in_channels)
+        self.spec_map = {spec.name: spec for spec in self.specs}
         self.positions = [s.name for s in self.specs]
         self.convs, self.norms = [], []
         for path in range(self.paths):
@@ -170,65 +252,31 @@ class SplitBlock(layers.Layer):
                 self.convs.append(_conv(filters, spec.kernel, spec.stride, groups, f"conv_{suffix}"))
                 self.norms.append(layers.BatchNormalization(name=f"bn_{suffix}", **BN_OPTIONS))
         for path in range(self.paths):
-            shape = tuple(input_shape)
-            for i, unit in enumerate(self.unit_specs):
-                unit_input = shape
-                for name in [f"u{i}"] if unit.kind == "conv" else [f"u{i}a", f"u{i}b"]:
-                    shape = self._build_conv_bn(name, path, shape)
-                if f"u{i}p" in self.positions:
-                    self._build_conv_bn(f"u{i}p", path, unit_input)
-                if unit.pool:
-                    shape = (shape[0], *pooled_size(shape[1:3]), shape[3])
+            walk_units(self.unit_specs, self.spec_map, tuple(input_shape), ShapeSteps(self, path))
         self.built = True
 
-    def _build_conv_bn(self, name: str, path: int, shape):
-        conv, norm = self._conv_and_norm(name, path)
-        conv.build(shape)
-        out = conv.compute_output_shape(shape)
-        norm.build(out)
-        return out
-
-    def _conv_and_norm(self, name: str, path: int):
+    def conv_and_norm(self, name: str, path: int) -> tuple[layers.Conv2D, layers.BatchNormalization]:
+        """The conv and BN at position ``name`` of code path ``path``."""
         index = path * len(self.positions) + self.positions.index(name)
         return self.convs[index], self.norms[index]
 
-    def _conv_bn(self, name: str, path: int, x, training):
-        conv, norm = self._conv_and_norm(name, path)
-        return norm(conv(x), training=training)
-
     def branch(self, x, path: int, training=None):
         """Run one code path (one branch, or all branches at once when grouped)."""
-        h = x
-        for i, unit in enumerate(self.unit_specs):
-            if unit.kind == "conv":
-                h = ops.relu(self._conv_bn(f"u{i}", path, h, training))
-            else:
-                y = ops.relu(self._conv_bn(f"u{i}a", path, h, training))
-                y = self._conv_bn(f"u{i}b", path, y, training)
-                has_projection = f"u{i}p" in self.positions
-                shortcut = self._conv_bn(f"u{i}p", path, h, training) if has_projection else h
-                h = ops.relu(y + shortcut)
-            if unit.pool:
-                h = _pool(h, "max")
-        return h
+        return walk_units(self.unit_specs, self.spec_map, x, TensorSteps(self, path, training))
 
     def call(self, x, training=None):
         outputs = [self.branch(x, path, training) for path in range(self.paths)]
         return outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=-1)
 
     def compute_output_shape(self, input_shape):
-        size = tuple(input_shape[1:3])
-        for unit in self.unit_specs:
-            size = tuple(None if d is None else -(-d // unit.stride) for d in size)
-            if unit.pool:
-                size = pooled_size(size)
-        return (input_shape[0], *size, self.unit_specs[-1].width)
+        specs = {spec.name: spec for spec in self.conv_specs(int(input_shape[-1]))}
+        return walk_units(self.unit_specs, specs, tuple(input_shape), ShapeSteps())
 
     def get_branch_weights(self) -> dict[str, list[dict[str, np.ndarray]]]:
         """Each conv position's kernel and BN state, one dict per branch, whatever the implementation."""
         result = {}
         for name in self.positions:
-            per_path = [self._conv_and_norm(name, path) for path in range(self.paths)]
+            per_path = [self.conv_and_norm(name, path) for path in range(self.paths)]
             arrays = [_arrays(conv, norm) for conv, norm in per_path]
             if self.paths == 1 and self.factor > 1:
                 arrays = _split_arrays(arrays[0], self.factor)
@@ -244,7 +292,7 @@ class SplitBlock(layers.Layer):
             if self.paths == 1:
                 branches = [{k: np.concatenate([b[k] for b in branches], axis=-1) for k in branches[0]}]
             for path, arrays in enumerate(branches):
-                conv, norm = self._conv_and_norm(name, path)
+                conv, norm = self.conv_and_norm(name, path)
                 conv.kernel.assign(arrays["kernel"])
                 for key in WEIGHT_KEYS[1:]:
                     getattr(norm, key).assign(arrays[key])
@@ -333,12 +381,7 @@ class Fusion(layers.Layer):
         return self.mix(self.pool(x), training=training)
 
     def compute_output_shape(self, input_shape):
-        batch, height, width, channels = input_shape
-        if self.pooling == "global":
-            return (batch, 1, 1, channels)
-        if self.pooling in ("max", "avg"):
-            height, width = pooled_size((height, width))
-        return (batch, height, width, channels)
+        return pooled_shape(tuple(input_shape), self.pooling)
 
     def set_identity(self) -> None:
         """Make the fusion pass its (non-negative, pooled) input through unchanged."""

@@ -105,6 +105,15 @@ def git_commit() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+def project_root() -> Path:
+    """The repository root (the folder holding pyproject.toml and netsplit/), from wherever a notebook runs."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").exists() and (folder / "netsplit").is_dir():
+            return folder
+    return here
+
+
 def provenance() -> dict[str, object]:
     """Backend, device, versions and commit, as stored in each run record."""
     return {

@@ -10,8 +10,6 @@ import pytest
 
 from netsplit.models import split_model
 
-pytestmark = pytest.mark.slow
-
 PREDICT = """
 import sys, numpy as np, keras
 from netsplit.branchwise import predict_branchwise
@@ -33,6 +31,7 @@ def predict_on_jax(net, x, tmp_path, mode="ordinary"):
     return np.load(tmp_path / "y.npy")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 @pytest.mark.parametrize("model,split", [("vgg16", (8, 2, 2, 4, 4)), ("resnet18", (2, 4, 6, 2, 2))])
 def test_jax_matches_tensorflow(tmp_path, model, split):
@@ -41,6 +40,7 @@ def test_jax_matches_tensorflow(tmp_path, model, split):
     np.testing.assert_allclose(predict_on_jax(net, x, tmp_path), net.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_branchwise_inference_on_jax_matches_tensorflow(tmp_path):
     net = split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.25)
@@ -57,6 +57,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_a_search_runs_on_jax_without_tensorflow(tmp_path, fashion_dir):
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",

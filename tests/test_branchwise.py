@@ -10,15 +10,15 @@ from helpers import random_statistics
 RNG = np.random.default_rng(11)
 
 
-@pytest.mark.parametrize("model", [
-    split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.25),
-    split_model("vgg16", (6, 1, 3, 1, 5), width_multiplier=0.25),
-    split_model("resnet18", (2, 4, 8, 2, 2), width_multiplier=0.25),
-    build_model("vgg16", "naive", factor=4, width_multiplier=0.25),
-    build_model("vgg16", "shared", factor=4, width_multiplier=0.25),
+@pytest.mark.parametrize("model,variant,factors,factor", [
+    ("vgg16", "proposed", (8, 2, 2, 4, 4), None),
+    ("vgg16", "proposed", (6, 1, 3, 1, 5), None),
+    ("resnet18", "proposed", (2, 4, 8, 2, 2), None),
+    ("vgg16", "naive", None, 4),
+    ("vgg16", "shared", None, 4),
 ], ids=["proposed_I", "uneven", "resnet18", "naive", "shared"])
-def test_same_predictions_as_the_ordinary_forward_pass(model):
-    model = random_statistics(model)
+def test_same_predictions_as_the_ordinary_forward_pass(model, variant, factors, factor):
+    model = random_statistics(build_model(model, variant, factors, factor, width_multiplier=0.25))
     x = RNG.normal(size=(3, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(predict_branchwise(model, x), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
 

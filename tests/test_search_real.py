@@ -12,8 +12,6 @@ import pytest
 from netsplit.records import RecordStore, read_records
 from netsplit.search import SearchConfig, SplitSearch, run_search
 
-pytestmark = pytest.mark.slow
-
 TINY = dict(model="vgg16", blocks=(1, 2), factors=(2, 4), baseline_epochs=2, finetune_epochs=1,
             width_multiplier=0.125, train_size=600, test_size=300, threshold=5.0, batch_size=100)
 
@@ -25,6 +23,7 @@ def cli_args(records) -> list[str]:
             "--records", str(records)]
 
 
+@pytest.mark.slow
 def test_end_to_end_search_on_fashion_mnist(tmp_path, fashion_dir):
     result = run_search(SearchConfig(**TINY), tmp_path / "r.jsonl", data_path=str(fashion_dir), verbose=False)
     records = read_records(tmp_path / "r.jsonl")
@@ -35,6 +34,7 @@ def test_end_to_end_search_on_fashion_mnist(tmp_path, fashion_dir):
     assert saved == {f"{'-'.join(map(str, r.split))}_s0.weights.h5" for r in records}, "any can be fine-tuned from"
 
 
+@pytest.mark.slow
 def test_resume_after_kill_9_ends_with_the_same_split(tmp_path, fashion_dir):
     env = {**os.environ, "NETSPLIT_FASHION_MNIST": str(fashion_dir)}
     interrupted = tmp_path / "interrupted.jsonl"
@@ -64,6 +64,7 @@ def test_resume_after_kill_9_ends_with_the_same_split(tmp_path, fashion_dir):
     assert [(r.split, r.accuracy) for r in a] == [(r.split, r.accuracy) for r in b]
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed")
 def test_ray_executor_gives_the_same_split_as_sequential(tmp_path):
