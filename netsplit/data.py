@@ -40,7 +40,8 @@ class DatasetError(InputError):
 
 @dataclass
 class Dataset:
-    """Train and test arrays (float32 NHWC, normalised with training statistics) and what they are."""
+    """Train, test and (optionally) validation arrays (float32 NHWC, normalised with training
+    statistics) and what they are. Validation images are held out of the training set."""
 
     name: str
     x_train: np.ndarray
@@ -50,6 +51,8 @@ class Dataset:
     class_names: tuple[str, ...]
     flip: bool
     source: str
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -165,6 +168,18 @@ def _synthetic(seed: int, input_shape=(32, 32, 3), num_classes: int = 10, train:
     return (*draw(train), *draw(test)), "generated"
 
 
+def _hold_out(x: np.ndarray, y: np.ndarray, size: int | None, rng: np.random.Generator):
+    """Split ``size`` random images off (x, y): returns the rest and the held-out part (None if no size)."""
+    if size is None:
+        return x, y, None, None
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 1 <= size < len(x):
+        raise InputError(f"validation_size must be an integer from 1 to {len(x) - 1} (the training images "
+                         f"less one), got {size!r}")
+    held = np.zeros(len(x), bool)
+    held[rng.permutation(len(x))[:size]] = True
+    return x[~held], y[~held], x[held], y[held]
+
+
 def _subset(x: np.ndarray, y: np.ndarray, size: int | None, rng: np.random.Generator):
     if size is None or size >= len(x):
         return x, y
@@ -180,8 +195,12 @@ def load_dataset(
     test_size: int | None = None,
     seed: int = 0,
     path: str | os.PathLike | None = None,
+    validation_size: int | None = None,
 ) -> Dataset:
     """Load ``name`` (one of :data:`DATASETS`), optionally a random subset, normalised per channel.
+
+    ``validation_size`` images are held out of the training set first (seeded, the same whatever
+    ``train_size``), for decisions that must not see the test set.
 
     >>> data = load_dataset("synthetic", train_size=64, test_size=32)
     >>> data.x_train.shape, data.num_classes
@@ -198,17 +217,22 @@ def load_dataset(
         classes, flip = tuple(f"class {i}" for i in range(10)), False
     else:
         raise InputError(f"unknown dataset {name!r}; valid datasets are {', '.join(DATASETS)}")
+    x_rest, y_rest, x_val, y_val = _hold_out(arrays[0], arrays[1], validation_size, np.random.default_rng([seed, 1]))
     rng = np.random.default_rng(seed)
-    x_train, y_train = _subset(arrays[0], arrays[1], train_size, rng)
+    x_train, y_train = _subset(x_rest, y_rest, train_size, rng)
     x_test, y_test = _subset(arrays[2], arrays[3], test_size, rng)
-    x_train = x_train.astype(np.float32) / 255.0
+    x_train = _scaled(x_train)
     mean = x_train.mean(axis=(0, 1, 2))
     std = x_train.std(axis=(0, 1, 2)) + 1e-6
     normalise = lambda x: ((x - mean) / std).astype(np.float32)  # noqa: E731
     return Dataset(
-        name, normalise(x_train), y_train, normalise(x_test.astype(np.float32) / 255.0), y_test,
-        classes, flip, source,
+        name, normalise(x_train), y_train, normalise(_scaled(x_test)), y_test, classes, flip, source,
+        None if x_val is None else normalise(_scaled(x_val)), y_val,
     )
+
+
+def _scaled(images: np.ndarray) -> np.ndarray:
+    return images.astype(np.float32) / 255.0
 
 
 def augment(images: np.ndarray, rng: np.random.Generator, flip: bool, pad: int = 4) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from netsplit.data import Dataset, load_dataset
+from netsplit.data import Dataset
 from netsplit.errors import InputError
 from netsplit.inheritance import inherit
 from netsplit.models import split_model
@@ -40,8 +40,7 @@ class TrainingEvaluator:
 
     def data(self) -> Dataset:
         if self._data is None:
-            c = self.config
-            self._data = load_dataset(c.dataset, c.train_size, c.test_size, seed=c.seed, path=self.data_path)
+            self._data = self.config.load_data(self.data_path)
         return self._data
 
     def weights_path(self, split: tuple[int, ...], seed: int) -> Path:

@@ -51,6 +51,8 @@ class RunRecord:
     train_seconds: float
     first_step_seconds: float
     role: str = "train"  # train | baseline | candidate | final
+    validation_accuracy: float | None = None  # on images held out of the training set, when there are
+    validation_size: int = 0
     block: int | None = None
     factor: int | None = None
     reference_accuracy: float | None = None

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from netsplit.data import DATASETS
+from netsplit.data import DATASETS, Dataset, load_dataset
 from netsplit.errors import InputError
 from netsplit.evaluator import TrainingEvaluator
 from netsplit.executors import InProcess, make_executor
@@ -29,8 +29,10 @@ from netsplit.models import MODELS, architecture
 from netsplit.records import RecordStore, RunRecord, adopt_legacy_file, config_hash
 
 REFERENCES = ("block", "original")
-DECISION_FIELDS = ("threshold", "factors", "blocks", "reference", "seeds")
+DECISION_FIELDS = ("threshold", "factors", "blocks", "reference", "seeds", "sweep")
 """Fields that decide which networks a search trains and accepts, never what one of them is."""
+LATER_DEFAULTS = {"validation_size": None, "sweep": False}
+"""Fields added after records were first written, with the defaults that behave as before them."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class SearchConfig:
     test_size: int | None = None
     batch_size: int = 128
     learning_rate: float = 0.05
+    validation_size: int | None = None  # images held out of training to decide on; None: decide on the test set
+    sweep: bool = False  # train every candidate factor of a block, not only up to the first that fails
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "factors", tuple(self.factors))
@@ -65,8 +69,10 @@ class SearchConfig:
 
     @property
     def training(self) -> dict:
-        """The settings that determine every trained network (all but :data:`DECISION_FIELDS`)."""
-        return {k: v for k, v in asdict(self).items() if k not in DECISION_FIELDS}
+        """The settings that determine every trained network (all but :data:`DECISION_FIELDS`; settings
+        added later count only when they differ from their default, so older keys stay valid)."""
+        return {k: v for k, v in asdict(self).items()
+                if k not in DECISION_FIELDS and (k not in LATER_DEFAULTS or v != LATER_DEFAULTS[k])}
 
     @property
     def hash(self) -> str:
@@ -75,12 +81,18 @@ class SearchConfig:
 
     def legacy_fields(self) -> dict:
         """The configuration as it was hashed before networks were shared across thresholds."""
-        return {("width" if k == "width_multiplier" else k): v for k, v in asdict(self).items()}
+        return {("width" if k == "width_multiplier" else k): v for k, v in asdict(self).items()
+                if k not in LATER_DEFAULTS}
 
     @property
     def legacy_hash(self) -> str:
         """The key of records files written before networks were shared across thresholds."""
         return config_hash(self.legacy_fields())
+
+    def load_data(self, path: str | None = None) -> Dataset:
+        """The configuration's data: its subsets and held-out validation images, from ``path`` if given."""
+        return load_dataset(self.dataset, self.train_size, self.test_size, seed=self.seed, path=path,
+                            validation_size=self.validation_size)
 
     def default_records(self, folder: str | Path = "results") -> Path:
         """``results/<model>-<dataset>-<hash>.jsonl``: new training settings get a new file."""
@@ -128,8 +140,12 @@ def validate(config: SearchConfig) -> None:
         raise InputError(f"learning_rate must be a positive number, got {config.learning_rate!r}")
     if not _is_number(config.width_multiplier) or not 0 < config.width_multiplier <= 4:
         raise InputError(f"width_multiplier must be a number in (0, 4], got {config.width_multiplier!r}")
-    if not isinstance(config.inherit, bool):
-        raise InputError(f"inherit must be True or False, got {config.inherit!r}")
+    for name in ("inherit", "sweep"):
+        if not isinstance(getattr(config, name), bool):
+            raise InputError(f"{name} must be True or False, got {getattr(config, name)!r}")
+    if config.validation_size is not None and not _is_integer(config.validation_size, minimum=1):
+        raise InputError(f"validation_size must be a positive integer or None (decide on the test set), "
+                         f"got {config.validation_size!r}")
 
 
 @dataclass(frozen=True)
@@ -161,22 +177,28 @@ class BlockOutcome:
     chosen: int = 1
 
 
+def selection_accuracy(record: RunRecord) -> float:
+    """The accuracy a search decides on: on the validation images when the record has them, else the test set."""
+    return record.accuracy if record.validation_accuracy is None else record.validation_accuracy
+
+
 def _mean_sd(records: list[RunRecord]) -> tuple[float, float]:
-    values = [r.accuracy for r in records]
+    values = [selection_accuracy(r) for r in records]
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def decide_block(block: int, baseline: float, reference: float, candidates: dict[int, list[RunRecord]],
                  factors: Iterable[int], threshold: float) -> BlockOutcome:
-    """Accept the longest prefix of ascending factors whose mean drop stays below ``threshold``."""
-    outcome = BlockOutcome(block, baseline, reference)
+    """Accept the longest prefix of ascending factors whose mean drop stays below ``threshold``; every
+    candidate trained in that order is reported, also past the first that fails (a full sweep)."""
+    outcome, stopped = BlockOutcome(block, baseline, reference), False
     for factor in factors:
         if factor not in candidates:
             break
         outcome.candidates[factor] = _mean_sd(candidates[factor])
-        if accuracy_drop(reference, outcome.candidates[factor][0]) >= threshold:
-            break
-        outcome.chosen = factor
+        stopped = stopped or accuracy_drop(reference, outcome.candidates[factor][0]) >= threshold
+        if not stopped:
+            outcome.chosen = factor
     return outcome
 
 
@@ -188,6 +210,11 @@ class SearchResult:
     outcomes: list[BlockOutcome]
     records: list[RunRecord]
     threshold: float
+
+    @property
+    def decided_on(self) -> str:
+        """Which images the decisions looked at: "validation" (held out of training) or "test"."""
+        return "validation" if any(r.validation_accuracy is not None for r in self.records) else "test"
 
 
 class SplitSearch:
@@ -243,13 +270,13 @@ class SplitSearch:
             reference = baseline if config.reference == "block" else original
             candidates = {}
             jobs_by_factor = {k: [self._candidate(base, block, k, s) for s in self._seeds] for k in config.factors}
-            if self.executor.parallel:
+            if self.executor.parallel or config.sweep:
                 self._run([job for jobs in jobs_by_factor.values() for job in jobs], reference)
             for factor, jobs in jobs_by_factor.items():
                 self._run(jobs, reference)
                 candidates[factor] = self._records(jobs[0].split)
                 outcome = decide_block(block, baseline, reference, candidates, config.factors, config.threshold)
-                if outcome.chosen != factor:
+                if outcome.chosen != factor and not config.sweep:
                     break
             outcomes.append(outcome)
             split[block - 1] = outcome.chosen

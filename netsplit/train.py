@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
 import keras
@@ -54,10 +55,12 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """Test accuracy and loss, per-epoch training loss, and where the time went."""
+    """Test accuracy and loss (and validation accuracy, if the data has a validation set), per-epoch
+    training loss, and where the time went."""
 
     accuracy: float
     loss: float
+    validation_accuracy: float | None = None
     history: list[float] = field(default_factory=list)
     train_seconds: float = 0.0
     first_step_seconds: float = 0.0
@@ -152,12 +155,12 @@ def fit(
     history = model.fit(batches, epochs=config.epochs, verbose=0, callbacks=[progress]) if config.epochs else None
     recalibrate_batch_norm(model, data.x_train, config.batch_size, config.recalibrate_batches)
     train_seconds = time.perf_counter() - progress.start
-    loss, accuracy = model.evaluate(
-        data.x_test, _one_hot(data.y_test, data.num_classes), batch_size=max(256, config.batch_size), verbose=0
-    )
+    evaluate = partial(_evaluate, model, data.num_classes, max(256, config.batch_size))
+    loss, accuracy = evaluate(data.x_test, data.y_test)
     return model, TrainResult(
-        accuracy=float(accuracy),
-        loss=float(loss),
+        accuracy=accuracy,
+        loss=loss,
+        validation_accuracy=None if data.x_val is None else evaluate(data.x_val, data.y_val)[1],
         history=[float(v) for v in history.history["loss"]] if history else [],
         train_seconds=round(train_seconds, 3),
         first_step_seconds=round(progress.first_step or 0.0, 3),
@@ -198,6 +201,12 @@ def batch_norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalizatio
     return found
 
 
+def _evaluate(model: keras.Model, classes: int, batch_size: int, images: np.ndarray,
+              labels: np.ndarray) -> tuple[float, float]:
+    loss, accuracy = model.evaluate(images, _one_hot(labels, classes), batch_size=batch_size, verbose=0)
+    return float(loss), float(accuracy)
+
+
 def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
     return np.eye(classes, dtype=np.float32)[labels]
 
@@ -209,6 +218,8 @@ def make_record(network: keras.Model, data: Dataset, result: TrainResult, config
         dataset=data.name,
         epochs=config.epochs,
         accuracy=result.accuracy,
+        validation_accuracy=result.validation_accuracy,
+        validation_size=0 if data.x_val is None else len(data.x_val),
         loss=result.loss,
         history=result.history,
         params=cost.params,

@@ -89,3 +89,19 @@ def test_augment_is_a_padded_random_crop_and_flip():
     flipped = augment(images, np.random.default_rng(5), flip=True)
     mirrored = [np.array_equal(flipped[i], out[i][:, ::-1]) for i in range(6)]
     assert any(mirrored) and not all(mirrored)
+
+
+def test_validation_images_are_held_out_of_training(fashion_dir):
+    full = load_dataset("fashion_mnist", seed=3, validation_size=500)
+    small = load_dataset("fashion_mnist", train_size=1000, seed=3, validation_size=500)
+    assert full.x_val.shape == (500, 32, 32, 1) and len(full.x_train) == 60000 - 500
+    np.testing.assert_array_equal(full.y_val, small.y_val)  # the same images, whatever the subset
+    train = {image.tobytes() for image in full.x_train}
+    assert sum(image.tobytes() in train for image in full.x_val) < 5, "no held-out image is trained on"
+    assert load_dataset("fashion_mnist", train_size=1000, seed=3).x_val is None
+
+
+@pytest.mark.parametrize("size", [0, -5, 60000, 2.5, True])
+def test_bad_validation_size(size):
+    with pytest.raises(ValueError, match="validation_size must be an integer"):
+        load_dataset("synthetic", validation_size=size)

@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ from oracle import Oracle
 
 def search(tmp_path, penalties, executor=None, name="r.jsonl", offsets=None, **options):
     config = SearchConfig(**{"blocks": (1, 2), **options})
-    oracle = Oracle(config, penalties, seed_offsets=offsets or {})
+    oracle = Oracle(config, penalties, seed_offsets=offsets or {}, validation=config.validation_size is not None)
     store = RecordStore(tmp_path / name, config.hash)
     result = SplitSearch(config, oracle, store, executor, log=lambda line: None).run()
     return result, oracle
@@ -211,3 +212,40 @@ def test_a_last_record_without_its_newline_gets_one_before_the_next(tmp_path):
     store.append(first[0])
     assert len(path.read_text().splitlines()) == len(first) + 1
     assert read_records(path) == first + [first[0]]
+
+
+def test_a_full_sweep_trains_every_factor_and_still_stops_at_the_first_failure(tmp_path):
+    penalties = {1: {2: 0.1, 4: 0.9, 6: 0.1, 8: 0.1}, 2: {2: 0.7}}
+    result, oracle = search(tmp_path, penalties, sweep=True)
+    assert result.split[:2] == (2, 1)
+    assert factors_tried(oracle, 1) == factors_tried(oracle, 2) == [2, 4, 6, 8]
+    assert list(result.outcomes[0].candidates) == [2, 4, 6, 8], "the table shows the whole sweep"
+    assert SearchConfig(sweep=True).hash == SearchConfig().hash, "a sweep trains the same networks"
+
+
+def test_decisions_are_made_on_held_out_images_when_there_are_some(tmp_path):
+    penalties = {1: {2: 0.1, 4: 0.9}, 2: {2: 0.7}}
+    on_validation, _ = search(tmp_path, penalties, name="v.jsonl", validation_size=5000)
+    on_test, _ = search(tmp_path, penalties, name="t.jsonl")
+    assert on_validation.split[:2] == on_test.split[:2] == (2, 1)
+    records = read_records(tmp_path / "v.jsonl")
+    assert {r.accuracy for r in records} == {0.9}, "the test accuracy never moved the decisions"
+    assert replay(records, threshold=0.5).split == on_validation.split
+    assert on_validation.decided_on == "validation" and on_test.decided_on == "test"
+    assert SearchConfig(validation_size=5000).hash != SearchConfig().hash
+
+
+def test_the_published_records_are_found_under_todays_keys():
+    import yaml
+
+    from netsplit.study import FinalConfig
+
+    root = Path(__file__).resolve().parent.parent
+    profile = yaml.safe_load((root / "profiles.yml").read_text())["smoke"]
+    fields = set(SearchConfig.__dataclass_fields__)
+    for model in ("vgg16", "resnet18"):
+        options = {**profile["all"], **profile[model]}
+        config = SearchConfig(model=model, dataset="fashion_mnist", **{k: v for k, v in options.items() if k in fields})
+        assert config.default_records(root / "results").exists(), model
+        final = FinalConfig(config, epochs=options["final_epochs"], seeds=options["final_seeds"])
+        assert final.records_path(root / "results").exists(), model
