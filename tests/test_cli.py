@@ -63,3 +63,31 @@ def test_train_prints_a_record_and_appends_it(tmp_path, capsys):
     assert [r.accuracy for r in read_records(tmp_path / "t.jsonl")] == [record["accuracy"]]
     assert main(argv) == 0, "the same configuration appends to the same file"
     assert len(read_records(tmp_path / "t.jsonl")) == 2
+
+
+def test_a_failure_inside_a_run_exits_1_and_shows_the_traceback_on_request(capsys, monkeypatch):
+    import netsplit.complexity
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(netsplit.complexity, "analyse", broken)
+    assert main(["info"]) == 1
+    err = capsys.readouterr().err
+    assert "run failed: RuntimeError: disk on fire" in err and "Traceback" not in err
+    assert main(["info", "--traceback"]) == 1
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+    monkeypatch.setenv("NETSPLIT_TRACEBACK", "1")
+    assert main(["info"]) == 1
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def test_a_value_error_from_deep_inside_is_not_taken_for_bad_input(capsys, monkeypatch):
+    import netsplit.complexity
+
+    def broken(*args, **kwargs):
+        raise ValueError("shape mismatch somewhere in Keras")
+
+    monkeypatch.setattr(netsplit.complexity, "analyse", broken)
+    assert main(["info"]) == 1
+    assert "run failed: ValueError" in capsys.readouterr().err

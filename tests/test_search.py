@@ -249,3 +249,13 @@ def test_the_published_records_are_found_under_todays_keys():
         assert config.default_records(root / "results").exists(), model
         final = FinalConfig(config, epochs=options["final_epochs"], seeds=options["final_seeds"])
         assert final.records_path(root / "results").exists(), model
+
+
+def test_the_ray_executor_names_the_extra_it_needs(monkeypatch):
+    import sys
+
+    from netsplit.executors import make_executor
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ImportError, match=r"pip install 'netsplit\[ray\]'"):
+        make_executor("ray")
