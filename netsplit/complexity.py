@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 import keras
 from keras import layers
 
-from netsplit.layers import Fusion, ShapeSteps, SplitBlock, pooled_shape, split_widths, walk_units
+from netsplit.layers import (Fusion, ShapeSteps, SplitBlock, conv_shape, pooled_shape, split_widths,
+                             walk_units)
 
 
 def eq1_params(l0: int, l1: int, l2: int, kernel: int = 3) -> int:
@@ -45,10 +46,6 @@ def _elements(shape) -> int:
     return math.prod(int(d) for d in shape)
 
 
-def _conv_out(shape, stride: int, width: int):
-    return tuple(-(-d // stride) for d in shape[:2]) + (width,)
-
-
 class CostSteps(ShapeSteps):
     """:func:`~netsplit.layers.walk_units` over shapes, counting MACs and the peak of live feature maps.
 
@@ -66,7 +63,7 @@ class CostSteps(ShapeSteps):
 
     def conv(self, spec, shape, keep: tuple = ()):
         width = spec.width if self.branch is None else split_widths(spec.width, self.block.factor)[self.branch]
-        out = _conv_out(shape, spec.stride, width)
+        out = conv_shape(shape, spec, width)
         self.macs += _elements(out) * spec.kernel**2 * shape[-1]
         self.peak = max(self.peak, self._live(shape, *keep) + _elements(out))
         return out

@@ -1,18 +1,20 @@
 """Weight inheritance: start a split network from a trained, less split one.
 
 Each branch takes its block-diagonal slice of the source kernels (the first conv and first shortcut
-of a branch read the whole block input, so they take full input rows), BN state follows its
+of a branch read the whole block input, so they take full input rows), biases and BN state follow their
 channels, and a new fusion starts as the identity. Unsplit blocks, fusions present in both
 networks, and the classifier are copied as they are.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 
 from netsplit.errors import InputError
-from netsplit.layers import Fusion, SplitBlock, split_widths
+from netsplit.layers import Fusion, SplitBlock, Unit, split_widths
 
 
 def _offsets(width: int, factor: int) -> list[slice]:
@@ -44,7 +46,7 @@ def load_dense_weights(block: SplitBlock, dense: dict[str, dict[str, np.ndarray]
     """Set a block from full-width weights, keeping only each branch's block-diagonal slice."""
     weights = {}
     for spec in block.specs:
-        source = dense.get(spec.name) or _identity_shortcut(block.in_channels, spec.width, block.norms[0].epsilon)
+        source = dense.get(spec.name) or _identity_shortcut(block.in_channels, spec.width, spec.norm[0])
         in_slices = None if spec.full_input else _offsets(source["kernel"].shape[2], block.factor)
         weights[spec.name] = [
             {"kernel": source["kernel"][:, :, slice(None) if in_slices is None else in_slices[j], cols]}
@@ -92,6 +94,6 @@ def inherit(target: keras.Model, source: keras.Model) -> None:
             layer.set_weights(match.get_weights())
 
 
-def _layout(block: SplitBlock) -> list[tuple]:
+def _layout(block: SplitBlock) -> list[Unit]:
     """A block's units without strides (a ResNet stage's stride moves into the fusion before it)."""
-    return [(u.kind, u.width, u.pool) for u in block.unit_specs]
+    return [replace(u, stride=1) for u in block.unit_specs]

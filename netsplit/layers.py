@@ -1,7 +1,8 @@
 """The two layers of the method: the split block (paper Fig. 2) and the fusion block (Fig. 3).
 
-A block is a short chain of *units*: a conv-BN-ReLU, or a basic residual unit (two 3x3 convs with a
-shortcut). Splitting the block by a factor K runs K slim copies of that chain side by side. Each
+A block is a short chain of *units*: a convolution with its normalisation and activation (conv-BN-ReLU
+in the built-in networks; any kernel, stride, bias, BN or activation in a user's network), or a basic
+residual unit (two 3x3 convs with a shortcut). Splitting the block by a factor K runs K slim copies of that chain side by side. Each
 branch carries about 1/K of every layer's filters; the first conv of each branch reads the whole
 block input, later convs read only their own branch's channels.
 """
@@ -19,36 +20,76 @@ from netsplit.errors import InputError
 from netsplit.runtime import has_accelerator
 
 IMPLEMENTATIONS = ("auto", "branches", "grouped")
-POOLINGS = (None, "max", "avg", "global")
+POOLINGS = (None, "max", "avg", "global", "global_max")
 BN_OPTIONS = {"momentum": 0.9, "epsilon": 1e-5}
-WEIGHT_KEYS = ("kernel", "gamma", "beta", "moving_mean", "moving_variance")
-"""What one conv position of one branch holds: its kernel and its BN state."""
+NORM_KEYS = ("gamma", "beta", "moving_mean", "moving_variance")
+"""The BN state of one conv position (a position also holds its kernel, and its bias if it has one)."""
+NORMS = ("before", "after", "none")
+ACTIVATIONS = (
+    "linear", "relu", "relu6", "elu", "selu", "gelu", "silu", "swish", "sigmoid", "hard_sigmoid", "hard_silu",
+    "hard_swish", "tanh", "softplus", "softsign", "mish", "leaky_relu", "exponential", "log_sigmoid",
+)
+"""Activations a block may use: those that act on each value alone, so that branches can apply them."""
 
 
 @dataclass(frozen=True)
 class Unit:
-    """One step of a block: ``kind`` is "conv" (conv-BN-ReLU) or "residual" (basic unit, two convs)."""
+    """One step of a block: ``kind`` is "conv" (a convolution, its BN and activation) or "residual"
+    (basic unit: two 3x3 conv-BN, a shortcut, ReLU). The defaults are the built-in networks' conv-BN-ReLU.
+
+    ``norm`` puts batch normalisation "before" the activation, "after" it, or leaves it out ("none");
+    ``epsilon`` and ``momentum`` are the BN's.
+
+    >>> Unit("conv", 32, kernel=5, bias=True, norm="none").padding
+    'same'
+    """
 
     kind: str
     width: int
     stride: int = 1
     pool: bool = False  # 2x2 max pooling after the unit, inside each branch
+    kernel: int = 3
+    padding: str = "same"
+    bias: bool = False
+    norm: str = "before"
+    activation: str = "relu"
+    epsilon: float = BN_OPTIONS["epsilon"]
+    momentum: float = BN_OPTIONS["momentum"]
 
     def __post_init__(self) -> None:
         if self.kind not in ("conv", "residual"):
             raise InputError(f"unit kind must be 'conv' or 'residual', got {self.kind!r}")
+        if self.padding not in ("same", "valid"):
+            raise InputError(f"unit padding must be 'same' or 'valid', got {self.padding!r}")
+        if self.norm not in NORMS:
+            raise InputError(f"unit norm must be one of {NORMS}, got {self.norm!r}")
+        if self.activation not in ACTIVATIONS:
+            raise InputError(f"unit activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+        conv_options = (self.kernel, self.padding, self.bias, self.norm, self.activation)
+        if self.kind == "residual" and conv_options != (3, "same", False, "before", "relu"):
+            raise InputError("a residual unit is 3x3 conv-BN-ReLU with 'same' padding and no bias; "
+                             "kernel, padding, bias, norm and activation describe conv units only")
 
 
 @dataclass(frozen=True)
 class ConvSpec:
-    """A conv position inside a block: its name, kernel, stride, output width and whether it reads
-    the whole block input (first conv and first shortcut of each branch)."""
+    """A conv position inside a block: its name, kernel, stride, output width, whether it reads the
+    whole block input (first conv and first shortcut of each branch), its padding and bias, and its
+    BN's (epsilon, momentum), None where it has no BN."""
 
     name: str
     kernel: int
     stride: int
     width: int
     full_input: bool
+    padding: str = "same"
+    bias: bool = False
+    norm: tuple[float, float] | None = (BN_OPTIONS["epsilon"], BN_OPTIONS["momentum"])
+
+    @property
+    def weight_keys(self) -> tuple[str, ...]:
+        """What this position holds in each branch: kernel, bias (if any), BN state (if any)."""
+        return ("kernel", *(("bias",) if self.bias else ()), *(NORM_KEYS if self.norm else ()))
 
 
 def split_widths(width: int, factor: int) -> list[int]:
@@ -87,13 +128,23 @@ def resolve_implementation(requested: str, factor: int, units: tuple[Unit, ...])
 
 def pooled_shape(shape: tuple, pooling: str | None = "max") -> tuple:
     """An (..., height, width, channels) shape after ``pooling`` (one of :data:`POOLINGS`): 2x2 with
-    stride 2 for "max" and "avg", one pixel for "global", unchanged for None."""
+    stride 2 for "max" and "avg", one pixel for "global" and "global_max", unchanged for None."""
     *lead, height, width, channels = shape
-    if pooling == "global":
+    if pooling in ("global", "global_max"):
         return (*lead, 1, 1, channels)
     if pooling in ("max", "avg"):
         height, width = (None if d is None else d // 2 for d in (height, width))
     return (*lead, height, width, channels)
+
+
+def conv_shape(shape: tuple, spec: ConvSpec, width: int | None = None) -> tuple:
+    """An (..., height, width, channels) shape after the conv at ``spec`` (``width`` filters, default all)."""
+    *lead, height, wide, _ = shape
+    def side(d):
+        if d is None:
+            return None
+        return -(-d // spec.stride) if spec.padding == "same" else (d - spec.kernel) // spec.stride + 1
+    return (*lead, side(height), side(wide), spec.width if width is None else width)
 
 
 class UnitSteps(Protocol):
@@ -101,7 +152,8 @@ class UnitSteps(Protocol):
     costs (counting MACs and live memory). ``keep`` lists maps that stay live across a conv."""
 
     def conv(self, spec: ConvSpec, x, keep: tuple = ()): ...
-    def relu(self, x): ...
+    def norm(self, spec: ConvSpec, x): ...
+    def activate(self, x, activation: str): ...
     def add(self, y, shortcut): ...
     def pool(self, x): ...
 
@@ -109,38 +161,41 @@ class UnitSteps(Protocol):
 def walk_units(units: tuple[Unit, ...], specs: dict[str, ConvSpec], x, steps: UnitSteps):
     """One branch of a block, unit after unit: the one place that says what a unit computes.
 
-    A conv unit is conv-BN-ReLU; a residual unit is conv-BN-ReLU, conv-BN, plus its shortcut (a 1x1
-    projection where ``specs`` has one), then ReLU; a unit with ``pool`` ends in 2x2 max pooling.
+    A conv unit is its conv, then BN and activation in the unit's order; a residual unit is conv-BN-ReLU,
+    conv-BN, plus its shortcut (a 1x1 projection with BN where ``specs`` has one), then ReLU; a unit
+    with ``pool`` ends in 2x2 max pooling.
     """
     for i, unit in enumerate(units):
         if unit.kind == "conv":
-            x = steps.relu(steps.conv(specs[f"u{i}"], x))
+            spec = specs[f"u{i}"]
+            x = steps.conv(spec, x)
+            if unit.norm == "before":
+                x = steps.norm(spec, x)
+            x = steps.activate(x, unit.activation)
+            if unit.norm == "after":
+                x = steps.norm(spec, x)
         else:
-            y = steps.relu(steps.conv(specs[f"u{i}a"], x))
-            y = steps.conv(specs[f"u{i}b"], y, keep=(x,))
-            shortcut = steps.conv(specs[f"u{i}p"], x, keep=(y,)) if f"u{i}p" in specs else x
-            x = steps.relu(steps.add(y, shortcut))
+            first, second = specs[f"u{i}a"], specs[f"u{i}b"]
+            y = steps.activate(steps.norm(first, steps.conv(first, x)), "relu")
+            y = steps.norm(second, steps.conv(second, y, keep=(x,)))
+            projection = specs.get(f"u{i}p")
+            shortcut = x if projection is None else steps.norm(projection, steps.conv(projection, x, keep=(y,)))
+            x = steps.activate(steps.add(y, shortcut), "relu")
         if unit.pool:
             x = steps.pool(x)
     return x
 
 
 class ShapeSteps:
-    """:func:`walk_units` over shapes; ``build`` also builds each conv and BN on the way."""
-
-    def __init__(self, block: SplitBlock | None = None, path: int = 0):
-        self.block, self.path = block, path
+    """:func:`walk_units` over shapes."""
 
     def conv(self, spec: ConvSpec, shape, keep: tuple = ()):
-        if self.block is None:
-            return (shape[0], *(None if d is None else -(-d // spec.stride) for d in shape[1:3]), spec.width)
-        conv, norm = self.block.conv_and_norm(spec.name, self.path)
-        conv.build(shape)
-        out = conv.compute_output_shape(shape)
-        norm.build(out)
-        return out
+        return conv_shape(shape, spec)
 
-    def relu(self, shape):
+    def norm(self, spec: ConvSpec, shape):
+        return shape
+
+    def activate(self, shape, activation: str):
         return shape
 
     def add(self, shape, shortcut):
@@ -150,6 +205,22 @@ class ShapeSteps:
         return pooled_shape(shape)
 
 
+class BuildSteps(ShapeSteps):
+    """:func:`walk_units` over shapes that builds each conv and BN of one code path on the way."""
+
+    def __init__(self, block: SplitBlock, path: int):
+        self.block, self.path = block, path
+
+    def conv(self, spec: ConvSpec, shape, keep: tuple = ()):
+        conv = self.block.conv_and_norm(spec.name, self.path)[0]
+        conv.build(shape)
+        return conv.compute_output_shape(shape)
+
+    def norm(self, spec: ConvSpec, shape):
+        self.block.conv_and_norm(spec.name, self.path)[1].build(shape)
+        return shape
+
+
 class TensorSteps:
     """:func:`walk_units` on tensors: one code path of a built block."""
 
@@ -157,11 +228,13 @@ class TensorSteps:
         self.block, self.path, self.training = block, path, training
 
     def conv(self, spec: ConvSpec, x, keep: tuple = ()):
-        conv, norm = self.block.conv_and_norm(spec.name, self.path)
-        return norm(conv(x), training=self.training)
+        return self.block.conv_and_norm(spec.name, self.path)[0](x)
 
-    def relu(self, x):
-        return ops.relu(x)
+    def norm(self, spec: ConvSpec, x):
+        return self.block.conv_and_norm(spec.name, self.path)[1](x, training=self.training)
+
+    def activate(self, x, activation: str):
+        return keras.activations.get(activation)(x)
 
     def add(self, y, shortcut):
         return y + shortcut
@@ -170,10 +243,18 @@ class TensorSteps:
         return _pool(x, "max")
 
 
-def _conv(filters: int, kernel: int, stride: int, groups: int, name: str) -> layers.Conv2D:
+def _conv(filters: int, kernel: int, stride: int, groups: int, name: str, padding: str = "same",
+          bias: bool = False) -> layers.Conv2D:
     return layers.Conv2D(
-        filters, kernel, strides=stride, padding="same", groups=groups, use_bias=False, name=name
+        filters, kernel, strides=stride, padding=padding, groups=groups, use_bias=bias, name=name
     )
+
+
+def _norm(options: tuple[float, float] | None, name: str) -> layers.BatchNormalization | None:
+    if options is None:
+        return None
+    epsilon, momentum = options
+    return layers.BatchNormalization(name=name, epsilon=epsilon, momentum=momentum)
 
 
 def _pool(x, pooling: str | None):
@@ -183,6 +264,8 @@ def _pool(x, pooling: str | None):
         return ops.average_pool(x, pool_size=2, strides=2, padding="valid")
     if pooling == "global":
         return ops.mean(x, axis=(1, 2), keepdims=True)
+    if pooling == "global_max":
+        return ops.max(x, axis=(1, 2), keepdims=True)
     return x
 
 
@@ -213,7 +296,7 @@ class SplitBlock(layers.Layer):
 
     def batch_norms(self) -> list[layers.BatchNormalization]:
         """The block's normalisation layers, every branch's."""
-        return list(self.norms)
+        return [norm for norm in self.norms if norm is not None]
 
     @property
     def paths(self) -> int:
@@ -225,14 +308,15 @@ class SplitBlock(layers.Layer):
         specs, previous = [], in_channels
         for i, unit in enumerate(self.unit_specs):
             first = i == 0
+            norm = None if unit.norm == "none" else (unit.epsilon, unit.momentum)
             if unit.kind == "conv":
-                specs.append(ConvSpec(f"u{i}", 3, unit.stride, unit.width, first))
+                specs.append(ConvSpec(f"u{i}", unit.kernel, unit.stride, unit.width, first, unit.padding, unit.bias, norm))
             else:
-                specs.append(ConvSpec(f"u{i}a", 3, unit.stride, unit.width, first))
-                specs.append(ConvSpec(f"u{i}b", 3, 1, unit.width, False))
+                specs.append(ConvSpec(f"u{i}a", 3, unit.stride, unit.width, first, norm=norm))
+                specs.append(ConvSpec(f"u{i}b", 3, 1, unit.width, False, norm=norm))
                 split_first = first and self.factor > 1
                 if unit.stride > 1 or previous != unit.width or split_first:
-                    specs.append(ConvSpec(f"u{i}p", 1, unit.stride, unit.width, first))
+                    specs.append(ConvSpec(f"u{i}p", 1, unit.stride, unit.width, first, norm=norm))
             previous = unit.width
         return specs
 
@@ -249,14 +333,15 @@ class SplitBlock(layers.Layer):
                 else:
                     filters, groups = spec.width, 1 if spec.full_input else self.factor
                 suffix = f"{spec.name}_b{path}" if self.paths > 1 else spec.name
-                self.convs.append(_conv(filters, spec.kernel, spec.stride, groups, f"conv_{suffix}"))
-                self.norms.append(layers.BatchNormalization(name=f"bn_{suffix}", **BN_OPTIONS))
+                self.convs.append(_conv(filters, spec.kernel, spec.stride, groups, f"conv_{suffix}",
+                                        spec.padding, spec.bias))
+                self.norms.append(_norm(spec.norm, f"bn_{suffix}"))
         for path in range(self.paths):
-            walk_units(self.unit_specs, self.spec_map, tuple(input_shape), ShapeSteps(self, path))
+            walk_units(self.unit_specs, self.spec_map, tuple(input_shape), BuildSteps(self, path))
         self.built = True
 
-    def conv_and_norm(self, name: str, path: int) -> tuple[layers.Conv2D, layers.BatchNormalization]:
-        """The conv and BN at position ``name`` of code path ``path``."""
+    def conv_and_norm(self, name: str, path: int) -> tuple[layers.Conv2D, layers.BatchNormalization | None]:
+        """The conv and BN (None where the position has none) at position ``name`` of code path ``path``."""
         index = path * len(self.positions) + self.positions.index(name)
         return self.convs[index], self.norms[index]
 
@@ -273,7 +358,8 @@ class SplitBlock(layers.Layer):
         return walk_units(self.unit_specs, specs, tuple(input_shape), ShapeSteps())
 
     def get_branch_weights(self) -> dict[str, list[dict[str, np.ndarray]]]:
-        """Each conv position's kernel and BN state, one dict per branch, whatever the implementation."""
+        """Each conv position's kernel, bias and BN state (those it has), one dict per branch, whatever
+        the implementation."""
         result = {}
         for name in self.positions:
             per_path = [self.conv_and_norm(name, path) for path in range(self.paths)]
@@ -292,10 +378,8 @@ class SplitBlock(layers.Layer):
             if self.paths == 1:
                 branches = [{k: np.concatenate([b[k] for b in branches], axis=-1) for k in branches[0]}]
             for path, arrays in enumerate(branches):
-                conv, norm = self.conv_and_norm(name, path)
-                conv.kernel.assign(arrays["kernel"])
-                for key in WEIGHT_KEYS[1:]:
-                    getattr(norm, key).assign(arrays[key])
+                for key, variable in _variables(*self.conv_and_norm(name, path)).items():
+                    variable.assign(arrays[key])
 
     def get_config(self) -> dict:
         return {
@@ -310,7 +394,7 @@ class SplitBlock(layers.Layer):
         return [name for name in super().__dir__() if name not in ("convs", "norms")]
 
     def save_own_variables(self, store) -> None:
-        """Save every conv position's kernel and BN state branch by branch (see :meth:`get_branch_weights`)."""
+        """Save every conv position's weights branch by branch (see :meth:`get_branch_weights`)."""
         for name, branches in self.get_branch_weights().items():
             for j, arrays in enumerate(branches):
                 for key, value in arrays.items():
@@ -318,20 +402,25 @@ class SplitBlock(layers.Layer):
 
     def load_own_variables(self, store) -> None:
         """Inverse of :meth:`save_own_variables`, into whichever form this layer has."""
-        expected = {f"{n}.{j}.{k}" for n in self.positions for j in range(self.factor) for k in WEIGHT_KEYS}
+        expected = {f"{s.name}.{j}.{k}" for s in self.specs for j in range(self.factor) for k in s.weight_keys}
         if set(store.keys()) != expected:
             raise ValueError(f"{self.name}: the saved block does not match its layout "
                              f"({len(store.keys())} arrays saved, {len(expected)} expected)")
         self.set_branch_weights({
-            name: [{key: np.asarray(store[f"{name}.{j}.{key}"]) for key in WEIGHT_KEYS} for j in range(self.factor)]
-            for name in self.positions
+            s.name: [{key: np.asarray(store[f"{s.name}.{j}.{key}"]) for key in s.weight_keys}
+                     for j in range(self.factor)]
+            for s in self.specs
         })
 
 
-def _arrays(conv: layers.Conv2D, norm: layers.BatchNormalization) -> dict[str, np.ndarray]:
-    values = {"kernel": conv.kernel}
-    values.update({k: getattr(norm, k) for k in WEIGHT_KEYS[1:]})
-    return {k: keras.ops.convert_to_numpy(v) for k, v in values.items()}
+def _variables(conv: layers.Conv2D, norm: layers.BatchNormalization | None) -> dict:
+    """A conv position's variables by weight key: kernel, bias if the conv has one, BN state if any."""
+    variables = {"kernel": conv.kernel} | ({"bias": conv.bias} if conv.use_bias else {})
+    return variables | ({key: getattr(norm, key) for key in NORM_KEYS} if norm is not None else {})
+
+
+def _arrays(conv: layers.Conv2D, norm: layers.BatchNormalization | None) -> dict[str, np.ndarray]:
+    return {k: keras.ops.convert_to_numpy(v) for k, v in _variables(conv, norm).items()}
 
 
 def _split_arrays(arrays: dict[str, np.ndarray], factor: int) -> list[dict[str, np.ndarray]]:
@@ -345,16 +434,19 @@ class Fusion(layers.Layer):
 
     Pooling works channel by channel, so pooling the concatenated branches equals concatenating
     the pooled branches; the layer takes the concatenation that :class:`SplitBlock` returns.
+    ``activation="linear"`` leaves out the ReLU, for blocks whose output may be negative.
 
     >>> tuple(Fusion("max")(np.ones((1, 32, 32, 64), "float32")).shape)
     (1, 16, 16, 64)
     """
 
-    def __init__(self, pooling: str | None = "max", **kwargs):
+    def __init__(self, pooling: str | None = "max", activation: str = "relu", **kwargs):
         super().__init__(**kwargs)
         if pooling not in POOLINGS:
             raise InputError(f"fusion pooling must be one of {POOLINGS}, got {pooling!r}")
-        self.pooling = pooling
+        if activation not in ("relu", "linear"):
+            raise InputError(f"fusion activation must be 'relu' or 'linear', got {activation!r}")
+        self.pooling, self.activation = pooling, activation
 
     def build(self, input_shape) -> None:
         channels = int(input_shape[-1])
@@ -375,7 +467,7 @@ class Fusion(layers.Layer):
 
     def mix(self, x, training=None):
         """The 1x1 conv, BN and ReLU that restore global information across branches."""
-        return ops.relu(self.norm(self.conv(x), training=training))
+        return keras.activations.get(self.activation)(self.norm(self.conv(x), training=training))
 
     def call(self, x, training=None):
         return self.mix(self.pool(x), training=training)
@@ -384,7 +476,7 @@ class Fusion(layers.Layer):
         return pooled_shape(tuple(input_shape), self.pooling)
 
     def set_identity(self) -> None:
-        """Make the fusion pass its (non-negative, pooled) input through unchanged."""
+        """Make the fusion pass its pooled input through unchanged (with ReLU: a non-negative input)."""
         channels = self.conv.kernel.shape[-1]
         self.conv.kernel.assign(np.eye(channels, dtype="float32")[None, None])
         self.norm.gamma.assign(np.ones(channels, "float32"))
@@ -394,4 +486,4 @@ class Fusion(layers.Layer):
         self.norm.moving_variance.assign(np.full(channels, 1.0 - self.norm.epsilon, "float32"))
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "pooling": self.pooling}
+        return {**super().get_config(), "pooling": self.pooling, "activation": self.activation}
