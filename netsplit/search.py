@@ -161,6 +161,18 @@ class Job:
     parent: tuple[int, ...] | None = None
 
 
+def job_for(config: SearchConfig, split: tuple[int, ...], seed: int) -> Job:
+    """The job that trains ``split`` in a search: from scratch when unsplit (or without inheritance),
+    else fine-tuned from the same split with its last split block back at 1."""
+    block = max((i + 1 for i, factor in enumerate(split) if factor > 1), default=0)
+    if block == 0:
+        return Job(tuple(split), seed, "baseline", 1, 1, config.baseline_epochs)
+    if not config.inherit:
+        return Job(tuple(split), seed, "candidate", block, split[block - 1], config.baseline_epochs)
+    parent = split[: block - 1] + (1,) + split[block:]
+    return Job(tuple(split), seed, "candidate", block, split[block - 1], config.finetune_epochs, parent=tuple(parent))
+
+
 def accuracy_drop(reference: float, accuracy: float) -> float:
     """Drop in percentage points (positive when accuracy fell)."""
     return round(100 * (reference - accuracy), 4)
@@ -284,10 +296,7 @@ class SplitSearch:
         return SearchResult(tuple(split), outcomes, self.used_records(), config.threshold)
 
     def _candidate(self, base: tuple[int, ...], block: int, factor: int, seed: int) -> Job:
-        split = base[: block - 1] + (factor,) + base[block:]
-        if self.config.inherit:
-            return Job(split, seed, "candidate", block, factor, self.config.finetune_epochs, parent=base)
-        return Job(split, seed, "candidate", block, factor, self.config.baseline_epochs)
+        return job_for(self.config, base[: block - 1] + (factor,) + base[block:], seed)
 
 
 def _progress_line(record: RunRecord, reference: float | None, threshold: float, done: int, planned: int,
@@ -371,5 +380,5 @@ def run_search(config: SearchConfig, records: str | Path | None = None, executor
     store = RecordStore(records, config.hash)
     runner = make_executor(executor, address)
     evaluate = TrainingEvaluator(config, records.with_suffix(".weights") if config.inherit else None,
-                                 data_path, verbose)
+                                 data_path, verbose, records)
     return SplitSearch(config, evaluate, store, runner).run()

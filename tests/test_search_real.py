@@ -88,3 +88,23 @@ def test_ray_executor_gives_the_same_split_as_sequential(tmp_path):
     assert results["ray"] == results["sequential"] == (2, 4, 1, 1, 1)
     ray_records = read_records(tmp_path / "ray.jsonl")
     assert {r.factor for r in ray_records if r.block == 1 and r.role == "candidate"} == {2, 4, 6, 8}
+
+
+@pytest.mark.slow
+def test_a_fresh_clone_without_weights_trains_missing_parents_again(tmp_path, fashion_dir):
+    import shutil
+    import warnings
+
+    records = tmp_path / "r.jsonl"
+    strict = run_search(SearchConfig(**{**TINY, "threshold": 0.0}), records, data_path=str(fashion_dir), verbose=False)
+    shutil.rmtree(tmp_path / "r.weights")  # what a clone has: the records, not the weights
+    loose = SearchConfig(**{**TINY, "threshold": 90.0})  # accepts every factor: new networks, other parents
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resumed = run_search(loose, records, data_path=str(fashion_dir), verbose=False)
+    fresh = run_search(loose, tmp_path / "fresh.jsonl", data_path=str(fashion_dir), verbose=False)
+    assert resumed.split == fresh.split == (4, 4, 1, 1, 1) != strict.split
+    assert sorted((tuple(r.split), r.accuracy) for r in resumed.records) == \
+        sorted((tuple(r.split), r.accuracy) for r in fresh.records)
+    assert (tmp_path / "r.weights" / "1-1-1-1-1_s0.weights.h5").exists(), "the baseline was trained again"
+    assert not [w for w in caught if "not bit-exact" in str(w.message)]
