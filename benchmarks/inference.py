@@ -15,6 +15,7 @@ exported with :mod:`netsplit.export` (split blocks as grouped convolutions) and 
   depend on the calibration data).
 - memory: each network in a fresh process; VmRSS before loading, VmHWM (peak resident set) after
   loading and allocating, and after the first invocation (Linux /proc/self/status).
+- layer: one 3x3 convolution of 64 channels as 1, 4 and 8 groups, its multiply-accumulate rate.
 - accuracy: the baseline and proposed_I trained briefly on Fashion-MNIST (narrow, a few epochs) and
   evaluated on the full test set in Keras and exported at each precision.
 
@@ -71,9 +72,9 @@ def matmul_rate(size: int, repeats: int) -> float:
 
 
 def time_group(paths: dict[str, str], threads: list[int], input_size: int, rounds: int, runs: int,
-               warmup: int) -> list[dict]:
+               warmup: int, channels: int = 3) -> list[dict]:
     """Latency of several exported models (``name -> .tflite``) at each thread count, interleaved."""
-    image = np.random.default_rng(0).normal(size=(1, input_size, input_size, 3)).astype(np.float32)
+    image = np.random.default_rng(0).normal(size=(1, input_size, input_size, channels)).astype(np.float32)
     engines = {}
     for name, path in paths.items():
         for count in threads:
@@ -128,6 +129,10 @@ class Benchmark:
         self.args, self.out, self.folder = args, out, folder
         self.calibration = np.random.default_rng(1).normal(size=(64, 32, 32, 3)).astype(np.float32)
 
+    def warmup(self, size: int) -> int:
+        """Invocations before timing: ``--warmup`` at 32x32, at least one at any size."""
+        return max(1, round(self.args.warmup * (32 / size) ** 2))
+
     def write(self, kind: str, **fields) -> dict:
         record = {"kind": kind, **fields}
         with open(self.out, "a") as stream:
@@ -169,7 +174,7 @@ class Benchmark:
             runs = -(-invocations // rounds)
             load = os.getloadavg()[0]
             results = _in_fresh_process("time_group", paths, self.args.threads, size, rounds, runs,
-                                        self.args.warmup)
+                                        self.warmup(size))
             for result in results:
                 name, precision = result.pop("name").split("|")
                 cost = total(analyse(exported[(name, precision)][1], size))
@@ -234,6 +239,32 @@ class Benchmark:
                            threads=max(self.args.threads), **result)
                 print(f"memory {model_name} {name:>13} {size}px: peak {result['peak_rss_bytes'] / 2**20:.0f} MiB, "
                       f"engine {result['engine_peak_bytes'] / 2**20:.0f} MiB", flush=True)
+
+    def layers(self, sizes: list[int]) -> None:
+        """One 3x3 convolution of 64 channels as 1, 4 and 8 groups (block 1's second layer in the
+        baseline, the naive split and proposed_I): its multiply-accumulate rate at each input size."""
+        import keras
+
+        from netsplit.export import export
+
+        paths = {}
+        for groups in (1, 4, 8):
+            inputs = keras.Input((32, 32, 64))
+            layer = keras.layers.Conv2D(64, 3, padding="same", groups=groups, use_bias=False)
+            path = self.folder / f"conv64-groups{groups}.tflite"
+            paths[str(groups)] = str(export(keras.Model(inputs, layer(inputs)), path))
+        for size in sizes:
+            invocations = max(self.args.min_runs, round(self.args.runs * (32 / size) ** 2))
+            rounds = min(self.args.rounds, invocations)
+            results = _in_fresh_process("time_group", paths, [1], size, rounds, -(-invocations // rounds),
+                                        self.warmup(size), 64)
+            for result in results:
+                groups = int(result.pop("name"))
+                macs = size * size * 9 * 64 * 64 // groups
+                self.write("layer", engine=ENGINE, channels=64, groups=groups, input_size=size, macs=macs,
+                           macs_per_second=macs / result["median_ms"] * 1e3, **result)
+                print(f"layer 3x3 conv, 64 channels, {groups} group(s), {size}px: "
+                      f"{macs / result['median_ms'] / 1e6:.1f} GMAC/s", flush=True)
 
     def accuracy(self) -> None:
         """Train the baseline and proposed_I briefly on Fashion-MNIST; test accuracy per precision."""
@@ -317,6 +348,7 @@ def main() -> None:
                 if full:
                     bench.tensorflow(model_name, width, exported)
                     bench.memory(model_name, exported)
+        bench.layers(sizes)
         bench.accuracy()
         bench.write("end", seconds=round(time.time() - start, 1), load_at_end=list(os.getloadavg()))
     partial.replace(out)

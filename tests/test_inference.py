@@ -17,6 +17,7 @@ FIELDS = {
     "latency": {"engine", "model", "network", "width_multiplier", "input_size", "threads", "precision", "macs",
                 "median_ms", "p10_ms", "p90_ms", "runs", "load_1min"},
     "memory": {"model", "network", "input_size", "peak_rss_bytes", "engine_peak_bytes", "invoke_growth_bytes"},
+    "layer": {"groups", "input_size", "macs", "macs_per_second", "median_ms"},
     "accuracy": {"model", "network", "precision", "accuracy", "dataset", "test_size"},
     "end": {"seconds", "load_at_end"},
 }
