@@ -85,7 +85,8 @@ def accuracy_table(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def memory_table(records: pd.DataFrame) -> pd.DataFrame:
-    """Peak memory of the inference process per network and input size (MiB), and over the baseline's."""
+    """Peak memory of the inference process per network and input size (MiB), over the baseline's, and
+    what remains of the engine's peak after twice the float32 file (the mapped file and its packed weights)."""
     memory = _kind(records, "memory").astype({"input_size": int})
     memory["engine peak MiB"] = memory["engine_peak_bytes"] / 2**20
     memory["process peak MiB"] = memory["peak_rss_bytes"] / 2**20
@@ -94,5 +95,15 @@ def memory_table(records: pd.DataFrame) -> pd.DataFrame:
     base = memory[memory["network"] == "baseline"][keys + ["engine peak MiB"]]
     memory = memory.merge(base, on=keys, suffixes=("", " baseline"))
     memory["vs baseline"] = memory["engine peak MiB"] / memory["engine peak MiB baseline"]
-    columns = ["process peak MiB", "engine peak MiB", "invoke growth MiB", "vs baseline"]
+    files = size_table(records)["float32"].rename("file MiB").reset_index()
+    memory = memory.merge(files, on=["model", "network"])
+    memory["engine peak - 2 x file MiB"] = memory["engine peak MiB"] - 2 * memory["file MiB"]
+    columns = ["process peak MiB", "engine peak MiB", "invoke growth MiB", "vs baseline", "file MiB",
+               "engine peak - 2 x file MiB"]
     return memory.set_index(["model", "input_size", "network"])[columns]
+
+
+def layer_rates(records: pd.DataFrame) -> pd.DataFrame:
+    """Multiply-accumulate rate (GMAC/s) of the single grouped convolution, by groups and input size."""
+    layers = _kind(records, "layer").astype({"input_size": int, "groups": int})
+    return layers.pivot_table(index="groups", columns="input_size", values="macs_per_second") / 1e9

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from netsplit.inference import NETWORKS, accuracy_table, latency_ratios, memory_table, read_records, size_table
+from netsplit.inference import (NETWORKS, accuracy_table, latency_ratios, layer_rates, memory_table, read_records,
+                                size_table)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = {
@@ -46,4 +47,6 @@ def test_quick_benchmark_writes_well_formed_records(tmp_path, fashion_dir):
     assert ratios.query("network == 'naive split'")["MACs ratio"].max() < 0.5
     assert size_table(frame).shape == (5, 3)
     assert set(accuracy_table(frame).columns) == {"keras", "float32", "float16", "int8"}
-    assert (memory_table(frame)["engine peak MiB"] > 0).all()
+    memory = memory_table(frame)
+    assert (memory["engine peak MiB"] > 0).all() and len(memory) == 5
+    assert layer_rates(frame).shape == (3, 2), "1, 4 and 8 groups at 32 and 64 pixels"
