@@ -10,6 +10,7 @@ import keras
 import pandas as pd
 
 from netsplit.models import build_model
+from netsplit.runtime import project_root
 from netsplit.study import Network, paper_networks
 
 NETWORKS = [network for network in paper_networks(()) if network.name != "found by search"]
@@ -24,6 +25,15 @@ def build_network(model: str, network: Network, **options) -> keras.Model:
     if network.variant == "proposed":
         return build_model(model, "proposed", network.split, **options)
     return build_model(model, network.variant, factor=network.factor, **options)
+
+
+def locate(path: str | Path) -> Path:
+    """A results file: ``path`` if absolute, else under the project root found from the working folder
+    or, failing that, under the source tree this package was imported from."""
+    path = Path(path)
+    roots = [project_root(), Path(__file__).resolve().parent.parent]
+    found = [root / path for root in roots if (root / path).exists()]
+    return path if path.is_absolute() else (found or [roots[0] / path])[0]
 
 
 def read_records(path: str | Path) -> pd.DataFrame:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from netsplit.inference import (NETWORKS, accuracy_table, latency_ratios, layer_rates, memory_table, read_records,
-                                size_table)
+from netsplit.inference import (NETWORKS, accuracy_table, latency_ratios, layer_rates, locate, memory_table,
+                                read_records, size_table)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = {
@@ -26,6 +26,13 @@ FIELDS = {
 
 def test_the_paper_networks_are_timed():
     assert [n.name for n in NETWORKS] == ["baseline", "proposed_I", "proposed_II", "naive split", "shared split"]
+
+
+def test_results_are_found_from_any_working_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert locate("pyproject.toml") == ROOT / "pyproject.toml"
+    assert locate(tmp_path / "x.jsonl") == tmp_path / "x.jsonl"
+    assert locate("results/none.jsonl") == tmp_path / "results" / "none.jsonl"
 
 
 @pytest.mark.slow
