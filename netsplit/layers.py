@@ -363,7 +363,7 @@ class SplitBlock(layers.Layer):
         result = {}
         for name in self.positions:
             per_path = [self.conv_and_norm(name, path) for path in range(self.paths)]
-            arrays = [_arrays(conv, norm) for conv, norm in per_path]
+            arrays = [conv_arrays(conv, norm) for conv, norm in per_path]
             if self.paths == 1 and self.factor > 1:
                 arrays = _split_arrays(arrays[0], self.factor)
             result[name] = arrays
@@ -419,7 +419,8 @@ def _variables(conv: layers.Conv2D, norm: layers.BatchNormalization | None) -> d
     return variables | ({key: getattr(norm, key) for key in NORM_KEYS} if norm is not None else {})
 
 
-def _arrays(conv: layers.Conv2D, norm: layers.BatchNormalization | None) -> dict[str, np.ndarray]:
+def conv_arrays(conv: layers.Conv2D, norm: layers.BatchNormalization | None) -> dict[str, np.ndarray]:
+    """A conv position's weights as arrays by weight key (see :attr:`ConvSpec.weight_keys`)."""
     return {k: keras.ops.convert_to_numpy(v) for k, v in _variables(conv, norm).items()}
 
 
