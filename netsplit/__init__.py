@@ -25,6 +25,7 @@ PUBLIC = {
     "netsplit.search": ("SearchConfig", "run_search", "replay"),
     "netsplit.records": ("RunRecord", "RecordStore", "read_records"),
     "netsplit.branchwise": ("predict_branchwise",),
+    "netsplit.export": ("convert",),
     "netsplit.errors": ("InputError",),
 }
 """Where each public name lives."""
