@@ -1,7 +1,8 @@
 """Datasets as normalised NHWC arrays, plus the usual augmentation (crop with padding, flip).
 
 ``cifar10`` and ``fashion_mnist`` are real data sets; ``synthetic`` exists for tests only and
-must never be shown as a result.
+must never be shown as a result. ``folder:PATH`` and ``npz:PATH`` are your own images
+(see :mod:`netsplit.imagefiles`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import numpy as np
 from netsplit.errors import InputError
 
 DATASETS = ("cifar10", "fashion_mnist", "synthetic")
+OWN_DATA = ("folder", "npz")
+"""Kinds of your own data: ``folder:PATH`` (a folder per class) and ``npz:PATH`` (arrays)."""
 TITLES = {"cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST", "synthetic": "synthetic test data"}
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
@@ -64,8 +67,20 @@ class Dataset:
 
     @property
     def title(self) -> str:
-        """How tables and plots name the data set."""
-        return TITLES[self.name]
+        """How tables and plots name the data set (your own by its folder or file name)."""
+        if self.name in TITLES:
+            return TITLES[self.name]
+        kind, _, path = self.name.partition(":")
+        return f"images of {Path(path).name}/" if kind == "folder" else Path(path).name
+
+
+def check_dataset(name: str) -> str:
+    """``name`` if it names a data set: one of :data:`DATASETS`, ``folder:PATH`` or ``npz:PATH``; else raise."""
+    kind, colon, path = str(name).partition(":")
+    if name in DATASETS or (colon and kind in OWN_DATA and path):
+        return name
+    raise InputError(f"unknown dataset {name!r}; valid datasets are {', '.join(DATASETS)}, folder:PATH "
+                     "(a sub-folder of images per class) and npz:PATH (x_train, y_train, x_test, y_test)")
 
 
 def _cifar_batch(raw: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -196,16 +211,19 @@ def load_dataset(
     seed: int = 0,
     path: str | os.PathLike | None = None,
     validation_size: int | None = None,
+    image_shape: tuple[int, int, int] | None = None,
 ) -> Dataset:
-    """Load ``name`` (one of :data:`DATASETS`), optionally a random subset, normalised per channel.
+    """Load ``name`` (see :func:`check_dataset`), optionally a random subset, normalised per channel.
 
     ``validation_size`` images are held out of the training set first (seeded, the same whatever
-    ``train_size``), for decisions that must not see the test set.
+    ``train_size``), for decisions that must not see the test set. With ``image_shape`` (a network's
+    input), images are resized to its height and width and get its channels.
 
     >>> data = load_dataset("synthetic", train_size=64, test_size=32)
     >>> data.x_train.shape, data.num_classes
     ((64, 32, 32, 3), 10)
     """
+    check_dataset(name)
     if name == "cifar10":
         arrays, source = _cifar10(path)
         classes, flip = CIFAR10_CLASSES, True
@@ -216,11 +234,19 @@ def load_dataset(
         arrays, source = _synthetic(seed)
         classes, flip = tuple(f"class {i}" for i in range(10)), False
     else:
-        raise InputError(f"unknown dataset {name!r}; valid datasets are {', '.join(DATASETS)}")
+        from netsplit.imagefiles import read_own
+
+        arrays, classes, source = read_own(name, image_shape)
+        flip = False  # whether a mirrored image is still of its class is not known for your own images
     x_rest, y_rest, x_val, y_val = _hold_out(arrays[0], arrays[1], validation_size, np.random.default_rng([seed, 1]))
     rng = np.random.default_rng(seed)
     x_train, y_train = _subset(x_rest, y_rest, train_size, rng)
     x_test, y_test = _subset(arrays[2], arrays[3], test_size, rng)
+    if image_shape is not None:
+        from netsplit.imagefiles import fit_images
+
+        x_train, x_test = (fit_images(x, image_shape, name) for x in (x_train, x_test))
+        x_val = None if x_val is None else fit_images(x_val, image_shape, name)
     x_train = _scaled(x_train)
     mean = x_train.mean(axis=(0, 1, 2))
     std = x_train.std(axis=(0, 1, 2)) + 1e-6
