@@ -33,7 +33,6 @@ import importlib.metadata
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
