@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 PUBLIC = {
     "netsplit.layers": ("SplitBlock", "Fusion"),
     "netsplit.models": ("split_model", "build_model"),
+    "netsplit.networks": ("split_network",),
     "netsplit.inheritance": ("inherit",),
     "netsplit.complexity": ("analyse", "total"),
     "netsplit.data": ("load_dataset",),

@@ -1,0 +1,180 @@
+"""Any Keras CNN split at its poolings: exact at factor 1, block-diagonal after inheriting, clear refusals."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+import netsplit.networks
+from netsplit.complexity import analyse, total
+from netsplit.errors import InputError
+from netsplit.inheritance import inherit
+from netsplit.layers import SplitBlock, split_widths
+from netsplit.networks import describe_network, split_network
+
+RNG = np.random.default_rng(11)
+
+
+def small_cnn():
+    """Every unit form: bias and ReLU in the conv, BN after the activation, conv-BN-activation, no BN."""
+    model = keras.Sequential([
+        keras.Input((32, 32, 3)), layers.Rescaling(1 / 255),
+        layers.Conv2D(12, 3, padding="same", activation="relu"), layers.BatchNormalization(),
+        layers.Conv2D(12, 3, padding="valid", use_bias=False), layers.BatchNormalization(), layers.Activation("relu"),
+        layers.MaxPooling2D(), layers.Dropout(0.1),
+        layers.Conv2D(16, 5, strides=2, padding="same", activation="tanh"), layers.AveragePooling2D(2),
+        layers.Conv2D(8, 1), layers.ReLU(), layers.GlobalAveragePooling2D(), layers.Dense(10),
+    ])
+    return randomised(model)
+
+
+def randomised(model):
+    """Non-trivial biases and BN state, so that copying them wrongly shows."""
+    for weight in model.weights:
+        if "moving_variance" in weight.path or "gamma" in weight.path:
+            weight.assign(RNG.uniform(0.5, 1.5, weight.shape))
+        elif "moving_mean" in weight.path or "beta" in weight.path or "bias" in weight.path:
+            weight.assign(RNG.normal(0, 0.2, weight.shape))
+    return model
+
+
+def vgg16(top: bool):
+    if top:
+        return randomised(keras.applications.VGG16(weights=None, include_top=True, input_shape=(32, 32, 3), classes=10))
+    base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    return randomised(keras.Sequential([base, layers.GlobalAveragePooling2D(), layers.Dense(10)]))
+
+
+def images(n=3):
+    return RNG.uniform(0, 255, (n, 32, 32, 3)).astype("float32")
+
+
+@pytest.mark.parametrize("build", [small_cnn, lambda: vgg16(True), lambda: vgg16(False)],
+                         ids=["small", "vgg16", "vgg16-own-head"])
+def test_all_factors_one_give_the_source_outputs(build):
+    source = build()
+    blocks = len(describe_network(source).blocks)
+    split = split_network(source, (1,) * blocks)
+    x = images()
+    np.testing.assert_array_equal(split.predict(x, verbose=0), source.predict(x, verbose=0))
+    assert total(analyse(split)).params == split.count_params() == source.count_params()
+
+
+def zero_off_diagonal(model, factors):
+    """The source with every conv weight that links two different branches set to zero."""
+    for block, factor in zip(describe_network(model).blocks, factors):
+        edges = [np.cumsum([0, *split_widths(u.width, factor)]) for u in block.units]
+        for k, (conv, _) in enumerate(block.sources):
+            if k == 0:
+                continue  # the first conv of every branch reads the whole block input
+            kernel = keras.ops.convert_to_numpy(conv.kernel).copy()
+            rows, cols = edges[k - 1], edges[k]
+            for i in range(factor):
+                for j in range(factor):
+                    if i != j:
+                        kernel[:, :, rows[i] : rows[i + 1], cols[j] : cols[j + 1]] = 0
+            conv.kernel.assign(kernel)
+    return model
+
+
+@pytest.mark.parametrize("factors,implementation", [((4, 2, 2), "branches"), ((3, 5, 8), "branches"),
+                                                    ((4, 2, 2), "grouped")])
+def test_split_after_inheriting_equals_the_source_with_off_diagonals_zeroed(factors, implementation):
+    source = small_cnn()
+    split = split_network(source, factors, implementation=implementation)
+    reference = keras.models.clone_model(source)
+    reference.set_weights(source.get_weights())
+    x = images()
+    expected = zero_off_diagonal(reference, factors).predict(x, verbose=0)
+    np.testing.assert_allclose(split.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(source.predict(x, verbose=0), expected, atol=1e-3), "zeroing must matter"
+    assert [l.activation for l in split.layers if "fusion" in l.name] == ["relu", "linear", "relu"]
+
+
+def test_vgg16_split_inherits_and_saves(tmp_path):
+    source = vgg16(True)
+    factors = (8, 2, 2, 4, 4)
+    split = split_network(source, factors)
+    reference = keras.models.clone_model(source)
+    reference.set_weights(source.get_weights())
+    x = images(2)
+    np.testing.assert_allclose(split.predict(x, verbose=0), zero_off_diagonal(reference, factors).predict(x, verbose=0),
+                               rtol=1e-4, atol=1e-5)
+    split.save(tmp_path / "split.keras")
+    loaded = keras.saving.load_model(tmp_path / "split.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), split.predict(x, verbose=0))
+
+
+def test_a_split_network_inherits_from_a_less_split_one_and_fresh_weights_differ():
+    source = small_cnn()
+    parent = split_network(source, (2, 1, 1))
+    child = split_network(source, (2, 2, 1), weights=False)
+    x = images()
+    assert not np.allclose(child.predict(x, verbose=0), parent.predict(x, verbose=0), atol=1e-3)
+    inherit(child, parent)
+    np.testing.assert_array_equal(child.layers[-1].get_weights()[0], parent.layers[-1].get_weights()[0])
+    assert child.get_layer("block2").factor == 2
+
+
+def chain(*middle, head=None):
+    head = (layers.Flatten(), layers.Dense(2)) if head is None else head
+    return keras.Sequential([keras.Input((16, 16, 3)), *middle, *head])
+
+
+def residual():
+    inputs = keras.Input((16, 16, 3))
+    x = layers.Conv2D(4, 3, padding="same", name="stem")(inputs)
+    y = layers.Conv2D(4, 3, padding="same")(x)
+    x = layers.MaxPooling2D()(layers.Add(name="join")([x, y]))
+    return keras.Model(inputs, layers.Dense(2)(layers.Flatten()(x)))
+
+
+REFUSED = {
+    "residual": (residual, r"'join' \(Add\) joins 2 paths \(stem, .*\), as a residual connection does"),
+    "depthwise": (lambda: chain(layers.DepthwiseConv2D(3, name="dw"), layers.MaxPooling2D()), r"'dw' \(DepthwiseConv2D\) is not a plain Conv2D"),
+    "separable": (lambda: chain(layers.SeparableConv2D(4, 3, name="sep"), layers.MaxPooling2D()), r"'sep' .* not a plain Conv2D"),
+    "no pooling": (lambda: chain(layers.Conv2D(4, 3, name="c1"), layers.MaxPooling2D(), layers.Conv2D(4, 3, name="c2")),
+                   r"'flatten.*' \(Flatten\) follows the convolutions from 'c2' without a pooling layer"),
+    "ends in convs": (lambda: chain(layers.Conv2D(4, 3, name="last"), head=()), r"'last' .* without a pooling layer"),
+    "pool 3x3": (lambda: chain(layers.Conv2D(4, 3), layers.MaxPooling2D(3, name="p3")), r"'p3' .* pools \(3, 3\)"),
+    "softmax": (lambda: chain(layers.Conv2D(4, 3, activation="softmax", name="sm"), layers.MaxPooling2D()), r"'sm' .*activation \(softmax\)"),
+    "dilated": (lambda: chain(layers.Conv2D(4, 3, dilation_rate=2, name="dil"), layers.MaxPooling2D()), r"'dil' .* dilated"),
+    "dropout inside": (lambda: chain(layers.Conv2D(4, 3), layers.Dropout(0.1, name="drop"), layers.Conv2D(4, 3), layers.MaxPooling2D()),
+                       r"'drop' \(Dropout\) follows the convolutions"),
+    "BN between blocks": (lambda: chain(layers.Conv2D(4, 3), layers.MaxPooling2D(), layers.BatchNormalization(name="bn"),
+                                        layers.Conv2D(4, 3, name="c"), layers.MaxPooling2D()), r"'c' .* comes after 'bn', where the blocks ended"),
+    "no convolution": (lambda: chain(head=(layers.Flatten(name="fl"), layers.Dense(2))), r"'fl' .* comes before any convolution block"),
+    "name taken": (lambda: chain(layers.Conv2D(4, 3), layers.MaxPooling2D(), layers.Dropout(0.1, name="block1_fusion"),
+                                  layers.Conv2D(4, 3), layers.MaxPooling2D()),
+                   r"names \['block1_fusion'\] are the names of split blocks"),
+    "leaky 0.3": (lambda: chain(layers.Conv2D(4, 3), layers.LeakyReLU(0.3, name="lk"), layers.MaxPooling2D()), r"'lk' .* applies an activation"),
+    "unbuilt": (lambda: keras.Sequential([layers.Conv2D(4, 3), layers.MaxPooling2D()]), r"is not built"),
+    "any size": (lambda: keras.Sequential([keras.Input((None, None, 3)), layers.Conv2D(4, 3), layers.MaxPooling2D()]),
+                 r"input of shape \(None, None, 3\)"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_networks_that_cannot_be_split_get_one_clear_error(case, monkeypatch):
+    build, message = REFUSED[case]
+    model = build()
+    monkeypatch.setattr(netsplit.networks, "SplitBlock", lambda *a, **k: pytest.fail("built before checking"))
+    with pytest.raises(InputError, match=message):
+        split_network(model, (2, 2))
+
+
+def test_bad_factors_are_refused_before_anything_is_built(monkeypatch):
+    model = small_cnn()
+    monkeypatch.setattr(netsplit.networks.keras, "Input", lambda *a, **k: pytest.fail("built before checking"))
+    with pytest.raises(InputError, match="one factor per block \\(3\\)"):
+        split_network(model, (2, 2))
+    with pytest.raises(InputError, match="block3: split factor 16 is larger than the narrowest layer \\(8 filters\\)"):
+        split_network(model, (2, 2, 16))
+
+
+def test_architecture_hash_ignores_names_and_weights_but_not_settings():
+    first, second = small_cnn(), small_cnn()
+    assert describe_network(first).architecture() == describe_network(second).architecture()
+    wider = keras.Sequential([keras.Input((32, 32, 3)), layers.Conv2D(13, 3), layers.MaxPooling2D(), layers.Flatten(), layers.Dense(10)])
+    narrower = keras.Sequential([keras.Input((32, 32, 3)), layers.Conv2D(12, 3), layers.MaxPooling2D(), layers.Flatten(), layers.Dense(10)])
+    assert describe_network(wider).architecture() != describe_network(narrower).architecture()
