@@ -21,6 +21,9 @@ from netsplit.export import PRECISIONS  # noqa: E402
 from netsplit.models import MODELS, VARIANTS  # noqa: E402
 
 
+DATASET_HELP = "cifar10, fashion_mnist, folder:PATH (a sub-folder of images per class) or npz:PATH"
+
+
 class UsageError(InputError):
     """Bad input on the command line."""
 
@@ -33,28 +36,47 @@ def _table(rows: list[dict], columns: list[str]) -> str:
 
 
 def _build(args, input_shape: tuple[int, int, int], num_classes: int = 10):
-    """The network that ``--model --variant --split --factor --width-multiplier`` describe."""
+    """The network that ``--model --variant --split --factor --width-multiplier`` describe (a .keras
+    model is split by ``--split`` at its own input shape and classes)."""
     from netsplit.models import build_model
+    from netsplit.networks import is_network_file, load_network, split_network
 
+    if is_network_file(args.model):
+        if args.variant != "proposed" or args.factor is not None or args.width_multiplier != 1.0:
+            raise UsageError("a .keras model takes --split only (no --variant, --factor or --width-multiplier)")
+        return split_network(load_network(args.model), args.split)
     return build_model(args.model, args.variant, args.split, args.factor, input_shape=input_shape,
                        num_classes=num_classes, width_multiplier=args.width_multiplier)
+
+
+def _model_name(text: str) -> str:
+    """``--model``: a built-in model, or a .keras file of your own network."""
+    from netsplit.networks import is_network_file
+
+    if text in MODELS or is_network_file(text):
+        return text
+    raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(MODELS)} or a .keras file)")
 
 
 def _info(args) -> int:
     from netsplit.complexity import analyse, total
 
-    model = _build(args, (args.input_size, args.input_size, args.channels))
-    costs = analyse(model)
+    size = args.input_size or 32
+    model = _build(args, (size, size, args.channels))
+    costs = analyse(model, args.input_size)
     costs.append(total(costs))
     rows = [c.as_dict() for c in costs]
+    height, width, channels = model.input_shape[1:]
+    if args.input_size is not None:
+        height = width = args.input_size
     if args.json:
-        print(json.dumps({"model": model.name, "input_size": args.input_size, "blocks": rows}, indent=2))
+        print(json.dumps({"model": model.name, "input_size": height, "blocks": rows}, indent=2))
         return 0
     for row in rows:
         row["memory_layerwise"] = f"{row['memory_layerwise'] / 2**20:.2f} MiB"
         row["memory_branchwise"] = f"{row['memory_branchwise'] / 2**20:.2f} MiB"
         row["params"], row["macs"] = f"{row['params']:,}", f"{row['macs']:,}"
-    print(f"{model.name} at {args.input_size}x{args.input_size}x{args.channels}, batch 1, float32")
+    print(f"{model.name} at {height}x{width}x{channels}, batch 1, float32")
     print(_table(rows, ["block", "params", "macs", "memory_layerwise", "memory_branchwise"]))
     return 0
 
@@ -65,8 +87,12 @@ def _train(args) -> int:
     from netsplit.records import RecordStore, config_hash
     from netsplit.train import TrainConfig, train_network
 
+    from netsplit.networks import is_network_file, load_network
+
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr)
-    data = load_dataset(args.dataset, args.train_size, args.test_size, seed=args.seed, path=args.data_path)
+    shape = tuple(load_network(args.model).input_shape[1:]) if is_network_file(args.model) else None
+    data = load_dataset(args.dataset, args.train_size, args.test_size, seed=args.seed, path=args.data_path,
+                        image_shape=shape)
     build = partial(_build, args, data.input_shape, data.num_classes)
     build()  # bad options fail here, before the data is augmented and the first epoch starts
     options = {k: v for k, v in vars(args).items() if k not in ("run", "json", "records", "command")}
@@ -188,7 +214,8 @@ def _positive_int(text: str) -> int:
 
 
 def _network_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="vgg16", choices=MODELS)
+    parser.add_argument("--model", default="vgg16", type=_model_name,
+                        help=f"{', '.join(MODELS)}, or a .keras file of your own CNN")
     parser.add_argument("--variant", default="proposed", choices=VARIANTS,
                         help="proposed (split blocks + fusion), naive or shared split")
     parser.add_argument("--split", type=_integers, default=None, help="factor per block, e.g. 8,2,2,4,4 (proposed)")
@@ -210,13 +237,13 @@ def parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="parameters, MACs and activation memory per block")
     _network_options(info)
-    info.add_argument("--input-size", type=_positive_int, default=32)
+    info.add_argument("--input-size", type=_positive_int, default=None, help="square input (default: 32, or the model's)")
     info.add_argument("--channels", type=_positive_int, default=3)
     info.set_defaults(run=_info)
 
     train = commands.add_parser("train", help="train one network and print its test accuracy")
     _network_options(train)
-    train.add_argument("--dataset", default="fashion_mnist")
+    train.add_argument("--dataset", default="fashion_mnist", help=DATASET_HELP)
     train.add_argument("--data-path", default=None, help="local copy of the data set")
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=_positive_int, default=128)
@@ -228,12 +255,13 @@ def parser() -> argparse.ArgumentParser:
     train.set_defaults(run=_train)
 
     search = commands.add_parser("search", help="the block-by-block split search (resumes from its records)")
-    search.add_argument("--model", default="vgg16", choices=MODELS)
-    search.add_argument("--dataset", default="fashion_mnist")
+    search.add_argument("--model", default="vgg16", type=_model_name,
+                        help=f"{', '.join(MODELS)}, or a .keras file of your own CNN")
+    search.add_argument("--dataset", default="fashion_mnist", help=DATASET_HELP)
     search.add_argument("--data-path", default=None)
     search.add_argument("--threshold", type=float, default=0.5, help="accuracy drop in percentage points")
     search.add_argument("--factors", type=_integers, default=(2, 4, 6, 8), help="candidate factors, ascending")
-    search.add_argument("--blocks", type=_integers, default=(1, 2, 3, 4, 5), help="blocks to search, ascending")
+    search.add_argument("--blocks", type=_integers, default=None, help="blocks to search, ascending (default: all)")
     search.add_argument("--baseline-epochs", type=int, default=10)
     search.add_argument("--finetune-epochs", type=int, default=3)
     search.add_argument("--no-inherit", dest="inherit", action="store_false", help="train candidates from scratch")

@@ -19,6 +19,7 @@ import keras
 from netsplit.data import Dataset
 from netsplit.inheritance import inherit
 from netsplit.models import split_model
+from netsplit.networks import split_network
 from netsplit.records import RunRecord, read_records
 from netsplit.train import TrainConfig, train_network
 
@@ -47,6 +48,9 @@ class TrainingEvaluator:
         return self.weights_dir / f"{'-'.join(map(str, split))}_s{seed}.weights.h5"
 
     def _build(self, split: tuple[int, ...]) -> keras.Model:
+        network = self.config.network()
+        if network is not None:  # your own network, freshly initialised as a built-in one is
+            return split_network(network.model, split, weights=False)
         data = self.data()
         return split_model(self.config.model, split, data.input_shape, data.num_classes,
                            self.config.width_multiplier)
@@ -80,7 +84,8 @@ class TrainingEvaluator:
         model, record = train_network(
             partial(self._build, job.split), data, train, job.seed, initialise=initialise,
             label=f"block {job.block} factor {job.factor} seed {job.seed}",
-            experiment="search", config_hash=c.hash, model=c.model, variant="proposed", split=list(job.split),
+            experiment="search", config_hash=c.hash, model=c.model_name, architecture=c.architecture,
+            variant="proposed", split=list(job.split),
             width=c.width_multiplier, role=job.role, block=job.block, factor=job.factor,
         )
         if self.weights_dir is not None:

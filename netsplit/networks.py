@@ -347,6 +347,11 @@ def split_network(model: keras.Model, factors=None, implementation: str = "auto"
     return result
 
 
+def is_network_file(name: object) -> bool:
+    """Whether ``name`` names a .keras file (a network of your own) rather than a built-in model."""
+    return isinstance(name, (str, os.PathLike)) and Path(name).suffix == ".keras"
+
+
 @lru_cache(maxsize=8)
 def _load(path: str, modified: int) -> keras.Model:
     import netsplit.layers  # noqa: F401  (registers the layers a saved split network names)
@@ -360,6 +365,6 @@ def _load(path: str, modified: int) -> keras.Model:
 def load_network(path: str | os.PathLike) -> keras.Model:
     """The model saved in a ``.keras`` file (loaded once per version of the file)."""
     file = Path(path)
-    if file.suffix != ".keras" or not file.is_file():
+    if not is_network_file(file) or not file.is_file():
         raise InputError(f"no .keras model file at {path}")
     return _load(str(file.resolve()), file.stat().st_mtime_ns)

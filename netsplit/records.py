@@ -51,6 +51,7 @@ class RunRecord:
     train_seconds: float
     first_step_seconds: float
     role: str = "train"  # train | baseline | candidate | final
+    architecture: str | None = None  # a .keras network's architecture hash (model is then its file name)
     validation_accuracy: float | None = None  # on images held out of the training set, when there are
     validation_size: int = 0
     block: int | None = None

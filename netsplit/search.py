@@ -21,23 +21,29 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from netsplit.data import DATASETS, Dataset, load_dataset
+from netsplit.data import Dataset, check_dataset, load_dataset
 from netsplit.errors import InputError
 from netsplit.evaluator import TrainingEvaluator
 from netsplit.executors import InProcess, make_executor
 from netsplit.models import MODELS, architecture
+from netsplit.networks import Network, describe_network, is_network_file, load_network
 from netsplit.records import RecordStore, RunRecord, adopt_legacy_file, config_hash
 
 REFERENCES = ("block", "original")
 DECISION_FIELDS = ("threshold", "factors", "blocks", "reference", "seeds", "sweep")
 """Fields that decide which networks a search trains and accepts, never what one of them is."""
-LATER_DEFAULTS = {"validation_size": None, "sweep": False}
+LATER_DEFAULTS = {"validation_size": None, "sweep": False, "architecture": None}
 """Fields added after records were first written, with the defaults that behave as before them."""
 
 
 @dataclass(frozen=True)
 class SearchConfig:
     """Everything that decides a search's results; the paper's settings are the defaults.
+
+    ``model`` is a built-in model or a ``.keras`` file of your own network (see
+    :func:`~netsplit.networks.split_network`), trained from scratch as the built-in ones are; its
+    records carry the file's name and a hash of its architecture (:attr:`architecture`), which is
+    part of the records' key.
 
     >>> SearchConfig(threshold=0.5).hash == SearchConfig(threshold=2.0).hash  # the same networks
     True
@@ -47,7 +53,7 @@ class SearchConfig:
     dataset: str = "fashion_mnist"
     threshold: float = 0.5  # accuracy drop, percentage points
     factors: tuple[int, ...] = (2, 4, 6, 8)
-    blocks: tuple[int, ...] = (1, 2, 3, 4, 5)
+    blocks: tuple[int, ...] | None = None  # None: every block
     baseline_epochs: int = 10
     finetune_epochs: int = 3
     inherit: bool = True
@@ -61,18 +67,38 @@ class SearchConfig:
     learning_rate: float = 0.05
     validation_size: int | None = None  # images held out of training to decide on; None: decide on the test set
     sweep: bool = False  # train every candidate factor of a block, not only up to the first that fails
+    architecture: str | None = field(default=None, init=False)  # a .keras network's architecture hash
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "factors", tuple(self.factors))
-        object.__setattr__(self, "blocks", tuple(self.blocks))
+        if is_network_file(self.model):
+            object.__setattr__(self, "architecture", self.network().architecture())
+        blocks = range(1, self.block_count + 1) if self.blocks is None else self.blocks
+        object.__setattr__(self, "blocks", tuple(blocks))
         validate(self)
+
+    def network(self) -> Network | None:
+        """Your own network cut into blocks, where ``model`` is a .keras file; None for a built-in model."""
+        return describe_network(load_network(self.model)) if is_network_file(self.model) else None
+
+    @property
+    def block_count(self) -> int:
+        """How many blocks the model has."""
+        network = self.network()
+        return len(architecture(self.model).blocks if network is None else network.blocks)
+
+    @property
+    def model_name(self) -> str:
+        """The model as records name it: a built-in model's name, or the .keras file's name."""
+        return Path(self.model).name if self.architecture else self.model
 
     @property
     def training(self) -> dict:
         """The settings that determine every trained network (all but :data:`DECISION_FIELDS`; settings
         added later count only when they differ from their default, so older keys stay valid)."""
-        return {k: v for k, v in asdict(self).items()
-                if k not in DECISION_FIELDS and (k not in LATER_DEFAULTS or v != LATER_DEFAULTS[k])}
+        fields = {k: v for k, v in asdict(self).items()
+                  if k not in DECISION_FIELDS and (k not in LATER_DEFAULTS or v != LATER_DEFAULTS[k])}
+        return fields | {"model": self.model_name}  # a .keras file's name, wherever it lies
 
     @property
     def hash(self) -> str:
@@ -90,13 +116,22 @@ class SearchConfig:
         return config_hash(self.legacy_fields())
 
     def load_data(self, path: str | None = None) -> Dataset:
-        """The configuration's data: its subsets and held-out validation images, from ``path`` if given."""
-        return load_dataset(self.dataset, self.train_size, self.test_size, seed=self.seed, path=path,
-                            validation_size=self.validation_size)
+        """The configuration's data: its subsets and held-out validation images, from ``path`` if given
+        (for your own network, resized to its input)."""
+        network = self.network()
+        data = load_dataset(self.dataset, self.train_size, self.test_size, seed=self.seed, path=path,
+                            validation_size=self.validation_size,
+                            image_shape=None if network is None else network.input_shape)
+        if network is not None and network.num_classes != data.num_classes:
+            raise InputError(f"{self.model} ends in {network.num_classes} outputs but {data.title} has "
+                             f"{data.num_classes} classes; give the network a head with {data.num_classes} outputs")
+        return data
 
     def default_records(self, folder: str | Path = "results") -> Path:
-        """``results/<model>-<dataset>-<hash>.jsonl``: new training settings get a new file."""
-        return Path(folder) / f"{self.model}-{self.dataset}-{self.hash}.jsonl"
+        """``results/<model>-<dataset>-<hash>.jsonl``: new training settings get a new file (your own
+        network and data are named by their file or folder name)."""
+        dataset = "-".join(Path(part).stem for part in self.dataset.split(":"))
+        return Path(folder) / f"{Path(self.model_name).stem}-{dataset}-{self.hash}.jsonl"
 
 
 def _is_number(value) -> bool:
@@ -109,8 +144,11 @@ def _is_integer(value, minimum: int) -> bool:
 
 def validate(config: SearchConfig) -> None:
     """Raise ValueError naming the first invalid option and what is valid."""
-    if config.model not in MODELS:
-        raise InputError(f"unknown model {config.model!r}; valid models are {', '.join(MODELS)}")
+    if config.model not in MODELS and not is_network_file(config.model):
+        raise InputError(f"unknown model {config.model!r}; valid models are {', '.join(MODELS)} "
+                         "and .keras files of your own networks")
+    if config.architecture and config.width_multiplier != 1.0:
+        raise InputError(f"width_multiplier scales the built-in models; {config.model} keeps its own widths")
     if not _is_number(config.threshold) or config.threshold < 0:
         raise InputError(f"threshold must be a non-negative number of percentage points, got {config.threshold!r}")
     factors = config.factors
@@ -118,15 +156,14 @@ def validate(config: SearchConfig) -> None:
         raise InputError(f"candidate factors must be a non-empty list of integers >= 2, got {list(factors)}")
     if list(factors) != sorted(set(factors)):
         raise InputError(f"candidate factors must be strictly ascending, got {list(factors)}")
-    count = len(architecture(config.model).blocks)
+    count = config.block_count
     if not config.blocks or any(not _is_integer(b, 1) or b > count for b in config.blocks):
         raise InputError(f"blocks must be numbers 1..{count} of {config.model}, got {list(config.blocks)}")
     if list(config.blocks) != sorted(set(config.blocks)):
         raise InputError(f"blocks must be searched in ascending order, got {list(config.blocks)}")
     if config.reference not in REFERENCES:
         raise InputError(f"reference must be one of {REFERENCES}, got {config.reference!r}")
-    if config.dataset not in DATASETS:
-        raise InputError(f"unknown dataset {config.dataset!r}; valid datasets are {', '.join(DATASETS)}")
+    check_dataset(config.dataset)
     for name in ("seeds", "baseline_epochs", "finetune_epochs", "batch_size"):
         if not _is_integer(getattr(config, name), minimum=1):
             raise InputError(f"{name} must be a positive integer, got {getattr(config, name)!r}")
@@ -237,7 +274,7 @@ class SplitSearch:
         self.config, self.evaluate, self.store = config, evaluate, store
         self.executor = executor or InProcess()
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-        self.blocks = len(architecture(config.model).blocks)
+        self.blocks = config.block_count
         self.planned = config.seeds * (1 + len(config.blocks) * len(config.factors))
         self.visited: list[tuple[int, ...]] = []  # the splits this search has looked at, in order
 

@@ -147,7 +147,8 @@ def fit(
     )
     model.compile(
         optimizer=_optimizer(config, len(batches)),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=not ends_in_softmax(model),
+                                                  label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
         jit_compile=jit_compile(),
     )
@@ -166,6 +167,11 @@ def fit(
         first_step_seconds=round(progress.first_step or 0.0, 3),
         epoch_seconds=[round(b - a, 4) for a, b in zip([0.0, *progress.epoch_ends], progress.epoch_ends)],
     )
+
+
+def ends_in_softmax(model: keras.Model) -> bool:
+    """Whether a network outputs probabilities (a network of your own may end in softmax), not logits."""
+    return getattr(model.layers[-1], "activation", None) is keras.activations.softmax
 
 
 def recalibrate_batch_norm(model: keras.Model, images: np.ndarray, batch_size: int, batches: int) -> None:

@@ -1,5 +1,7 @@
 """Any Keras CNN split at its poolings: exact at factor 1, block-diagonal after inheriting, clear refusals."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -178,3 +180,94 @@ def test_architecture_hash_ignores_names_and_weights_but_not_settings():
     wider = keras.Sequential([keras.Input((32, 32, 3)), layers.Conv2D(13, 3), layers.MaxPooling2D(), layers.Flatten(), layers.Dense(10)])
     narrower = keras.Sequential([keras.Input((32, 32, 3)), layers.Conv2D(12, 3), layers.MaxPooling2D(), layers.Flatten(), layers.Dense(10)])
     assert describe_network(wider).architecture() != describe_network(narrower).architecture()
+
+
+def tiny_cnn(width=8, classes=2):
+    return keras.Sequential([
+        keras.Input((16, 16, 1)), layers.Conv2D(width, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(width, 3, padding="same"), layers.BatchNormalization(), layers.ReLU(), layers.MaxPooling2D(),
+        layers.Flatten(), layers.Dense(classes, activation="softmax"),
+    ])
+
+
+def saved(model, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    return str(path)
+
+
+def test_built_in_search_keys_stay_as_they_were():
+    from netsplit.search import SearchConfig
+
+    assert (SearchConfig().hash, SearchConfig().legacy_hash) == ("b63839da61dc", "89bbaf422522")
+    config = SearchConfig(model="resnet18", width_multiplier=0.25, train_size=100)
+    assert (config.hash, config.legacy_hash, config.blocks) == ("2353f436f6f1", "24513e5a640b", (1, 2, 3, 4, 5))
+
+
+def test_a_search_on_a_keras_file_is_keyed_by_its_name_and_architecture(tmp_path):
+    from netsplit.records import RecordStore
+    from netsplit.search import SearchConfig, SplitSearch
+    from oracle import Oracle
+
+    config = SearchConfig(model=saved(tiny_cnn(), tmp_path / "a" / "cnn.keras"), dataset="npz:data/digits.npz",
+                          factors=(2, 4))
+    assert config.blocks == (1, 2) and config.architecture == describe_network(tiny_cnn()).architecture()
+    moved = SearchConfig(model=saved(tiny_cnn(), tmp_path / "b" / "cnn.keras"), dataset="npz:data/digits.npz",
+                         factors=(2, 4))
+    other = SearchConfig(model=saved(tiny_cnn(width=12), tmp_path / "c" / "cnn.keras"), dataset="npz:data/digits.npz",
+                         factors=(2, 4))
+    assert moved.hash == config.hash != other.hash
+    assert config.default_records().name == f"cnn-npz-digits-{config.hash}.jsonl"
+    oracle = Oracle(config, {1: {2: 0.1, 4: 0.9}, 2: {2: 0.1, 4: 0.2}})
+    result = SplitSearch(config, oracle, RecordStore(tmp_path / "r.jsonl", config.hash), log=lambda line: None).run()
+    assert result.split == (2, 4) and {job.split for job in oracle.calls} == {(1, 1), (2, 1), (4, 1), (2, 2), (2, 4)}
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"width_multiplier": 0.5}, "width_multiplier scales the built-in models"),
+    ({"blocks": (1, 3)}, r"blocks must be numbers 1..2 of"),
+    ({"dataset": "photos"}, "folder:PATH"),
+])
+def test_bad_search_options_for_a_keras_file(tmp_path, options, message):
+    from netsplit.search import SearchConfig
+
+    with pytest.raises(InputError, match=message):
+        SearchConfig(model=saved(tiny_cnn(), tmp_path / "cnn.keras"), **options)
+
+
+def test_info_shows_the_costs_of_a_split_keras_file(tmp_path, capsys):
+    from netsplit.cli import main
+
+    path = saved(tiny_cnn(), tmp_path / "cnn.keras")
+    assert main(["info", "--model", path, "--split", "4,2", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert [row["block"] for row in info["blocks"]] == ["block1", "block2", "head", "total"]
+    assert info["blocks"][-1]["params"] == split_network(tiny_cnn(), (4, 2)).count_params()
+    assert main(["info", "--model", path, "--split", "4,2", "--input-size", "64"]) == 0
+    assert "at 64x64x1" in capsys.readouterr().out
+    for argv, message in [(["--split", "4,2,2"], "one factor per block (2)"), (["--variant", "naive"], "takes --split only"),
+                          (["--model", str(tmp_path / "none.keras")], "no .keras model file")]:
+        assert main(["info", "--model", path, *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err
+
+
+@pytest.mark.slow
+def test_search_command_on_a_keras_file_and_an_image_folder(tmp_path, capsys):
+    from netsplit.cli import main
+    from netsplit.records import read_records
+    from test_imagefiles import write_images
+
+    write_images(tmp_path / "shapes", per_class=20, size=(20, 20), mode="L")
+    path = saved(tiny_cnn(), tmp_path / "cnn.keras")
+    argv = ["search", "--model", path, "--dataset", f"folder:{tmp_path / 'shapes'}", "--factors", "2",
+            "--baseline-epochs", "1", "--finetune-epochs", "1", "--batch-size", "16",
+            "--records", str(tmp_path / "r.jsonl"), "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["split"]) == 2 and len(report["blocks"]) == 2
+    records = read_records(tmp_path / "r.jsonl")
+    assert {r.model for r in records} == {"cnn.keras"} and len({r.architecture for r in records}) == 1
+    assert records[0].architecture and records[0].dataset == f"folder:{tmp_path / 'shapes'}"
+    assert records[0].input_size == 16 and records[0].train_size == 32, "resized; a fifth held out as test set"
+    assert main(argv) == 0 and len(read_records(tmp_path / "r.jsonl")) == len(records), "resumed, nothing trained"
