@@ -19,7 +19,7 @@ import yaml
 from netsplit.errors import InputError
 from netsplit.study import project_root
 
-NOTEBOOKS = ("method", "complexity", "vgg16", "resnet18", "memory", "own_network")
+NOTEBOOKS = ("method", "complexity", "vgg16", "resnet18", "memory", "inference", "own_network")
 
 
 def load_profiles(path: Path | None = None) -> dict:

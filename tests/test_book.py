@@ -20,6 +20,7 @@ CHAPTERS = {  # page: what a reader must find there
     "vgg16": ["<img", "<table", "Fashion-MNIST", "proposed_I", "naive split", "shared split"],
     "resnet18": ["<img", "<table", "Fashion-MNIST", "naive split"],
     "memory": ["<img", "<table", "2048"],
+    "inference": ["<img", "<table", "LiteRT", "int8"],
     "reproducing": ["make reproduce", "papermill notebooks/vgg16.ipynb"],
     "teaching": ['class="exercise admonition', 'class="solution dropdown admonition', "Count the weights"],
     "references": ["MalekHosseini", "arXiv:2002.03302"],
