@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import keras
 import pandas as pd
 
-from netsplit.data import Dataset, load_dataset
-from netsplit.models import build_model
+from netsplit.complexity import analyse, total
+from netsplit.data import Dataset
+from netsplit.models import MODELS, build_model
 from netsplit.records import RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
+from netsplit.runtime import project_root  # noqa: F401  (notebooks find results/ through it)
 from netsplit.search import SearchConfig
 from netsplit.train import TrainConfig, train_network
 
@@ -30,15 +33,6 @@ PROFILE_NOTES = {
 }
 
 
-def project_root() -> Path:
-    """The repository root (the folder holding pyproject.toml), wherever a notebook runs from."""
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "pyproject.toml").exists() and (folder / "netsplit").is_dir():
-            return folder
-    return here
-
-
 @dataclass(frozen=True)
 class Network:
     """One network of a comparison table: a name, a variant, and its split or branch count."""
@@ -47,6 +41,12 @@ class Network:
     variant: str = "proposed"
     split: tuple[int, ...] = (1, 1, 1, 1, 1)
     factor: int = 4
+
+    def build(self, model: str, **options) -> keras.Model:
+        """This network of ``model`` (``options``, e.g. ``width_multiplier``, go to :func:`build_model`)."""
+        if self.variant == "proposed":
+            return build_model(model, self.variant, self.split, **options)
+        return build_model(model, self.variant, factor=self.factor, **options)
 
 
 def paper_networks(found: tuple[int, ...]) -> list[Network]:
@@ -59,6 +59,104 @@ def paper_networks(found: tuple[int, ...]) -> list[Network]:
         Network("shared split", "shared", factor=4),
         Network("found by search", split=tuple(found)),
     ]
+
+
+@dataclass(frozen=True)
+class ModelStudy:
+    """What a search chapter says about one model: its title, its opening, what the paper reports for
+    it, and the names of the networks the paper compares it with."""
+
+    title: str
+    intro: str
+    paper: str
+    networks: tuple[str, ...]
+
+
+MODEL_STUDIES = {
+    "vgg16": ModelStudy(
+        title="VGG16: the search and Table 2",
+        intro=(
+            "The paper splits VGG16 (13 convolutions in 5 blocks) block by block, then compares two splits it "
+            "found (proposed_I, 8,2,2,4,4, and proposed_II, 8,2,2,2,4) with the unsplit network and with two "
+            "earlier ideas: the **naive split**, K slim networks joined only before the classifier, and the "
+            "**shared split**, where the first three convolutions are shared and the rest is split by 4."
+        ),
+        paper=(
+            "On CIFAR-10 the paper's proposed_I split averages a factor of 4 per block and loses 0.61 points "
+            "of accuracy; the naive split loses the most and the shared split comes second."
+        ),
+        networks=("baseline", "proposed_I", "proposed_II", "naive split", "shared split", "found by search"),
+    ),
+    "resnet18": ModelStudy(
+        title="ResNet18: the search and Table 1",
+        intro=(
+            "For ResNet18 the blocks are the stem and the four residual stages. A split stage is K slim residual "
+            "stages side by side; its fusion pools where the next stage would reduce resolution, and that "
+            "stage's stride moves into the pooling. The paper's Table 1 lists the accuracy of every block at "
+            "factors 1, 2, 4, 6 and 8 with a threshold of 0.5 points, and notes that splitting sometimes "
+            "*improved* accuracy. The split found here is compared with the unsplit ResNet18 and the **naive "
+            "split**, 4 slim ResNet18s joined only before the classifier."
+        ),
+        paper=(
+            "The paper's Table 1 values were lost from its text; it states that splitting ResNet18 block by "
+            "block sometimes raised accuracy."
+        ),
+        networks=("baseline", "naive split", "found by search"),
+    ),
+}
+"""The model-specific text of the search chapter (``notebooks/search.ipynb``), by model."""
+
+
+def comparison_networks(model: str, found: tuple[int, ...] | None = None) -> list[Network]:
+    """The networks the paper compares for ``model`` (:data:`MODEL_STUDIES`), with the split a search
+    found, or without that network when ``found`` is None."""
+    by_name = {network.name: network for network in paper_networks(found or ())}
+    names = MODEL_STUDIES[model].networks
+    return [by_name[name] for name in names if found is not None or name != "found by search"]
+
+
+def cost_table(models: tuple[str, ...] = MODELS, input_size: int = 32) -> pd.DataFrame:
+    """Parameters, MACs and activation memory (float32, batch 1) of each model's comparison networks,
+    counted from the built models; one row per (model, network)."""
+    rows = []
+    for model in models:
+        for network in comparison_networks(model):
+            cost = total(analyse(network.build(model), input_size))
+            rows.append({"model": model, "network": network.name, "parameters": cost.params,
+                         "MMACs": round(cost.macs / 1e6, 1),
+                         "memory layer by layer (KiB)": cost.memory_layerwise / 1024,
+                         "memory branch by branch (KiB)": cost.memory_branchwise / 1024})
+    costs = pd.DataFrame(rows).set_index(["model", "network"])
+    baseline = costs.groupby(level="model")["parameters"].transform("first")
+    costs.insert(1, "parameters vs baseline", (costs["parameters"] / baseline).round(3))
+    return costs
+
+
+def block_costs(model: str, names: tuple[str, ...], input_size: int = 32) -> pd.DataFrame:
+    """Parameters and MACs of every block of the named comparison networks of ``model``, one row per
+    (network, block)."""
+    by_name = {network.name: network for network in comparison_networks(model)}
+    return pd.DataFrame([
+        {"network": name, "block": cost.block, "parameters": cost.params, "MACs": cost.macs}
+        for name in names for cost in analyse(by_name[name].build(model), input_size)
+    ])
+
+
+def counted_memory(networks: dict[str, tuple[int, ...]], sizes: list[int],
+                   models: tuple[str, ...] = MODELS) -> pd.DataFrame:
+    """Peak activation memory (MiB, float32, batch 1) of each split network of each model at each square
+    input size, layer by layer and branch by branch, counted from the models; one row per case."""
+    rows = []
+    for model in models:
+        for name, factors in networks.items():
+            built = build_model(model, "proposed", factors)
+            for size in sizes:
+                cost = total(analyse(built, size))
+                for execution, peak in (("layer by layer", cost.memory_layerwise),
+                                        ("branch by branch", cost.memory_branchwise)):
+                    rows.append({"model": model, "network": name, "input size": size, "execution": execution,
+                                 "peak MiB": peak / 2**20})
+    return pd.DataFrame(rows)
 
 
 @dataclass(frozen=True)
@@ -91,16 +189,15 @@ def train_networks(config: FinalConfig, networks: list[Network], records: str | 
     """Train each network with each seed, skipping those already in ``records`` (so a re-run resumes)."""
     s = config.search
     store = RecordStore(records, config.hash)
-    data = data or load_dataset(s.dataset, s.train_size, s.test_size, seed=s.seed, path=data_path)
+    data = data or s.load_data(data_path)
     train = TrainConfig(epochs=config.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate)
     seeds = range(s.seed, s.seed + config.seeds)
     for network in networks:
         for seed in seeds:
             if store.find(experiment=network.name, seed=seed, split=list(network.split)):
                 continue
-            build = partial(build_model, s.model, network.variant, network.split, network.factor,
-                            input_shape=data.input_shape, num_classes=data.num_classes,
-                            width=s.width_multiplier)
+            build = partial(network.build, s.model, input_shape=data.input_shape, num_classes=data.num_classes,
+                            width_multiplier=s.width_multiplier)
             train_network(build, data, train, seed, store, label=f"{network.name} seed {seed}",
                           experiment=network.name, config_hash=config.hash, model=s.model,
                           variant=network.variant, split=list(network.split), factor=network.factor,

@@ -12,22 +12,22 @@ from pathlib import Path
 import pytest
 import yaml
 
+from netsplit.study import MODEL_STUDIES
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = {  # page: what a reader must find there
     "intro": ["<table", "Headline results"],
     "method": ["<img", "<table", "Eq. 2"],
     "complexity": ["<img", "<table"],
-    "vgg16": ["<img", "<table", "Fashion-MNIST", "proposed_I", "naive split", "shared split"],
-    "resnet18": ["<img", "<table", "Fashion-MNIST", "naive split"],
+    "vgg16": ["<img", "<table", "Fashion-MNIST", "proposed_I", "naive split", "shared split",
+              MODEL_STUDIES["vgg16"].title],
+    "resnet18": ["<img", "<table", "Fashion-MNIST", "naive split", MODEL_STUDIES["resnet18"].title],
     "memory": ["<img", "<table", "2048"],
     "inference": ["<img", "<table", "LiteRT", "int8"],
-    "reproducing": ["make reproduce", "papermill notebooks/vgg16.ipynb"],
+    "reproducing": ["make reproduce", "papermill notebooks/search.ipynb"],
     "teaching": ['class="exercise admonition', 'class="solution dropdown admonition', "Count the weights"],
     "references": ["MalekHosseini", "arXiv:2002.03302"],
 }
-pytestmark = pytest.mark.slow
-
-
 @pytest.fixture(scope="module")
 def html(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book")
@@ -38,11 +38,13 @@ def html(tmp_path_factory) -> Path:
     return out / "_build" / "html"
 
 
+@pytest.mark.slow
 def test_book_builds_with_warnings_as_errors(html):
     for page in CHAPTERS:
         assert (html / "book" / f"{page}.html").exists(), page
 
 
+@pytest.mark.slow
 def test_notebook_chapters_offer_download_and_launch_only_with_a_repository(html):
     """Launch and repository links name the repository in _config.yml; with its URL empty there are none."""
     url = (yaml.safe_load((ROOT / "_config.yml").read_text()).get("repository") or {}).get("url") or ""
@@ -64,6 +66,7 @@ def external_references(html: Path) -> list[str]:
             for a, b in EXTERNAL.findall(path.read_text(errors="replace"))]
 
 
+@pytest.mark.slow
 def test_book_loads_nothing_from_outside(html):
     assert not external_references(html)
 
@@ -103,6 +106,7 @@ def screenshots(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.parametrize("page", CHAPTERS)
 def test_chapter_in_a_real_browser(html, page, tmp_path, screenshots):

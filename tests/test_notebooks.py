@@ -10,7 +10,8 @@ import papermill
 import pytest
 
 from netsplit.records import read_records
-from netsplit.reproduce import NOTEBOOKS, reproduce
+from netsplit.reproduce import CHAPTERS, NOTEBOOKS, load_profiles, notebook_parameters, reproduce
+from netsplit.study import MODEL_STUDIES
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -33,6 +34,17 @@ def test_reproduce_rejects_parameters_no_notebook_takes():
         reproduce("smoke", overrides={"treshold": 1.0})
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
         reproduce("fast", notebooks=["method"])
+    with pytest.raises(ValueError, match=r"a chapter fixes model \(chapter vgg16\)"):
+        reproduce("smoke", notebooks=["vgg16"], overrides={"model": "resnet18"})
+
+
+def test_the_model_chapters_run_one_search_notebook_with_their_model():
+    assert {CHAPTERS[model][0] for model in MODEL_STUDIES} == {"search"}
+    assert {source for source, _ in CHAPTERS.values()} == {path.stem for path in SOURCES}
+    declared = {"model": "vgg16", "factors": [2, 4, 6, 8], "profile": "custom", "threshold": 0.5}
+    for model in MODEL_STUDIES:
+        parameters = notebook_parameters("smoke", model, declared, None, {"threshold": 1.0}, load_profiles())
+        assert parameters == {"model": model, "factors": [2, 4], "profile": "smoke", "threshold": 1.0}
 
 
 @pytest.mark.slow
@@ -43,7 +55,7 @@ def test_reproduce_rejects_parameters_no_notebook_takes():
 ])
 def test_bad_parameters_fail_in_the_first_cells_with_the_library_message(tmp_path, parameters, message):
     with pytest.raises(papermill.PapermillExecutionError) as failure:
-        papermill.execute_notebook(str(ROOT / "notebooks" / "vgg16.ipynb"), str(tmp_path / "out.ipynb"),
+        papermill.execute_notebook(str(ROOT / "notebooks" / "search.ipynb"), str(tmp_path / "out.ipynb"),
                                    parameters={"records_dir": str(tmp_path), **parameters},
                                    kernel_name="python3", progress_bar=False, cwd=str(ROOT))
     assert message in str(failure.value)
@@ -67,10 +79,11 @@ def test_every_notebook_runs_with_the_smoke_profile(executed):
         outputs = [o for c in cells if c["cell_type"] == "code" for o in c["outputs"]]
         assert not [o for o in outputs if o["output_type"] == "error"], path.name
         assert any("image/png" in o.get("data", {}) for o in outputs), f"{path.name} shows a plot"
-    for name in ("vgg16", "resnet18"):
+    for name, study in MODEL_STUDIES.items():
         text = (folder / "book" / f"{name}.ipynb").read_text()
         assert "Fashion-MNIST (2,000 train / 1,000 test images" in text, "tables and plots name the data set"
         assert "Results of the `smoke` profile" in text
+        assert study.title in text, "the chapter glues its own title"
     records = [r for path in (folder / "results").glob("*.jsonl") for r in read_records(path)]
     assert {r.model for r in records} == {"vgg16", "resnet18"}
     assert {r.dataset for r in records} == {"fashion_mnist"}
@@ -85,3 +98,19 @@ def test_executed_notebooks_pass_nbval_lax(executed):
     )
     assert run.returncode == 0, run.stdout[-3000:]
     assert " passed" in run.stdout.splitlines()[-1]
+
+
+def test_only_the_published_profile_as_it_is_writes_into_the_book():
+    from netsplit.reproduce import default_output
+
+    profiles = load_profiles()
+    published = profiles["published"]
+    assert default_output(published["profile"], None, {}, profiles) == ROOT / "book"
+    assert default_output(published["profile"], published["dataset"], {}, profiles) == ROOT / "book"
+    elsewhere = ROOT / "_build" / "reproduced" / published["profile"]
+    assert default_output(published["profile"], None, {"threshold": 2.0}, profiles) == elsewhere
+    assert default_output(published["profile"], "cifar10", {}, profiles) == elsewhere
+    other = next(name for name in profiles if name not in ("published", published["profile"]))
+    assert default_output(other, None, {}, profiles) == ROOT / "_build" / "reproduced" / other
+    with pytest.raises(ValueError, match="unknown profile 'published'"):
+        reproduce("published", notebooks=["method"])

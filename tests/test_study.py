@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from netsplit.study import measured_memory, memory_savings, provenance_note
+from netsplit.complexity import analyse, total
+from netsplit.models import MODELS
+from netsplit.study import (MEMORY_NETWORKS, MODEL_STUDIES, block_costs, comparison_networks, cost_table,
+                            counted_memory, measured_memory, memory_savings, provenance_note)
 from oracle import Oracle
 from netsplit.search import Job, SearchConfig
 
@@ -37,3 +40,53 @@ def test_provenance_says_when_code_was_uncommitted():
     text = provenance_note([record])
     assert "1 networks trained on cpu (test)" in text and "2.0 minutes" in text
     assert "abcdef123456 with uncommitted changes" in text
+
+
+def test_each_model_has_its_chapter_text_and_its_comparison_networks_by_name():
+    assert set(MODEL_STUDIES) == set(MODELS)
+    assert len({study.title for study in MODEL_STUDIES.values()}) == len(MODELS), "distinct chapter titles"
+    vgg = comparison_networks("vgg16", (8, 2, 1, 1, 1))
+    assert [n.name for n in vgg] == ["baseline", "proposed_I", "proposed_II", "naive split", "shared split",
+                                     "found by search"]
+    assert vgg[-1].split == (8, 2, 1, 1, 1) and vgg[1].split == (8, 2, 2, 4, 4)
+    assert [n.name for n in comparison_networks("resnet18", (2, 1, 1, 1, 1))] == ["baseline", "naive split",
+                                                                                   "found by search"]
+    assert [n.name for n in comparison_networks("resnet18")] == ["baseline", "naive split"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_comparison_network_builds(model):
+    for network in comparison_networks(model, (2, 2, 1, 1, 1)):
+        built = network.build(model, width_multiplier=0.125, num_classes=10)
+        assert built.output_shape == (None, 10), network.name
+        assert network.variant in built.name or network.variant == "proposed", (network.name, built.name)
+
+
+def test_cost_table_counts_each_comparison_network_from_its_model():
+    costs = cost_table(input_size=32)
+    assert list(costs.index) == [(m, n.name) for m in MODELS for n in comparison_networks(m)]
+    assert (costs.xs("baseline", level="network")["parameters vs baseline"] == 1.0).all()
+    proposed = total(analyse(comparison_networks("vgg16")[1].build("vgg16"), 32))
+    row = costs.loc[("vgg16", "proposed_I")]
+    assert row["parameters"] == proposed.params and row["MMACs"] == round(proposed.macs / 1e6, 1)
+    assert row["parameters vs baseline"] == round(proposed.params / costs.loc[("vgg16", "baseline"), "parameters"], 3)
+    assert (costs["memory branch by branch (KiB)"] <= costs["memory layer by layer (KiB)"]).all()
+
+
+def test_block_costs_add_up_to_the_whole_network():
+    blocks = block_costs("vgg16", ("baseline", "proposed_I"), 32)
+    assert list(blocks["network"].unique()) == ["baseline", "proposed_I"]
+    assert list(blocks.query("network == 'baseline'")["block"]) == ["block1", "block2", "block3", "block4",
+                                                                    "block5", "head"]
+    costs = cost_table(("vgg16",), 32)
+    for name, group in blocks.groupby("network"):
+        assert group["parameters"].sum() == costs.loc[("vgg16", name), "parameters"]
+
+
+def test_counted_memory_has_both_orders_for_every_case():
+    memory = counted_memory(MEMORY_NETWORKS, [32, 256], models=("vgg16",))
+    assert len(memory) == len(MEMORY_NETWORKS) * 2 * 2
+    peaks = memory.pivot_table(index=["network", "input size"], columns="execution", values="peak MiB")
+    assert (peaks["branch by branch"] <= peaks["layer by layer"]).all()
+    assert peaks.loc[("original", 256), "branch by branch"] == peaks.loc[("original", 256), "layer by layer"]
+    assert peaks.loc[("original", 256), "layer by layer"] == 64 * peaks.loc[("original", 32), "layer by layer"]
