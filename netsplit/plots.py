@@ -1,4 +1,4 @@
-"""Figures of the book: the method drawn as diagrams, Fig. 5, the search trend, comparisons, memory."""
+"""Figures of the book: the method drawn as diagrams, Eq. 2 against the factor, the search trend, comparisons."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from netsplit.complexity import eq2_params
+from netsplit.complexity import eq1_params, eq2_params
+from netsplit.layers import SplitBlock, Unit
 from netsplit.search import SearchResult
 
 BRANCH_COLOURS = sns.color_palette("Set2", 8)
@@ -81,18 +82,40 @@ def method_figure() -> plt.Figure:
     return fig
 
 
-def fig5_frame(factors=(1, 2, 4, 8, 16, 32, 64), l0: int = 3, l1: int = 64, l2: int = 64) -> pd.DataFrame:
-    """Eq. 2 over (k1, k2) for the first two layers of VGG16 (paper Fig. 5)."""
-    return pd.DataFrame(
-        [[int(eq2_params(l0, l1, l2, k1, k2)) for k2 in factors] for k1 in factors],
-        index=pd.Index(factors, name="k1 (first layer)"), columns=pd.Index(factors, name="k2 (second layer)"),
-    )
+def block_kernel_weights(l0: int, l1: int, l2: int, factor: int) -> int:
+    """Convolution weights of a built two-conv block (L1, L2 filters, 3x3) on L0 channels, split by ``factor``."""
+    block = SplitBlock([Unit("conv", l1), Unit("conv", l2)], factor=factor, implementation="branches")
+    block.build((None, 8, 8, l0))
+    return sum(int(np.prod(conv.kernel.shape)) for conv in block.convs)
 
 
-def fig5_heatmap(frame: pd.DataFrame, ax=None) -> plt.Axes:
+def eq2_frame(factors=(1, 2, 4, 8, 16, 32, 64), l0: int = 64, l1: int = 128, l2: int = 128) -> pd.DataFrame:
+    """Weights of two 3x3 convs split by the same K (as inside one block): counted from built
+    :class:`SplitBlock` s, by Eq. 2 with k1 = k2 = K, and unsplit (Eq. 1)."""
+    frame = pd.DataFrame({
+        "K": list(factors),
+        "built block": [block_kernel_weights(l0, l1, l2, k) for k in factors],
+        "Eq. 2": [int(eq2_params(l0, l1, l2, k, k)) for k in factors],
+        "unsplit (Eq. 1)": eq1_params(l0, l1, l2),
+    }).set_index("K")
+    frame.attrs["layers"] = (l0, l1, l2)
+    return frame
+
+
+def eq2_plot(frame: pd.DataFrame, ax=None) -> plt.Axes:
+    """Weights of a split two-conv block against its factor K (from :func:`eq2_frame`), unsplit as a line."""
     ax = ax or plt.gca()
-    sns.heatmap(frame, annot=True, fmt=",d", cmap="viridis_r", cbar_kws={"label": "weights"}, ax=ax)
-    ax.set_title("Eq. 2: weights of VGG16's first two convolutions (L0=3, L1=L2=64)")
+    l0, l1, l2 = frame.attrs["layers"]
+    ax.plot(frame.index, frame["built block"], marker="o", label="split by K (built block = Eq. 2)")
+    ax.axhline(frame["unsplit (Eq. 1)"].iloc[0], color="crimson", ls="--", label="unsplit (Eq. 1)")
+    ax.axhline(l0 * l1 * 9, color="grey", ls=":", label="first conv alone")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(frame.index, [str(k) for k in frame.index])
+    ax.set_ylim(0, None)
+    ax.set_xlabel("factor K of the block")
+    ax.set_ylabel("convolution weights")
+    ax.set_title(f"L0={l0}, L1={l1}, L2={l2}")
+    ax.legend(fontsize=8)
     return ax
 
 
