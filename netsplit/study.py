@@ -15,7 +15,8 @@ import pandas as pd
 
 from netsplit.complexity import analyse, total
 from netsplit.data import Dataset
-from netsplit.models import MODELS, build_model
+from netsplit.layers import Fusion, SplitBlock
+from netsplit.models import MODELS, build_model, split_model
 from netsplit.records import RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
 from netsplit.runtime import project_root  # noqa: F401  (notebooks find results/ through it)
 from netsplit.search import SearchConfig
@@ -140,6 +141,33 @@ def block_costs(model: str, names: tuple[str, ...], input_size: int = 32) -> pd.
         {"network": name, "block": cost.block, "parameters": cost.params, "MACs": cost.macs}
         for name in names for cost in analyse(by_name[name].build(model), input_size)
     ])
+
+
+def parameter_shares(model: str, factors: tuple[int, ...], width_multiplier: float = 1.0) -> pd.DataFrame:
+    """Where a split network's parameters are, block by block (and head), against the unsplit network:
+    the factor, both counts (BN and fusion included), the fusion's part, the first convolution's kernel
+    (which every branch reads in full), the fraction of the block kept, and each block's share of the
+    unsplit and of the split network."""
+    unsplit = {cost.block: cost.params for cost in analyse(split_model(model, None, width_multiplier=width_multiplier))}
+    network = split_model(model, factors, width_multiplier=width_multiplier)
+    split = {cost.block: cost.params for cost in analyse(network)}
+    blocks = {layer.name: layer for layer in network.layers if isinstance(layer, SplitBlock)}
+    fusions = {layer.name.removesuffix("_fusion"): layer.count_params()
+               for layer in network.layers if isinstance(layer, Fusion)}
+    frame = pd.DataFrame({
+        "factor": {name: block.factor for name, block in blocks.items()},
+        "unsplit": unsplit,
+        "split": split,
+        "of which fusion": {name: fusions.get(name, 0) for name in split},
+        "first conv": {name: block.in_channels * block.unit_specs[0].width * block.unit_specs[0].kernel**2
+                       for name, block in blocks.items()},
+    })
+    frame.index.name = "block"
+    frame["factor"] = frame["factor"].astype("Int64")
+    frame["kept"] = frame["split"] / frame["unsplit"]
+    frame["share of unsplit"] = frame["unsplit"] / frame["unsplit"].sum()
+    frame["share of split"] = frame["split"] / frame["split"].sum()
+    return frame
 
 
 def counted_memory(networks: dict[str, tuple[int, ...]], sizes: list[int],

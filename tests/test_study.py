@@ -5,9 +5,9 @@ import json
 import pytest
 
 from netsplit.complexity import analyse, total
-from netsplit.models import MODELS
+from netsplit.models import MODELS, split_model
 from netsplit.study import (MEMORY_NETWORKS, MODEL_STUDIES, block_costs, comparison_networks, cost_table,
-                            counted_memory, measured_memory, memory_savings, provenance_note)
+                            counted_memory, measured_memory, memory_savings, parameter_shares, provenance_note)
 from oracle import Oracle
 from netsplit.search import Job, SearchConfig
 
@@ -81,6 +81,16 @@ def test_block_costs_add_up_to_the_whole_network():
     costs = cost_table(("vgg16",), 32)
     for name, group in blocks.groupby("network"):
         assert group["parameters"].sum() == costs.loc[("vgg16", name), "parameters"]
+
+
+def test_parameter_shares_add_up_to_both_networks():
+    shares = parameter_shares("vgg16", (8, 2, 1, 4, 4), width_multiplier=0.25)
+    assert shares["unsplit"].sum() == split_model("vgg16", None, width_multiplier=0.25).count_params()
+    assert shares["split"].sum() == split_model("vgg16", (8, 2, 1, 4, 4), width_multiplier=0.25).count_params()
+    assert shares.loc["block3", "split"] == shares.loc["block3", "unsplit"] and shares.loc["block3", "of which fusion"] == 0
+    assert shares.loc["block4", "of which fusion"] == 128 * 128 + 4 * 128  # 1x1 conv and BN on 128 channels
+    assert shares.loc["block2", "first conv"] == 16 * 32 * 9
+    assert shares["share of unsplit"].sum() == pytest.approx(1) and shares["share of split"].sum() == pytest.approx(1)
 
 
 def test_counted_memory_has_both_orders_for_every_case():
