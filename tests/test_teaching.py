@@ -1,0 +1,163 @@
+"""The exercises of the Teaching chapter: what each solution claims is what running its exercise shows."""
+
+import contextlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+import netsplit
+from netsplit.errors import InputError
+from netsplit.layers import SplitBlock, Unit
+from netsplit.records import read_records
+from netsplit.reproduce import load_profiles
+from netsplit.search import SearchConfig, replay, run_search
+from netsplit.study import MEMORY_NETWORKS, counted_memory
+
+ROOT = Path(__file__).resolve().parent.parent
+TEACHING = (ROOT / "book" / "teaching.md").read_text()
+
+
+def solution(label: str) -> str:
+    """The text of the solution to exercise ``label``."""
+    match = re.search(r"`{3,4}\{solution\} " + label + r"\n(.*?)\n`{3,4}\n(?=\n|$)", TEACHING, re.S)
+    assert match, f"no solution for {label}"
+    return match.group(1)
+
+
+def glued(notebook: str, key: str):
+    """The value ``key`` that the executed book/``notebook`` glued."""
+    for cell in json.loads((ROOT / "book" / notebook).read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            if output.get("metadata", {}).get("scrapbook", {}).get("name") == key:
+                return output["data"]["application/papermill.record/text/plain"]
+    raise KeyError(f"{notebook} glues no {key!r}")
+
+
+def test_every_exercise_states_objectives_and_time():
+    exercises = re.findall(r"```\{exercise\}.*?\n```", TEACHING, re.S)
+    assert len(exercises) >= 7
+    for exercise in exercises:
+        assert "Objectives:" in exercise and re.search(r"Time:\s+about\s+\d+\s+minutes", exercise), exercise[:60]
+
+
+def test_count_the_weights_of_a_split():
+    text = solution("ex-count")
+    block = SplitBlock([Unit("conv", 128), Unit("conv", 128)], factor=4, implementation="branches")
+    block.build((None, 16, 16, 64))
+    first = sum(int(np.prod(c.kernel.shape)) for c in block.convs[::2])
+    second = sum(int(np.prod(c.kernel.shape)) for c in block.convs[1::2])
+    unsplit = SplitBlock([Unit("conv", 128), Unit("conv", 128)])
+    unsplit.build((None, 16, 16, 64))
+    for number in (sum(int(np.prod(c.kernel.shape)) for c in unsplit.convs), first, second, first + second,
+                   128 * 128):
+        assert f"{number:,}".replace(",", "{,}") in text, number
+    info = subprocess.run([sys.executable, "-m", "netsplit.cli", "info", "--model", "vgg16", "--split", "1,4,1,1,1",
+                           "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    block2 = next(b for b in json.loads(info.stdout)["blocks"] if b["block"] == "block2")
+    fusion = 128 * 128 + 4 * 128  # 1x1 conv and its BN
+    assert block2["params"] == block.count_params() + fusion
+
+
+def test_where_the_memory_goes():
+    memory = counted_memory(MEMORY_NETWORKS, [2048], ("vgg16",)).query("execution == 'branch by branch'")
+    peak = memory.set_index("network")["peak MiB"]
+    layerwise = counted_memory({"original": MEMORY_NETWORKS["original"]}, [2048], ("vgg16",))["peak MiB"].max()
+    assert peak["all 8"] < peak["proposed_I"] and layerwise / peak["all 8"] < 8
+    assert peak["all 8"] == (3 + 2 * 8 + 7 * 8 / 4) * 2048**2 * 4 / 2**20, "the first block's count in the solution"
+    assert layerwise == 2 * 64 * 2048**2 * 4 / 2**20
+    for key, value in (("vgg_all8_2048", peak["all 8"]), ("vgg_original_2048", layerwise),
+                       ("vgg_proposed_2048", peak["proposed_I"])):
+        assert float(glued("memory.ipynb", key)) == pytest.approx(value)
+        assert f"memory.ipynb::{key}" in solution("ex-memory")
+
+
+def test_split_your_own_network():
+    text = solution("ex-own")
+    assert "is 0.0" in text and "`InputError` that names the `Add` layer" in text
+    cnn = keras.Sequential([keras.Input((32, 32, 1)),
+                            layers.Conv2D(8, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+                            layers.Conv2D(8, 3, padding="same", use_bias=False), layers.BatchNormalization(),
+                            layers.ReLU(), layers.MaxPooling2D(),
+                            layers.Conv2D(16, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+                            layers.GlobalAveragePooling2D(), layers.Dense(10)])
+    x = np.random.default_rng(0).normal(size=(4, 32, 32, 1)).astype("float32")
+    same = netsplit.split_network(cnn, factors=(1, 1, 1))
+    assert np.abs(same.predict(x, verbose=0) - cnn.predict(x, verbose=0)).max() == 0.0
+    inputs = keras.Input((32, 32, 1))
+    h = layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    h = layers.Add(name="shortcut")([h, layers.Conv2D(8, 3, padding="same", activation="relu")(h)])
+    residual = keras.Model(inputs, layers.Dense(10)(layers.GlobalAveragePooling2D()(layers.MaxPooling2D()(h))))
+    with pytest.raises(InputError, match="shortcut"):
+        netsplit.split_network(residual, factors=(2,))
+
+
+def test_the_fusion_solution_matches_netsplit_fusion():
+    code = re.search(r"```python\n(.*?)```", solution("ex-fusion"), re.S).group(1)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(code, {})
+    assert float(printed.getvalue().split()[-1]) < 1e-5
+    assert "epsilon=1e-5" in code and "`epsilon` of $10^{-5}$" in solution("ex-fusion")
+
+
+def search_records() -> tuple[list, float]:
+    """The records of the VGG16 chapter's search and the threshold it ran with."""
+    records = read_records(ROOT / "results" / "vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl")
+    parameters: dict = {}
+    for cell in json.loads((ROOT / "book" / "vgg16.ipynb").read_text())["cells"]:
+        if {"parameters", "injected-parameters"} & set(cell["metadata"].get("tags", [])):
+            exec("".join(cell["source"]), parameters)
+    return records, parameters["threshold"]
+
+
+def test_the_search_rule_by_hand_gives_the_chapters_split():
+    """Fig. 4 applied to the records, written out here apart from the library, gives the glued split."""
+    records, threshold = search_records()
+    accuracy = {}
+    for r in records:
+        if r.role in ("baseline", "candidate"):
+            accuracy.setdefault(tuple(r.split), []).append(r.accuracy)
+    mean = {split: sum(a) / len(a) for split, a in accuracy.items()}
+    split = [1] * 5
+    factors = sorted({r.factor for r in records if r.role == "candidate"})
+    for block in range(5):
+        baseline = mean[tuple(split)]
+        for factor in factors:
+            candidate = tuple(split[:block] + [factor] + split[block + 1:])
+            if round(100 * (baseline - mean[candidate]), 4) >= threshold:
+                break
+            split[block] = factor
+    assert ",".join(map(str, split)) == glued("vgg16.ipynb", "found_split").strip("'")
+    assert "vgg16.ipynb::found_split" in solution("ex-rule")
+
+
+@pytest.mark.slow
+def test_a_new_threshold_shares_the_records_and_trains_only_what_its_path_adds(tmp_path, fashion_dir):
+    """Ex. threshold at 2.0, on a copy of the chapter's records: one file, earlier networks not trained again."""
+    smoke = load_profiles()["smoke"]
+    settings = {**smoke["all"], **smoke["vgg16"]}
+    config = SearchConfig(model="vgg16", dataset="fashion_mnist", threshold=2.0, factors=tuple(settings["factors"]),
+                          **{k: settings[k] for k in ("baseline_epochs", "finetune_epochs", "width_multiplier",
+                                                      "train_size", "test_size", "batch_size", "learning_rate")})
+    published = ROOT / "results" / "vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl"
+    assert config.default_records(ROOT / "results") == published, "thresholds share one records file"
+    for path in (published, published.with_suffix(".weights")):
+        if path.exists():
+            (shutil.copytree if path.is_dir() else shutil.copy)(path, tmp_path / path.name)
+    before = read_records(tmp_path / published.name)
+    result = run_search(config, tmp_path / published.name, verbose=False)
+    after = read_records(tmp_path / published.name)
+    assert after[: len(before)] == before
+    trained_before = {(tuple(r.split), r.seed) for r in before}
+    assert not [r for r in after[len(before):] if (tuple(r.split), r.seed) in trained_before], "nothing trained twice"
+    records, threshold = search_records()
+    assert result.split[0] >= replay(records, threshold=threshold).split[0]
