@@ -9,13 +9,14 @@ branch's maps, and the pooled outputs of the branches already done.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import keras
 from keras import layers
 
 from netsplit.layers import (Fusion, ShapeSteps, SplitBlock, conv_shape, pooled_shape, split_widths,
                              walk_units)
+from netsplit.models import build_model
 
 
 def eq1_params(l0: int, l1: int, l2: int, kernel: int = 3) -> int:
@@ -86,16 +87,20 @@ class CostSteps(ShapeSteps):
 def split_block_cost(block: SplitBlock, shape, pooling: str | None, dtype_bytes: int) -> BlockCost:
     """Cost of a split block whose branch outputs get ``pooling`` next (from its fusion, if any).
 
-    Branch by branch, the block input stays held while the branches run (each first conv reads it).
+    Branch by branch, the block input stays held while the branches run (each first conv reads it,
+    or its share of it).
     """
     whole = CostSteps(block, None, 0, shape, False)
     whole.walk(shape)
     if block.factor == 1:
         return BlockCost("", block.count_params(), whole.macs, whole.peak * dtype_bytes, whole.peak * dtype_bytes)
+    channels = int(shape[-1])
+    reads = split_widths(channels, block.factor) if block.shares_input(channels) else [channels] * block.factor
     kept, branchwise, macs = 0, 0, 0
     for j in range(block.factor):
-        walk = CostSteps(block, j, _elements(shape) + kept, shape, True)
-        kept += _elements(walk.walk(shape, pooling))
+        branch_input = (*shape[:-1], reads[j])
+        walk = CostSteps(block, j, _elements(shape) + kept, branch_input, True)
+        kept += _elements(walk.walk(branch_input, pooling))
         branchwise, macs = max(branchwise, walk.peak), macs + walk.macs
     return BlockCost("", block.count_params(), macs, whole.peak * dtype_bytes, branchwise * dtype_bytes)
 
@@ -181,3 +186,16 @@ def total(costs: list[BlockCost]) -> BlockCost:
         max(c.memory_layerwise for c in costs),
         max(c.memory_branchwise for c in costs),
     )
+
+
+def first_conv_costs(model: str = "vgg16", factors: tuple[int, ...] = (8, 2, 2, 4, 4),
+                     input_size: int = 32) -> dict[str, BlockCost]:
+    """Whole-network cost at full width of ``model`` unsplit, as the shared split (3 shared convs, then
+    4 branches), and split by ``factors`` with each branch's first conv reading the whole input or its share."""
+    networks = {
+        "unsplit": build_model(model),
+        "shared split": build_model(model, "shared", factor=4),
+        "split, whole input": build_model(model, "proposed", factors),
+        "split, input share": build_model(model, "proposed", factors, first_conv="share"),
+    }
+    return {name: replace(total(analyse(network, input_size)), block=name) for name, network in networks.items()}

@@ -26,13 +26,18 @@ from netsplit.errors import InputError
 if TYPE_CHECKING:
     import keras
 
+    from netsplit.layers import SplitBlock
+
 PRECISIONS = ("float32", "float16", "int8")
 
 
-def _groupable(block_config: dict) -> bool:
-    """Whether a split block can be one grouped convolution per layer (its factor divides every width)."""
-    factor = block_config["factor"]
-    return factor > 1 and all(unit["width"] % factor == 0 for unit in block_config["units"])
+def _groupable(block: SplitBlock) -> bool:
+    """Whether a split block can be one grouped convolution per layer: its factor divides every width,
+    and the input channels where the branches read their share of them."""
+    widths = [unit.width for unit in block.unit_specs]
+    if block.shares_input(block.in_channels):
+        widths.append(block.in_channels)
+    return block.factor > 1 and all(width % block.factor == 0 for width in widths)
 
 
 def grouped_form(model: keras.Model, input_size: int | None = None) -> keras.Model:
@@ -42,12 +47,13 @@ def grouped_form(model: keras.Model, input_size: int | None = None) -> keras.Mod
 
     from netsplit.layers import SplitBlock
 
+    groupable = {layer.name for layer in model.layers if isinstance(layer, SplitBlock) and _groupable(layer)}
     config = model.get_config()
     for layer in config["layers"]:
         if layer["class_name"] == "InputLayer" and input_size is not None:
             batch, _, _, channels = layer["config"]["batch_shape"]
             layer["config"]["batch_shape"] = [batch, input_size, input_size, channels]
-        if layer["class_name"] == "SplitBlock" and _groupable(layer["config"]):
+        if layer["config"]["name"] in groupable:
             layer["config"]["implementation"] = "grouped"
     grouped = keras.Model.from_config(config)
     for layer in model.layers:

@@ -1,9 +1,9 @@
 """Weight inheritance: start a split network from a trained, less split one.
 
 Each branch takes its block-diagonal slice of the source kernels (the first conv and first shortcut
-of a branch read the whole block input, so they take full input rows), biases and BN state follow their
-channels, and a new fusion starts as the identity. Unsplit blocks, fusions present in both
-networks, and the classifier are copied as they are.
+of a branch take full input rows where they read the whole block input, the rows of its share under
+``first_conv="share"``), biases and BN state follow their channels, and a new fusion starts as the
+identity. Unsplit blocks, fusions present in both networks, and the classifier are copied as they are.
 """
 
 from __future__ import annotations
@@ -14,12 +14,7 @@ import keras
 import numpy as np
 
 from netsplit.errors import InputError
-from netsplit.layers import Fusion, SplitBlock, Unit, split_widths
-
-
-def _offsets(width: int, factor: int) -> list[slice]:
-    edges = np.cumsum([0, *split_widths(width, factor)])
-    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+from netsplit.layers import Fusion, SplitBlock, Unit, split_slices
 
 
 def dense_weights(block: SplitBlock) -> dict[str, dict[str, np.ndarray]]:
@@ -34,7 +29,7 @@ def dense_weights(block: SplitBlock) -> dict[str, dict[str, np.ndarray]]:
         else:
             kernel = np.zeros(kernels[0].shape[:2] + (sum(k.shape[2] for k in kernels), spec.width), "float32")
             rows = np.cumsum([0, *(k.shape[2] for k in kernels)])
-            for j, (k, cols) in enumerate(zip(kernels, _offsets(spec.width, block.factor))):
+            for j, (k, cols) in enumerate(zip(kernels, split_slices(spec.width, block.factor))):
                 kernel[:, :, rows[j] : rows[j + 1], cols] = k
         dense[spec.name] = {"kernel": kernel} | {
             key: np.concatenate([p[key] for p in parts]) for key in parts[0] if key != "kernel"
@@ -47,11 +42,11 @@ def load_dense_weights(block: SplitBlock, dense: dict[str, dict[str, np.ndarray]
     weights = {}
     for spec in block.specs:
         source = dense.get(spec.name) or _identity_shortcut(block.in_channels, spec.width, spec.norm[0])
-        in_slices = None if spec.full_input else _offsets(source["kernel"].shape[2], block.factor)
+        in_slices = None if spec.full_input else split_slices(source["kernel"].shape[2], block.factor)
         weights[spec.name] = [
             {"kernel": source["kernel"][:, :, slice(None) if in_slices is None else in_slices[j], cols]}
             | {key: value[cols] for key, value in source.items() if key != "kernel"}
-            for j, cols in enumerate(_offsets(spec.width, block.factor))
+            for j, cols in enumerate(split_slices(spec.width, block.factor))
         ]
     block.set_branch_weights(weights)
 

@@ -4,12 +4,14 @@ A block is a short chain of *units*: a convolution with its normalisation and ac
 in the built-in networks; any kernel, stride, bias, BN or activation in a user's network), or a basic
 residual unit (two 3x3 convs with a shortcut). Splitting the block by a factor K runs K slim copies of that chain side by side. Each
 branch carries about 1/K of every layer's filters; the first conv of each branch reads the whole
-block input, later convs read only their own branch's channels.
+block input (``first_conv="whole"``, the default) or only its share of the input channels
+(``first_conv="share"``), later convs read only their own branch's channels.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from typing import Protocol
 
 import keras
@@ -20,6 +22,8 @@ from netsplit.errors import InputError
 from netsplit.runtime import has_accelerator
 
 IMPLEMENTATIONS = ("auto", "branches", "grouped")
+FIRST_CONVS = ("whole", "share")
+"""What each branch's first conv (and first shortcut) reads: the whole block input, or its share of it."""
 POOLINGS = (None, "max", "avg", "global", "global_max")
 BN_OPTIONS = {"momentum": 0.9, "epsilon": 1e-5}
 NORM_KEYS = ("gamma", "beta", "moving_mean", "moving_variance")
@@ -74,8 +78,8 @@ class Unit:
 @dataclass(frozen=True)
 class ConvSpec:
     """A conv position inside a block: its name, kernel, stride, output width, whether it reads the
-    whole block input (first conv and first shortcut of each branch), its padding and bias, and its
-    BN's (epsilon, momentum), None where it has no BN."""
+    whole block input (first conv and first shortcut of each branch, unless they read their share), its
+    padding and bias, and its BN's (epsilon, momentum), None where it has no BN."""
 
     name: str
     kernel: int
@@ -96,6 +100,13 @@ def split_widths(width: int, factor: int) -> list[int]:
     """Branch widths, as even as possible: ``split_widths(64, 6) == [11, 11, 11, 11, 10, 10]``."""
     base, extra = divmod(width, factor)
     return [base + 1 if j < extra else base for j in range(factor)]
+
+
+def split_slices(width: int, factor: int) -> list[slice]:
+    """Each branch's channels, as :func:`split_widths` counts them: ``split_slices(5, 2)`` is
+    ``[slice(0, 3), slice(3, 5)]``."""
+    edges = np.cumsum([0, *split_widths(width, factor)])
+    return [slice(int(a), int(b)) for a, b in pairwise(edges)]
 
 
 def check_factor(factor: object, widths: list[int], where: str) -> int:
@@ -280,12 +291,17 @@ class SplitBlock(layers.Layer):
     are saved branch by branch whatever the form, so a model saved on a GPU (grouped convolutions)
     loads in the fast form of a CPU (separate branches) and the other way round.
 
+    ``first_conv="share"`` makes branch j's first conv (and first shortcut) read only channel slice j
+    of the block input, split as :func:`split_widths` does; a block whose input has fewer channels than
+    branches falls back to ``"whole"``. Grouped, the input channels must divide by K too ("auto" then
+    uses separate branches).
+
     >>> block = SplitBlock([Unit("conv", 64), Unit("conv", 64)], factor=4, implementation="branches")
     >>> block(np.zeros((1, 32, 32, 3), "float32")).shape
     TensorShape([1, 32, 32, 64])
     """
 
-    def __init__(self, units, factor: int = 1, implementation: str = "auto", **kwargs):
+    def __init__(self, units, factor: int = 1, implementation: str = "auto", first_conv: str = "whole", **kwargs):
         super().__init__(**kwargs)
         self.unit_specs = tuple(u if isinstance(u, Unit) else Unit(**u) for u in units)
         if not self.unit_specs:
@@ -293,6 +309,9 @@ class SplitBlock(layers.Layer):
         self.factor = check_factor(factor, [u.width for u in self.unit_specs], self.name)
         self.requested_implementation = implementation
         self.implementation = resolve_implementation(implementation, self.factor, self.unit_specs)
+        if first_conv not in FIRST_CONVS:
+            raise InputError(f"first_conv must be one of {FIRST_CONVS}, got {first_conv!r}")
+        self.first_conv = first_conv
 
     def batch_norms(self) -> list[layers.BatchNormalization]:
         """The block's normalisation layers, every branch's."""
@@ -303,26 +322,38 @@ class SplitBlock(layers.Layer):
         """Separate code paths: K for "branches", 1 for "grouped" (all branches in one grouped conv)."""
         return self.factor if self.implementation == "branches" else 1
 
+    def shares_input(self, in_channels: int) -> bool:
+        """Whether each branch's first conv reads only its share of ``in_channels`` block input channels:
+        with ``first_conv="share"``, in a split block whose input has at least K channels."""
+        return self.first_conv == "share" and 1 < self.factor <= in_channels
+
     def conv_specs(self, in_channels: int) -> list[ConvSpec]:
         """Every conv position of one branch, in execution order."""
         specs, previous = [], in_channels
         for i, unit in enumerate(self.unit_specs):
-            first = i == 0
+            whole = i == 0 and not self.shares_input(in_channels)
             norm = None if unit.norm == "none" else (unit.epsilon, unit.momentum)
             if unit.kind == "conv":
-                specs.append(ConvSpec(f"u{i}", unit.kernel, unit.stride, unit.width, first, unit.padding, unit.bias, norm))
+                specs.append(ConvSpec(f"u{i}", unit.kernel, unit.stride, unit.width, whole, unit.padding, unit.bias, norm))
             else:
-                specs.append(ConvSpec(f"u{i}a", 3, unit.stride, unit.width, first, norm=norm))
+                specs.append(ConvSpec(f"u{i}a", 3, unit.stride, unit.width, whole, norm=norm))
                 specs.append(ConvSpec(f"u{i}b", 3, 1, unit.width, False, norm=norm))
-                split_first = first and self.factor > 1
-                if unit.stride > 1 or previous != unit.width or split_first:
-                    specs.append(ConvSpec(f"u{i}p", 1, unit.stride, unit.width, first, norm=norm))
+                # a branch reading its share keeps an identity shortcut where the unsplit block has one
+                if unit.stride > 1 or previous != unit.width or (whole and self.factor > 1):
+                    specs.append(ConvSpec(f"u{i}p", 1, unit.stride, unit.width, whole, norm=norm))
             previous = unit.width
         return specs
 
     def build(self, input_shape) -> None:
         self.in_channels = int(input_shape[-1])
         self.specs = self.conv_specs(self.in_channels)
+        if self.implementation == "grouped" and self.shares_input(self.in_channels) and self.in_channels % self.factor:
+            if self.requested_implementation == "grouped":
+                raise InputError(
+                    f"{self.name}: grouped convolutions with first_conv='share' need the factor {self.factor} to "
+                    f"divide the {self.in_channels} input channels; use implementation='branches'"
+                )
+            self.implementation = "branches"
         self.spec_map = {spec.name: spec for spec in self.specs}
         self.positions = [s.name for s in self.specs]
         self.convs, self.norms = [], []
@@ -337,8 +368,16 @@ class SplitBlock(layers.Layer):
                                         spec.padding, spec.bias))
                 self.norms.append(_norm(spec.norm, f"bn_{suffix}"))
         for path in range(self.paths):
-            walk_units(self.unit_specs, self.spec_map, tuple(input_shape), BuildSteps(self, path))
+            share = self.path_input(path)
+            shape = tuple(input_shape) if share is None else (*input_shape[:-1], share.stop - share.start)
+            walk_units(self.unit_specs, self.spec_map, shape, BuildSteps(self, path))
         self.built = True
+
+    def path_input(self, path: int) -> slice | None:
+        """The block input channels code path ``path`` reads; None for all (a grouped conv splits them itself)."""
+        if self.paths == 1 or not self.shares_input(self.in_channels):
+            return None
+        return split_slices(self.in_channels, self.factor)[path]
 
     def conv_and_norm(self, name: str, path: int) -> tuple[layers.Conv2D, layers.BatchNormalization | None]:
         """The conv and BN (None where the position has none) at position ``name`` of code path ``path``."""
@@ -347,6 +386,8 @@ class SplitBlock(layers.Layer):
 
     def branch(self, x, path: int, training=None):
         """Run one code path (one branch, or all branches at once when grouped)."""
+        share = self.path_input(path)
+        x = x if share is None else x[..., share]
         return walk_units(self.unit_specs, self.spec_map, x, TensorSteps(self, path, training))
 
     def call(self, x, training=None):
@@ -387,6 +428,7 @@ class SplitBlock(layers.Layer):
             "units": [asdict(u) for u in self.unit_specs],
             "factor": self.factor,
             "implementation": self.requested_implementation,
+            "first_conv": self.first_conv,
         }
 
     def __dir__(self) -> list[str]:

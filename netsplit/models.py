@@ -110,10 +110,12 @@ def split_model(
     num_classes: int = 10,
     width_multiplier: float = 1.0,
     implementation: str = "auto",
+    first_conv: str = "whole",
 ) -> keras.Model:
     """The proposed method: block i split into ``factors[i]`` branches, each split block followed by a fusion.
 
-    ``factors=None`` (or all ones) gives the ordinary network.
+    ``factors=None`` (or all ones) gives the ordinary network. ``first_conv`` says what each branch's
+    first conv reads: the whole block input, or its share (see :class:`~netsplit.layers.SplitBlock`).
 
     >>> split_model("vgg16", factors=(8, 2, 2, 4, 4), width_multiplier=0.25).name
     'vgg16_split_8-2-2-4-4'
@@ -127,7 +129,7 @@ def split_model(
     for i, (block, factor) in enumerate(zip(arch.blocks, split)):
         if stride_moved:
             block = (replace(block[0], stride=1), *block[1:])
-        x = SplitBlock(block, factor, implementation, name=f"block{i + 1}")(x)
+        x = SplitBlock(block, factor, implementation, first_conv, name=f"block{i + 1}")(x)
         stride_moved = False
         if factor == 1:
             if arch.max_pool[i]:
@@ -154,9 +156,11 @@ def branched_model(
     num_classes: int = 10,
     width_multiplier: float = 1.0,
     implementation: str = "auto",
+    first_conv: str = "whole",
 ) -> keras.Model:
     """``shared_convs`` conv layers at full width, then ``factor`` slim networks that never exchange
-    data until the classifier. ``shared_convs=0`` is the naive split; 3 with factor 4 the shared split."""
+    data until the classifier, each reading the whole shared output or its ``first_conv`` share of it.
+    ``shared_convs=0`` is the naive split; 3 with factor 4 the shared split."""
     arch = architecture(model, width_multiplier)
     units = [
         replace(u, pool=arch.max_pool[b] and k == len(block) - 1)
@@ -176,7 +180,7 @@ def branched_model(
     x = inputs
     if cut:
         x = SplitBlock(units[:cut], 1, implementation, name="shared")(x)
-    x = SplitBlock(units[cut:], factor, implementation, name="branches")(x)
+    x = SplitBlock(units[cut:], factor, implementation, first_conv, name="branches")(x)
     kind = "shared" if cut else "naive"
     name = f"{model}_{kind}_{factor}"
     return keras.Model(inputs, _head(x, _check_classes(num_classes)), name=name)

@@ -34,6 +34,8 @@ NETWORKS = {
     "vgg16 naive": lambda: build_model("vgg16", "naive", factor=4, width_multiplier=WIDTH),
     "vgg16 shared": lambda: build_model("vgg16", "shared", factor=4, width_multiplier=WIDTH),
     "vgg16 6,2,2,4,4 (6 does not divide 16)": lambda: split_model("vgg16", (6, 2, 2, 4, 4), width_multiplier=WIDTH),
+    "vgg16 2,2,2,4,4, input shares (2 does not divide 3)":
+        lambda: split_model("vgg16", (2, 2, 2, 4, 4), width_multiplier=WIDTH, first_conv="share"),
 }
 
 
@@ -59,8 +61,10 @@ def test_split_blocks_become_one_grouped_convolution_per_layer():
     assert list(filters[1]) == [16, 3, 3, 2], "block 1's second conv: 8 groups of 2 input channels"
 
 
-def test_a_block_whose_factor_does_not_divide_keeps_its_branches():
-    model = grouped_form(split_model("vgg16", (6, 2, 2, 4, 4), width_multiplier=WIDTH))
+@pytest.mark.parametrize("split,first_conv", [((6, 2, 2, 4, 4), "whole"), ((2, 2, 2, 4, 4), "share")])
+def test_a_block_whose_factor_does_not_divide_keeps_its_branches(split, first_conv):
+    """Block 1: 6 does not divide its 16 filters, or 2 does not divide the 3 input channels it shares out."""
+    model = grouped_form(split_model("vgg16", split, width_multiplier=WIDTH, first_conv=first_conv))
     implementations = [l.implementation for l in model.layers if isinstance(l, SplitBlock)]
     assert implementations == ["branches", "grouped", "grouped", "grouped", "grouped"]
 

@@ -1,5 +1,6 @@
 """Weight inheritance from an unsplit network."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -11,9 +12,9 @@ from helpers import random_statistics
 RNG = np.random.default_rng(3)
 
 
-def zero_off_diagonal(model, split):
+def zero_off_diagonal(model, split, first_conv="whole"):
     """The unsplit network with every weight a split network cannot have set to zero."""
-    shaped = split_model("vgg16", split, width_multiplier=0.25, implementation="branches")
+    shaped = split_model("vgg16", split, width_multiplier=0.25, implementation="branches", first_conv=first_conv)
     for block in [l for l in model.layers if isinstance(l, SplitBlock)]:
         dense = dense_weights(block)
         target = shaped.get_layer(block.name)
@@ -22,18 +23,32 @@ def zero_off_diagonal(model, split):
     return model
 
 
-@pytest.mark.parametrize("split", [(8, 2, 2, 4, 4), (6, 6, 6, 6, 6), (3, 5, 7, 2, 1)])
-def test_inherited_split_predicts_like_unsplit_with_off_diagonals_zeroed(split):
+@pytest.mark.parametrize("split,first_conv", [
+    ((8, 2, 2, 4, 4), "whole"), ((6, 6, 6, 6, 6), "whole"), ((3, 5, 7, 2, 1), "whole"),
+    ((8, 2, 2, 4, 4), "share"), ((3, 5, 7, 2, 1), "share"),
+])
+def test_inherited_split_predicts_like_unsplit_with_off_diagonals_zeroed(split, first_conv):
     source = random_statistics(split_model("vgg16", None, width_multiplier=0.25))
-    target = split_model("vgg16", split, width_multiplier=0.25, implementation="branches")
+    target = split_model("vgg16", split, width_multiplier=0.25, implementation="branches", first_conv=first_conv)
     inherit(target, source)
     reference = split_model("vgg16", None, width_multiplier=0.25)
     reference.set_weights(source.get_weights())
-    zero_off_diagonal(reference, split)
+    zero_off_diagonal(reference, split, first_conv)
     x = RNG.normal(size=(4, 32, 32, 3)).astype("float32")
     expected = reference.predict(x, verbose=0)
     np.testing.assert_allclose(target.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-5)
     assert not np.allclose(source.predict(x, verbose=0), expected, atol=1e-3), "zeroing must matter"
+
+
+def test_first_conv_share_zeroes_the_first_kernel_off_its_block_diagonal():
+    source = split_model("vgg16", None, width_multiplier=0.25)
+    target = split_model("vgg16", (1, 2, 1, 1, 1), width_multiplier=0.25, implementation="branches", first_conv="share")
+    inherit(target, source)
+    kernel = dense_weights(target.get_layer("block2"))["u0"]["kernel"]  # 16 inputs, 32 filters
+    np.testing.assert_array_equal(kernel[:, :, :8, 16:], 0)
+    np.testing.assert_array_equal(kernel[:, :, 8:, :16], 0)
+    unsplit = keras.ops.convert_to_numpy(source.get_layer("block2").convs[0].kernel)
+    np.testing.assert_array_equal(kernel[:, :, :8, :16], unsplit[:, :, :8, :16])
 
 
 def test_inherit_from_a_less_split_network_and_resnet():

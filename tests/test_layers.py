@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+import netsplit.layers
 from netsplit.layers import Fusion, SplitBlock, Unit, split_widths
 from netsplit.models import split_model
 
@@ -33,6 +34,41 @@ def test_branch_widths_follow_split_widths():
     assert later_inputs == [11, 11, 11, 11, 10, 10], "later convs read only their branch's channels"
 
 
+@pytest.mark.parametrize("channels,reads", [(8, [2, 2, 2, 2]), (6, [2, 2, 1, 1]), (3, [3, 3, 3, 3])])
+def test_first_conv_share_reads_its_slice_of_the_input(channels, reads):
+    units = [Unit("conv", 8, norm="none", activation="linear")] * 2
+    block = SplitBlock(units, factor=4, implementation="branches", first_conv="share")
+    x = images(size=8, channels=channels)
+    out = keras.ops.convert_to_numpy(block(x))
+    assert [conv.kernel.shape[2] for conv in block.convs[::2]] == reads
+    nudged = x.copy()
+    nudged[..., 0] += 1.0  # channel 0 is branch 0's share; every branch's where the block falls back to whole
+    moved = (np.abs(keras.ops.convert_to_numpy(block(nudged)) - out) > 1e-4).any(axis=(0, 1, 2))
+    assert moved.tolist() == [True] * 2 + [channels < 4] * 6
+
+
+@pytest.mark.parametrize("first_conv,shortcuts", [("whole", ["u0p"]), ("share", [])])
+def test_a_residual_unit_reading_its_share_keeps_the_identity_shortcut(first_conv, shortcuts):
+    block = SplitBlock([Unit("residual", 8)], factor=2, implementation="branches", first_conv=first_conv)
+    block.build((None, 8, 8, 8))
+    assert [name for name in block.positions if name.endswith("p")] == shortcuts
+
+
+def test_first_conv_is_checked():
+    with pytest.raises(ValueError, match="first_conv must be one of"):
+        SplitBlock([Unit("conv", 8)], factor=2, first_conv="half")
+
+
+def test_grouped_share_needs_the_factor_to_divide_the_input_channels(monkeypatch):
+    with pytest.raises(ValueError, match="divide the 6 input channels"):
+        SplitBlock([Unit("conv", 8)], factor=4, implementation="grouped", first_conv="share").build((None, 8, 8, 6))
+    monkeypatch.setattr(netsplit.layers, "has_accelerator", lambda: True)
+    block = SplitBlock([Unit("conv", 8)], factor=4, implementation="auto", first_conv="share")
+    assert block.implementation == "grouped"
+    block.build((None, 8, 8, 6))
+    assert block.implementation == "branches"
+
+
 def _copy(source: keras.Model, target: keras.Model) -> None:
     for a, b in zip(source.layers, target.layers):
         if isinstance(a, SplitBlock):
@@ -41,10 +77,14 @@ def _copy(source: keras.Model, target: keras.Model) -> None:
             b.set_weights(a.get_weights())
 
 
-@pytest.mark.parametrize("model,split", [("vgg16", (2, 4, 2, 4, 8)), ("resnet18", (2, 2, 4, 4, 8))])
-def test_grouped_and_branches_give_the_same_outputs(model, split):
-    branches = split_model(model, split, width_multiplier=0.125, implementation="branches")
-    grouped = split_model(model, split, width_multiplier=0.125, implementation="grouped")
+@pytest.mark.parametrize("model,split,first_conv", [
+    ("vgg16", (2, 4, 2, 4, 8), "whole"), ("resnet18", (2, 2, 4, 4, 8), "whole"),
+    ("vgg16", (4, 4, 2, 4, 8), "share"), ("resnet18", (4, 2, 4, 4, 8), "share"),
+])
+def test_grouped_and_branches_give_the_same_outputs(model, split, first_conv):
+    options = {"width_multiplier": 0.125, "first_conv": first_conv}
+    branches = split_model(model, split, implementation="branches", **options)
+    grouped = split_model(model, split, implementation="grouped", **options)
     for layer in branches.layers:  # make BN state non-trivial so that its slicing is checked too
         for w in layer.weights:
             if "moving_" in w.path:
@@ -75,13 +115,12 @@ def test_save_and_load_round_trip(tmp_path, split):
     assert [type(layer).__name__ for layer in loaded.layers] == [type(layer).__name__ for layer in model.layers]
 
 
+@pytest.mark.parametrize("first_conv", ["whole", "share"])
 @pytest.mark.parametrize("saved_on_gpu", [True, False])
-def test_auto_is_saved_as_auto_and_loads_in_the_other_form(tmp_path, monkeypatch, saved_on_gpu):
-    import netsplit.layers
-
+def test_auto_is_saved_as_auto_and_loads_in_the_other_form(tmp_path, monkeypatch, saved_on_gpu, first_conv):
     def build(gpu: bool) -> keras.Model:
         monkeypatch.setattr(netsplit.layers, "has_accelerator", lambda: gpu)
-        return split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.25)
+        return split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.25, first_conv=first_conv)
 
     model = build(saved_on_gpu)
     for weight in model.weights:  # non-trivial BN state, so that its layout is checked too
@@ -92,7 +131,8 @@ def test_auto_is_saved_as_auto_and_loads_in_the_other_form(tmp_path, monkeypatch
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     forms = {layer.implementation for layer in loaded.layers if isinstance(layer, SplitBlock)}
     assert forms == {"branches" if saved_on_gpu else "grouped"}
-    assert {layer.get_config()["implementation"] for layer in loaded.layers if isinstance(layer, SplitBlock)} == {"auto"}
+    configs = [layer.get_config() for layer in loaded.layers if isinstance(layer, SplitBlock)]
+    assert {(c["implementation"], c["first_conv"]) for c in configs} == {("auto", first_conv)}
     x = images()
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
 
