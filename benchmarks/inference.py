@@ -41,7 +41,12 @@ from pathlib import Path
 
 import numpy as np
 
-from netsplit.export import interpreter, interpreter_engine, process_memory, time_invokes
+from netsplit.export import (
+    interpreter,
+    interpreter_engine,
+    process_memory,
+    time_invokes,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = "litert-xnnpack"
@@ -184,9 +189,9 @@ class Benchmark:
 
     def print_ratios(self, engines: list[str], model_name: str, width: float, size: int) -> None:
         """Each split network's latency and MACs over the baseline's, as just measured."""
-        from netsplit.inference import latency_ratios, read_records
+        from netsplit.inference import latency_ratios, read_results
 
-        table = latency_ratios(read_records(self.out))
+        table = latency_ratios(read_results(self.out))
         rows = table.query("engine in @engines and model == @model_name and width_multiplier == @width "
                            "and input_size == @size and network != 'baseline'").to_dict("records")
         for row in rows:

@@ -92,7 +92,7 @@ def _train(args) -> int:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr)
     shape = tuple(load_network(args.model).input_shape[1:]) if is_network_file(args.model) else None
     data = load_dataset(args.dataset, args.train_size, args.test_size, seed=args.seed, path=args.data_path,
-                        image_shape=shape)
+                        image_shape=shape, validation_size=args.validation_size)
     build = partial(_build, args, data.input_shape, data.num_classes)
     build()  # bad options fail here, before the data is augmented and the first epoch starts
     options = {k: v for k, v in vars(args).items() if k not in ("run", "json", "records", "command")}
@@ -106,7 +106,9 @@ def _train(args) -> int:
     if args.json:
         print(record.to_json())
     else:
-        print(f"{model.name} on {data.title}: test accuracy {record.accuracy:.2%}, "
+        validation = "" if record.validation_accuracy is None else \
+            f", validation accuracy {record.validation_accuracy:.2%} ({record.validation_size:,} held-out images)"
+        print(f"{model.name} on {data.title}: test accuracy {record.accuracy:.2%}{validation}, "
               f"{record.params:,} parameters, {record.train_seconds:.1f} s")
     return 0
 
@@ -140,6 +142,7 @@ def _search(args) -> int:
         baseline_epochs=args.baseline_epochs, finetune_epochs=args.finetune_epochs, inherit=args.inherit,
         reference=args.reference, seeds=args.seeds, seed=args.seed, width_multiplier=args.width_multiplier,
         train_size=args.train_size, test_size=args.test_size, batch_size=args.batch_size, learning_rate=args.lr,
+        validation_size=args.validation_size, sweep=args.sweep,
     )
     result = run_search(config, args.records, args.executor, args.address, args.data_path)
     _print_outcome(result, args.json)
@@ -250,6 +253,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=0.05)
     train.add_argument("--train-size", type=_positive_int, default=None, help="random subset of the training set")
     train.add_argument("--test-size", type=_positive_int, default=None)
+    train.add_argument("--validation-size", type=_positive_int, default=None,
+                       help="hold this many training images out and report accuracy on them too")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--records", default=None, help="append the run record to this JSONL file")
     train.set_defaults(run=_train)
@@ -271,6 +276,10 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--width-multiplier", type=float, default=1.0, help="scales every layer's filters")
     search.add_argument("--train-size", type=_positive_int, default=None)
     search.add_argument("--test-size", type=_positive_int, default=None)
+    search.add_argument("--validation-size", type=_positive_int, default=None,
+                        help="decide on this many images held out of training (default: on the test set)")
+    search.add_argument("--sweep", action="store_true",
+                        help="train every candidate factor of a block, also past the first that fails")
     search.add_argument("--batch-size", type=_positive_int, default=128)
     search.add_argument("--lr", type=float, default=0.05)
     search.add_argument("--records", default=None, help="JSONL records file (default under results/)")

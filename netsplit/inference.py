@@ -3,13 +3,13 @@ from the records ``benchmarks/inference.py`` writes (one JSON object per line, e
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import keras
 import pandas as pd
 
 from netsplit.models import build_model
+from netsplit.records import read_lines
 from netsplit.runtime import project_root
 from netsplit.study import Network, paper_networks
 
@@ -36,12 +36,10 @@ def locate(path: str | Path) -> Path:
     return path if path.is_absolute() else (found or [roots[0] / path])[0]
 
 
-def read_records(path: str | Path) -> pd.DataFrame:
-    """All records of a benchmark output file (empty when the file does not exist)."""
+def read_results(path: str | Path) -> pd.DataFrame:
+    """All lines of a benchmark output file as a table (empty when the file does not exist)."""
     path = Path(path)
-    if not path.exists():
-        return pd.DataFrame()
-    return pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
+    return pd.DataFrame(read_lines(path) if path.exists() else [])
 
 
 def _kind(records: pd.DataFrame, kind: str) -> pd.DataFrame:

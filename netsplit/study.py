@@ -276,9 +276,10 @@ def provenance_note(records: list[RunRecord]) -> str:
 
 
 def data_title(config: SearchConfig, data: Dataset) -> str:
-    """The data set as every table and plot names it, with the subset and width used."""
+    """The data set as every table and plot names it, with the subset, held-out images and width used."""
+    held = "" if data.x_val is None else f", {len(data.x_val):,} held out for the search's decisions"
     width = "" if config.width_multiplier == 1 else f", width x{config.width_multiplier:g}"
-    return f"{data.title} ({len(data.x_train):,} train / {len(data.x_test):,} test images{width})"
+    return f"{data.title} ({len(data.x_train):,} train / {len(data.x_test):,} test images{held}{width})"
 
 
 def measured_memory(paths: list[str | Path], networks: dict[str, tuple[int, ...]] | None = None) -> pd.DataFrame:

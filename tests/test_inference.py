@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from netsplit.inference import (NETWORKS, accuracy_table, latency_ratios, layer_rates, locate, memory_table,
-                                read_records, size_table)
+from netsplit.inference import (
+    NETWORKS,
+    accuracy_table,
+    latency_ratios,
+    layer_rates,
+    locate,
+    memory_table,
+    read_results,
+    size_table,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = {
@@ -47,7 +55,7 @@ def test_quick_benchmark_writes_well_formed_records(tmp_path, fashion_dir):
         assert FIELDS[record["kind"]] <= set(record), record
     assert {r["engine"] for r in records if r["kind"] == "latency"} == {"litert-xnnpack", "tensorflow", "keras predict"}
     assert all(0 < r["p10_ms"] <= r["median_ms"] <= r["p90_ms"] for r in records if r["kind"] == "latency")
-    frame = read_records(out)
+    frame = read_results(out)
     ratios = latency_ratios(frame)
     assert set(ratios["network"]) == {n.name for n in NETWORKS}
     assert (ratios.query("network == 'baseline'")["MACs ratio"] == 1).all()

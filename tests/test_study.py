@@ -100,3 +100,13 @@ def test_counted_memory_has_both_orders_for_every_case():
     assert (peaks["branch by branch"] <= peaks["layer by layer"]).all()
     assert peaks.loc[("original", 256), "branch by branch"] == peaks.loc[("original", 256), "layer by layer"]
     assert peaks.loc[("original", 256), "layer by layer"] == 64 * peaks.loc[("original", 32), "layer by layer"]
+
+
+def test_the_data_title_names_subsets_held_out_images_and_width():
+    from netsplit.data import load_dataset
+    from netsplit.search import SearchConfig
+    from netsplit.study import data_title
+
+    config = SearchConfig(dataset="synthetic", train_size=100, test_size=50, validation_size=40, width_multiplier=0.25)
+    title = data_title(config, load_dataset("synthetic", 100, 50, validation_size=40))
+    assert title == "synthetic test data (100 train / 50 test images, 40 held out for the search's decisions, width x0.25)"
