@@ -85,7 +85,7 @@ def test_every_notebook_runs_with_the_smoke_profile(executed):
         assert "Results of the `smoke` profile" in text
         assert study.title in text, "the chapter glues its own title"
     records = [r for path in (folder / "results").glob("*.jsonl") for r in read_records(path)]
-    assert {r.model for r in records} == {"vgg16", "resnet18"}
+    assert {r.model for r in records} == {"vgg16", "resnet18", "fashion_cnn.keras"}, "the own-network chapter's CNN too"
     assert {r.dataset for r in records} == {"fashion_mnist"}
 
 
