@@ -154,11 +154,11 @@ class Benchmark:
     def export_group(self, model_name: str, width: float, precisions: tuple[str, ...]) -> dict:
         """Export every network at one width; returns ``(network, precision) -> (path, model)``."""
         from netsplit.export import export
-        from netsplit.inference import NETWORKS, build_network
+        from netsplit.inference import NETWORKS
 
         exported = {}
         for network in NETWORKS:
-            model = build_network(model_name, network, width_multiplier=width)
+            model = network.build(model_name, width_multiplier=width)
             for precision in precisions:
                 path = self.folder / f"{model_name}-{width:g}-{network.name.replace(' ', '_')}-{precision}.tflite"
                 export(model, path, precision, self.calibration if precision == "int8" else None)
@@ -276,15 +276,15 @@ class Benchmark:
 
         from netsplit.data import load_dataset
         from netsplit.export import accuracy, export
-        from netsplit.inference import NETWORKS, build_network
+        from netsplit.inference import NETWORKS
         from netsplit.train import TrainConfig, fit
 
         a = self.args
         data = load_dataset("fashion_mnist", a.train_size, a.test_size, seed=0, path=a.data_path)
         config = TrainConfig(epochs=a.epochs, batch_size=100, learning_rate=0.05, augment=False, verbose=False)
         for network in NETWORKS[:2]:
-            build = lambda network=network: build_network(  # noqa: E731
-                "vgg16", network, input_shape=data.input_shape, width_multiplier=a.train_width)
+            build = lambda network=network: network.build(  # noqa: E731
+                "vgg16", input_shape=data.input_shape, width_multiplier=a.train_width)
             model, result = fit(build, data, config)
             common = {"model": "vgg16", "network": network.name, "dataset": data.name,
                       "train_size": len(data.x_train), "test_size": len(data.x_test), "epochs": a.epochs,

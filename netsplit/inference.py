@@ -5,26 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keras
 import pandas as pd
 
-from netsplit.models import build_model
 from netsplit.records import read_lines
 from netsplit.runtime import project_root
-from netsplit.study import Network, paper_networks
+from netsplit.study import paper_networks
 
-NETWORKS = [network for network in paper_networks(()) if network.name != "found by search"]
+NETWORKS = [network for network in paper_networks(()) if network.name != "found by search" and network.first_conv == "whole"]
 """The paper's Table 2 networks: the baseline, proposed_I and II, the naive and the shared split."""
 
 TARGET = 1.1
 """A split network meets the target when its latency ratio is at most this multiple of its MACs ratio."""
-
-
-def build_network(model: str, network: Network, **options) -> keras.Model:
-    """One of :data:`NETWORKS` as a Keras model (``options`` go to :func:`netsplit.models.build_model`)."""
-    if network.variant == "proposed":
-        return build_model(model, "proposed", network.split, **options)
-    return build_model(model, network.variant, factor=network.factor, **options)
 
 
 def locate(path: str | Path) -> Path:

@@ -19,7 +19,7 @@ from netsplit.layers import Fusion, SplitBlock
 from netsplit.models import MODELS, build_model, split_model
 from netsplit.records import RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
 from netsplit.runtime import project_root  # noqa: F401  (notebooks find results/ through it)
-from netsplit.search import SearchConfig
+from netsplit.search import SearchConfig, SearchResult
 from netsplit.train import TrainConfig, train_network
 
 MEMORY_NETWORKS = {"original": (1, 1, 1, 1, 1), "proposed_I": (8, 2, 2, 4, 4), "all 8": (8, 8, 8, 8, 8)}
@@ -36,25 +36,29 @@ PROFILE_NOTES = {
 
 @dataclass(frozen=True)
 class Network:
-    """One network of a comparison table: a name, a variant, and its split or branch count."""
+    """One network of a comparison table: a name, a variant, its split or branch count, and what each
+    branch's first convolution reads (see :class:`~netsplit.layers.SplitBlock`)."""
 
     name: str
     variant: str = "proposed"
     split: tuple[int, ...] = (1, 1, 1, 1, 1)
     factor: int = 4
+    first_conv: str = "whole"
 
     def build(self, model: str, **options) -> keras.Model:
         """This network of ``model`` (``options``, e.g. ``width_multiplier``, go to :func:`build_model`)."""
         if self.variant == "proposed":
-            return build_model(model, self.variant, self.split, **options)
-        return build_model(model, self.variant, factor=self.factor, **options)
+            return build_model(model, self.variant, self.split, first_conv=self.first_conv, **options)
+        return build_model(model, self.variant, factor=self.factor, first_conv=self.first_conv, **options)
 
 
 def paper_networks(found: tuple[int, ...]) -> list[Network]:
-    """The networks of the paper's Table 2, plus the split our own search found."""
+    """The networks of the paper's Table 2, proposed_I under the second reading of its split blocks
+    (each branch's first convolution reads its share of the block input), and the split our search found."""
     return [
         Network("baseline"),
         Network("proposed_I", split=(8, 2, 2, 4, 4)),
+        Network("proposed_I, input split", split=(8, 2, 2, 4, 4), first_conv="share"),
         Network("proposed_II", split=(8, 2, 2, 2, 4)),
         Network("naive split", "naive", factor=4),
         Network("shared split", "shared", factor=4),
@@ -86,7 +90,8 @@ MODEL_STUDIES = {
             "On CIFAR-10 the paper's proposed_I split averages a factor of 4 per block and loses 0.61 points "
             "of accuracy; the naive split loses the most and the shared split comes second."
         ),
-        networks=("baseline", "proposed_I", "proposed_II", "naive split", "shared split", "found by search"),
+        networks=("baseline", "proposed_I", "proposed_I, input split", "proposed_II", "naive split", "shared split",
+                  "found by search"),
     ),
     "resnet18": ModelStudy(
         title="ResNet18: the search and Table 1",
@@ -235,7 +240,10 @@ def train_networks(config: FinalConfig, networks: list[Network], records: str | 
 
 
 def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
-    """Mean and spread of accuracy over seeds, with parameters, MACs and memory, one row per network."""
+    """Mean and spread of accuracy over seeds, with parameters, MACs and memory, one row per network.
+
+    Against the baseline: the drop in points, and whether it is larger than the seed spread (the two
+    networks' standard deviations combined, ``sqrt(sd_a² + sd_b²)``); unknown with a single seed."""
     rows = []
     for name in dict.fromkeys(r.experiment for r in records):
         group = [r for r in records if r.experiment == name]
@@ -255,7 +263,26 @@ def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
     table = pd.DataFrame(rows).set_index("network")
     if "baseline" in table.index:
         table.insert(3, "parameters vs baseline", (table["parameters"] / table.loc["baseline", "parameters"]).round(3))
+        base = table.loc["baseline"]
+        drop = base["accuracy %"] - table["accuracy %"]
+        spread = (base["± sd"] ** 2 + table["± sd"].astype(float) ** 2) ** 0.5 if base["seeds"] > 1 else float("nan")
+        table.insert(2, "drop (points)", drop.round(2))
+        table.insert(5, "beyond seed spread", (drop.abs() > spread).where(table["seeds"] > 1).astype(object)
+                     .where(table["seeds"] > 1, None))
+        table.loc["baseline", "beyond seed spread"] = None
     return table
+
+
+def tradeoff_frame(results: dict[float, SearchResult]) -> pd.DataFrame:
+    """One row per threshold: the split its search found, that network's parameters and MACs, and its
+    test accuracy as the search fine-tuned it (mean over the search's seeds)."""
+    rows = []
+    for threshold, result in sorted(results.items()):
+        found = [r for r in result.records if tuple(r.split) == result.split and r.role in ("baseline", "candidate")]
+        rows.append({"threshold": threshold, "split": ",".join(map(str, result.split)),
+                     "accuracy %": round(100 * statistics.fmean(r.accuracy for r in found), 2),
+                     "parameters": found[0].params, "MMACs": round(found[0].macs / 1e6, 1)})
+    return pd.DataFrame(rows).set_index("threshold")
 
 
 def provenance_note(records: list[RunRecord]) -> str:

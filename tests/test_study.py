@@ -6,7 +6,7 @@ import pytest
 
 from netsplit.complexity import analyse, total
 from netsplit.models import MODELS, split_model
-from netsplit.study import (MEMORY_NETWORKS, MODEL_STUDIES, block_costs, comparison_networks, cost_table,
+from netsplit.study import (MEMORY_NETWORKS, MODEL_STUDIES, block_costs, comparison_networks, comparison_table, cost_table,
                             counted_memory, measured_memory, memory_savings, parameter_shares, provenance_note)
 from oracle import Oracle
 from netsplit.search import Job, SearchConfig
@@ -46,9 +46,10 @@ def test_each_model_has_its_chapter_text_and_its_comparison_networks_by_name():
     assert set(MODEL_STUDIES) == set(MODELS)
     assert len({study.title for study in MODEL_STUDIES.values()}) == len(MODELS), "distinct chapter titles"
     vgg = comparison_networks("vgg16", (8, 2, 1, 1, 1))
-    assert [n.name for n in vgg] == ["baseline", "proposed_I", "proposed_II", "naive split", "shared split",
-                                     "found by search"]
-    assert vgg[-1].split == (8, 2, 1, 1, 1) and vgg[1].split == (8, 2, 2, 4, 4)
+    assert [n.name for n in vgg] == ["baseline", "proposed_I", "proposed_I, input split", "proposed_II", "naive split",
+                                     "shared split", "found by search"]
+    assert vgg[-1].split == (8, 2, 1, 1, 1) and vgg[1].split == vgg[2].split == (8, 2, 2, 4, 4)
+    assert (vgg[1].first_conv, vgg[2].first_conv) == ("whole", "share")
     assert [n.name for n in comparison_networks("resnet18", (2, 1, 1, 1, 1))] == ["baseline", "naive split",
                                                                                    "found by search"]
     assert [n.name for n in comparison_networks("resnet18")] == ["baseline", "naive split"]
@@ -110,3 +111,22 @@ def test_the_data_title_names_subsets_held_out_images_and_width():
     config = SearchConfig(dataset="synthetic", train_size=100, test_size=50, validation_size=40, width_multiplier=0.25)
     title = data_title(config, load_dataset("synthetic", 100, 50, validation_size=40))
     assert title == "synthetic test data (100 train / 50 test images, 40 held out for the search's decisions, width x0.25)"
+
+
+def test_comparison_table_says_which_drops_exceed_the_seed_spread():
+    config = SearchConfig(blocks=(1,))
+    oracle = Oracle(config, {})
+    records = []
+    for name, accuracies in [("baseline", (0.930, 0.932, 0.934)), ("close", (0.929, 0.933, 0.931)),
+                             ("far", (0.900, 0.902, 0.904))]:
+        for seed, accuracy in enumerate(accuracies):
+            record = oracle(Job((1, 1, 1, 1, 1), seed, "baseline", 1, 1, 1))
+            record.experiment, record.accuracy = name, accuracy
+            records.append(record)
+    table = comparison_table(records)
+    assert table.loc["far", "drop (points)"] == pytest.approx(3.0)
+    assert table.loc["close", "drop (points)"] == pytest.approx(0.1)
+    assert table.loc["far", "beyond seed spread"] in (True,) and table.loc["close", "beyond seed spread"] in (False,)
+    assert table.loc["baseline", "beyond seed spread"] is None
+    single = comparison_table([r for r in records if r.seed == 0])
+    assert single["beyond seed spread"].isna().all(), "one seed has no spread to compare with"
