@@ -142,7 +142,7 @@ def _search(args) -> int:
         baseline_epochs=args.baseline_epochs, finetune_epochs=args.finetune_epochs, inherit=args.inherit,
         reference=args.reference, seeds=args.seeds, seed=args.seed, width_multiplier=args.width_multiplier,
         train_size=args.train_size, test_size=args.test_size, batch_size=args.batch_size, learning_rate=args.lr,
-        validation_size=args.validation_size, sweep=args.sweep,
+        finetune_learning_rate=args.finetune_lr, validation_size=args.validation_size, sweep=args.sweep,
     )
     result = run_search(config, args.records, args.executor, args.address, args.data_path)
     _print_outcome(result, args.json)
@@ -282,6 +282,8 @@ def parser() -> argparse.ArgumentParser:
                         help="train every candidate factor of a block, also past the first that fails")
     search.add_argument("--batch-size", type=_positive_int, default=128)
     search.add_argument("--lr", type=float, default=0.05)
+    search.add_argument("--finetune-lr", type=float, default=None,
+                        help="fine-tune split candidates at this rate, without warm-up (default: as from scratch)")
     search.add_argument("--records", default=None, help="JSONL records file (default under results/)")
     search.add_argument("--executor", default="sequential", help="sequential or ray")
     search.add_argument("--address", default=None, help="Ray cluster address (default: start one locally)")

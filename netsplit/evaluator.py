@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,6 +82,8 @@ class TrainingEvaluator:
         initialise = None if job.parent is None else partial(inherit, source=self._parent(job))
         train = TrainConfig(epochs=job.epochs, batch_size=c.batch_size, learning_rate=c.learning_rate,
                             verbose=self.verbose)
+        if initialise is not None and c.finetune_learning_rate is not None:  # a gentle fine-tune, no warm-up
+            train = replace(train, learning_rate=c.finetune_learning_rate, warmup_epochs=0.0)
         model, record = train_network(
             partial(self._build, job.split), data, train, job.seed, initialise=initialise,
             label=f"block {job.block} factor {job.factor} seed {job.seed}",

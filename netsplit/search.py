@@ -32,7 +32,7 @@ from netsplit.records import RecordStore, RunRecord, adopt_legacy_file, config_h
 REFERENCES = ("block", "original")
 DECISION_FIELDS = ("threshold", "factors", "blocks", "reference", "seeds", "sweep")
 """Fields that decide which networks a search trains and accepts, never what one of them is."""
-LATER_DEFAULTS = {"validation_size": None, "sweep": False, "architecture": None}
+LATER_DEFAULTS = {"validation_size": None, "sweep": False, "architecture": None, "finetune_learning_rate": None}
 """Fields added after records were first written, with the defaults that behave as before them."""
 
 
@@ -65,6 +65,7 @@ class SearchConfig:
     test_size: int | None = None
     batch_size: int = 128
     learning_rate: float = 0.05
+    finetune_learning_rate: float | None = None  # None: fine-tune as from scratch (warm-up to learning_rate)
     validation_size: int | None = None  # images held out of training to decide on; None: decide on the test set
     sweep: bool = False  # train every candidate factor of a block, not only up to the first that fails
     architecture: str | None = field(default=None, init=False)  # a .keras network's architecture hash
@@ -180,6 +181,10 @@ def validate(config: SearchConfig) -> None:
     for name in ("inherit", "sweep"):
         if not isinstance(getattr(config, name), bool):
             raise InputError(f"{name} must be True or False, got {getattr(config, name)!r}")
+    if config.finetune_learning_rate is not None and (not _is_number(config.finetune_learning_rate)
+                                                      or config.finetune_learning_rate <= 0):
+        raise InputError(f"finetune_learning_rate must be a positive number or None (as from scratch), "
+                         f"got {config.finetune_learning_rate!r}")
     if config.validation_size is not None and not _is_integer(config.validation_size, minimum=1):
         raise InputError(f"validation_size must be a positive integer or None (decide on the test set), "
                          f"got {config.validation_size!r}")

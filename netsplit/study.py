@@ -202,8 +202,10 @@ class FinalConfig:
 
     @property
     def hash(self) -> str:
-        """Key of the records file: the search's training settings and the epochs (not the seed count)."""
-        return config_hash({"search": self.search.training, "epochs": self.epochs})
+        """Key of the records file: the search's training settings and the epochs (not the seed count, nor
+        how the search fine-tunes: these networks train from scratch)."""
+        training = {k: v for k, v in self.search.training.items() if k != "finetune_learning_rate"}
+        return config_hash({"search": training, "epochs": self.epochs})
 
     @property
     def legacy_hash(self) -> str:

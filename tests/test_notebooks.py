@@ -65,14 +65,24 @@ def test_bad_parameters_fail_in_the_first_cells_with_the_library_message(tmp_pat
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory, fashion_dir):
+    """Every chapter run with the smoke profile as a reader re-runs the book: the model chapters resume
+    from the committed records, the own-network chapter trains its network from nothing."""
     folder = tmp_path_factory.mktemp("smoke")
+    (folder / "results").mkdir()
+    committed = {path.name: path.read_bytes() for model in MODEL_STUDIES
+                 for path in (ROOT / "results").glob(f"{model}-fashion_mnist-*.jsonl")}
+    for name, content in committed.items():
+        (folder / "results" / name).write_bytes(content)
     paths = reproduce("smoke", "fashion_mnist", NOTEBOOKS, folder / "book", folder / "results")
-    return folder, paths
+    return folder, paths, committed
 
 
 @pytest.mark.slow
 def test_every_notebook_runs_with_the_smoke_profile(executed):
-    folder, paths = executed
+    folder, paths, committed = executed
+    assert committed, "the published smoke records are in results/"
+    for name, content in committed.items():
+        assert (folder / "results" / name).read_bytes() == content, f"{name}: re-running the chapters trained more"
     assert [p.stem for p in paths] == list(NOTEBOOKS)
     for path in paths:
         cells = json.loads(path.read_text())["cells"]
@@ -91,7 +101,7 @@ def test_every_notebook_runs_with_the_smoke_profile(executed):
 
 @pytest.mark.slow
 def test_executed_notebooks_pass_nbval_lax(executed):
-    folder, paths = executed
+    folder, paths, _ = executed
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-p", "no:cacheprovider", *map(str, paths)],
         cwd=folder, capture_output=True, text=True, timeout=900,

@@ -9,7 +9,7 @@ import pytest
 from netsplit.records import RecordsError, RecordStore, read_records
 from netsplit.executors import InProcess
 from netsplit.records import adopt_legacy_file
-from netsplit.search import SearchConfig, SplitSearch, replay
+from netsplit.search import SearchConfig, SplitSearch, job_for, replay
 from oracle import Oracle
 
 
@@ -259,3 +259,27 @@ def test_the_ray_executor_names_the_extra_it_needs(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ImportError, match=r"pip install 'netsplit\[ray\]'"):
         make_executor("ray")
+
+
+def test_candidates_fine_tune_at_their_own_rate_without_warm_up(tmp_path, monkeypatch):
+    import netsplit.evaluator as evaluator
+
+    seen = []
+
+    def train(build, data, config, seed, store=None, initialise=None, label="", **fields):
+        model = build()
+        if initialise is not None:
+            initialise(model)
+        seen.append((fields["role"], config.learning_rate, config.warmup_epochs))
+        return model, None
+
+    monkeypatch.setattr(evaluator, "train_network", train)
+    config = SearchConfig(dataset="synthetic", width_multiplier=0.125, train_size=64, test_size=32,
+                          learning_rate=0.05, finetune_learning_rate=0.01)
+    evaluate = evaluator.TrainingEvaluator(config, tmp_path / "weights", verbose=False)
+    evaluate(job_for(config, (1, 1, 1, 1, 1), 0))
+    evaluate(job_for(config, (2, 1, 1, 1, 1), 0))
+    assert seen == [("baseline", 0.05, 1.0), ("candidate", 0.01, 0.0)]
+    assert SearchConfig(finetune_learning_rate=0.01).hash != SearchConfig().hash, "a new key for other networks"
+    with pytest.raises(ValueError, match="finetune_learning_rate must be a positive number"):
+        SearchConfig(finetune_learning_rate=0)
