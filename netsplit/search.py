@@ -345,9 +345,12 @@ def _progress_line(record: RunRecord, reference: float | None, threshold: float,
                    seconds: float) -> str:
     split = ",".join(map(str, record.split))
     line = f"[{done}/{planned} at most] block {record.block} factor {record.factor} (split {split}, seed {record.seed}): "
-    line += f"accuracy {record.accuracy:.2%}"
+    if record.validation_accuracy is None:
+        line += f"accuracy {record.accuracy:.2%}"
+    else:
+        line += f"validation accuracy {record.validation_accuracy:.2%} (test {record.accuracy:.2%})"
     if reference is not None:
-        drop = accuracy_drop(reference, record.accuracy)
+        drop = accuracy_drop(reference, selection_accuracy(record))
         line += f", drop {drop:+.2f} pt -> {'accept' if drop < threshold else 'stop'}"
     return line + f" ({seconds:.1f} s)"
 

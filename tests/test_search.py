@@ -283,3 +283,15 @@ def test_candidates_fine_tune_at_their_own_rate_without_warm_up(tmp_path, monkey
     assert SearchConfig(finetune_learning_rate=0.01).hash != SearchConfig().hash, "a new key for other networks"
     with pytest.raises(ValueError, match="finetune_learning_rate must be a positive number"):
         SearchConfig(finetune_learning_rate=0)
+
+
+def test_the_progress_line_shows_the_drop_the_decision_uses():
+    from netsplit.search import Job, _progress_line
+
+    config = SearchConfig(blocks=(1,))
+    record = Oracle(config, {})(Job((2, 1, 1, 1, 1), 0, "candidate", 1, 2, 1))
+    record.accuracy, record.validation_accuracy = 0.90, 0.93
+    line = _progress_line(record, 0.935, 0.5, 1, 4, 1.0)
+    assert "validation accuracy 93.00% (test 90.00%)" in line and "drop +0.50 pt -> stop" in line
+    record.validation_accuracy = None
+    assert "accuracy 90.00%, drop +3.50 pt -> stop" in _progress_line(record, 0.935, 0.5, 1, 4, 1.0)
