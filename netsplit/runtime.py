@@ -11,7 +11,8 @@ from pathlib import Path
 
 import keras
 
-LIBRARIES = ("keras", "numpy", "tensorflow", "jax", "jaxlib", "torch", "netsplit")
+LIBRARIES = ("keras", "numpy", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "torch", "netsplit")
+"""Distributions whose versions every record carries (``tensorflow-cpu`` is TensorFlow's CPU-only wheel)."""
 
 
 @functools.cache

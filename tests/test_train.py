@@ -69,3 +69,16 @@ def test_batch_norm_recalibration_matches_the_training_statistics(data):
     expected_mean = np.mean([f.mean(axis=(0, 1, 2)) for f in features], axis=0)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(norm.moving_mean), expected_mean, rtol=1e-4, atol=1e-5)
     assert norm.momentum == 0.9, "momentum is restored"
+
+
+
+def test_records_carry_the_version_of_whichever_tensorflow_wheel_is_installed():
+    import importlib.metadata
+
+    from netsplit.runtime import library_versions
+
+    tensorflow = pytest.importorskip("tensorflow")
+    names = {(d.metadata["Name"] or "").lower().replace("_", "-") for d in importlib.metadata.distributions()}
+    wheels = names & {"tensorflow", "tensorflow-cpu"}
+    assert wheels, "TensorFlow comes from one of its wheels"
+    assert {library_versions()[name] for name in wheels} == {tensorflow.__version__}
