@@ -287,6 +287,89 @@ def tradeoff_frame(results: dict[float, SearchResult]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("threshold")
 
 
+PAPER_PROPOSED_I_DROP = 0.61
+"""Accuracy points proposed_I (8,2,2,4,4) loses against the unsplit VGG16 on CIFAR-10 (paper, Table 2)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One claim of the paper (``key`` names it in glued results), what this study's records say of it,
+    and the evidence."""
+
+    key: str
+    claim: str
+    verdict: str  # confirmed | not confirmed | not testable here
+    evidence: str
+
+
+def _spread(comparison: pd.DataFrame, *names: str) -> float | None:
+    """The combined seed spread of the named networks; None where any has a single seed."""
+    rows = comparison.loc[list(names)]
+    return None if (rows["seeds"] < 2).any() else float((rows["± sd"].astype(float) ** 2).sum() ** 0.5)
+
+
+def verdicts(model: str, comparison: pd.DataFrame, result: SearchResult) -> list[Verdict]:
+    """The paper's claims about ``model`` judged from its comparison table (:func:`comparison_table`)
+    and its search; a difference counts only where it exceeds the seed spread."""
+    if model == "resnet18":
+        gains = [(o.block, factor, 100 * (mean - o.baseline)) for o in result.outcomes
+                 for factor, (mean, _) in o.candidates.items()]
+        block, factor, gain = max(gains, key=lambda g: g[2])
+        seeds = len({r.seed for r in result.records if r.role == "candidate"})
+        where = f"block {block} at factor {factor}, {gain:+.2f} points ({result.decided_on} accuracy)"
+        if gain <= 0:
+            verdict, evidence = "not confirmed", f"no candidate beat its block's baseline (closest: {where})"
+        elif seeds < 2:
+            verdict, evidence = "not testable here", f"largest gain: {where}; one seed per candidate, within seed noise"
+        else:
+            verdict, evidence = "confirmed", f"largest gain: {where}, mean of {seeds} seeds"
+        return [Verdict("resnet18_gain", "splitting some ResNet18 blocks improves accuracy", verdict, evidence)]
+    if model != "vgg16":
+        return []
+    accuracy, found = comparison["accuracy %"], []
+    drop = float(comparison.loc["proposed_I", "drop (points)"])
+    spread = _spread(comparison, "baseline", "proposed_I")
+    evidence = f"proposed_I loses {drop:.2f} points here"
+    if spread is None:
+        found.append(Verdict("proposed_I_drop", f"proposed_I (8,2,2,4,4) loses about {PAPER_PROPOSED_I_DROP} points",
+                             "not testable here",
+                             evidence + "; one seed per network"))
+    else:
+        close = abs(drop - PAPER_PROPOSED_I_DROP) <= max(0.5, spread)
+        found.append(Verdict("proposed_I_drop", f"proposed_I (8,2,2,4,4) loses about {PAPER_PROPOSED_I_DROP} points",
+                             "confirmed" if close else "not confirmed",
+                             evidence + f" (seed spread {spread:.2f}; within 0.5 points or the spread of "
+                                        f"{PAPER_PROPOSED_I_DROP} counts as confirmed)"))
+    splits = accuracy[["proposed_I", "proposed_II", "naive split", "shared split"]].sort_values()
+    worst, next_worst = splits.index[:2]
+    spread = _spread(comparison, worst, next_worst)
+    evidence = ", ".join(f"{name} {value:.2f} %" for name, value in splits.items())
+    if spread is None:
+        verdict, evidence = "not testable here", evidence + "; one seed per network"
+    elif worst == "naive split" and splits.iloc[1] - splits.iloc[0] > spread:
+        verdict = "confirmed"
+    else:
+        verdict = "not confirmed"
+    found.append(Verdict("naive_worst", "the naive split loses the most accuracy", verdict, evidence))
+    params = comparison["parameters"]
+    whole = params["proposed_I"] / params["shared split"]
+    share = params["proposed_I, input split"] / params["shared split"]
+    slightly = [reading for reading, ratio in (("whole-input", whole), ("input-split", share)) if 1 < ratio <= 1.5]
+    found.append(Verdict(
+        "proposed_I_complexity", "proposed_I is slightly more complex than the shared split",
+        f"confirmed under the {slightly[0]} reading" if len(slightly) == 1 else "confirmed" if slightly else "not confirmed",
+        f"parameters against the shared split: {whole:.2f}x with each branch's first convolution reading the "
+        f"whole block input, {share:.2f}x reading its share (counted)",
+    ))
+    return found
+
+
+def verdict_table(found: list[Verdict]) -> str:
+    """The verdicts as a Markdown table (claim, verdict, evidence)."""
+    lines = ["| the paper says | verdict here | evidence |", "| --- | --- | --- |"]
+    return "\n".join(lines + [f"| {v.claim} | **{v.verdict}** | {v.evidence} |" for v in found])
+
+
 def provenance_note(records: list[RunRecord]) -> str:
     """One sentence: where and with what the records were made, and how long training took."""
     if not records:

@@ -130,3 +130,45 @@ def test_comparison_table_says_which_drops_exceed_the_seed_spread():
     assert table.loc["baseline", "beyond seed spread"] is None
     single = comparison_table([r for r in records if r.seed == 0])
     assert single["beyond seed spread"].isna().all(), "one seed has no spread to compare with"
+
+
+def _table(accuracies: dict[str, float], sd: float | None, seeds: int) -> "pd.DataFrame":
+    import pandas as pd
+
+    params = {"baseline": 100, "proposed_I": 48, "proposed_I, input split": 30, "proposed_II": 45,
+              "naive split": 20, "shared split": 25}
+    table = pd.DataFrame({"accuracy %": accuracies, "± sd": {n: sd for n in accuracies},
+                          "seeds": {n: seeds for n in accuracies}, "parameters": params})
+    table["drop (points)"] = table.loc["baseline", "accuracy %"] - table["accuracy %"]
+    return table
+
+
+def test_verdicts_weigh_each_vgg16_claim_against_the_seed_spread():
+    from netsplit.study import verdicts
+
+    accuracies = {"baseline": 92.7, "proposed_I": 92.0, "proposed_I, input split": 91.5, "proposed_II": 92.1,
+                  "naive split": 90.0, "shared split": 91.0}
+    found = {v.key: v for v in verdicts("vgg16", _table(accuracies, 0.1, 3), None)}
+    assert found["proposed_I_drop"].verdict == "confirmed" and "0.70 points" in found["proposed_I_drop"].evidence
+    assert found["naive_worst"].verdict == "confirmed"
+    assert found["proposed_I_complexity"].verdict == "confirmed under the input-split reading", "1.92x is not slightly"
+    worse = {**accuracies, "proposed_I": 90.5, "naive split": 90.4}
+    found = {v.key: v for v in verdicts("vgg16", _table(worse, 0.2, 3), None)}
+    assert found["proposed_I_drop"].verdict == "not confirmed", "2.2 points is not about 0.61"
+    assert found["naive_worst"].verdict == "not confirmed", "naive is lowest by less than the spread"
+    single = verdicts("vgg16", _table(accuracies, None, 1), None)
+    assert [v.verdict for v in single[:2]] == ["not testable here"] * 2
+
+
+def test_the_resnet18_claim_needs_a_gain_and_seeds():
+    from netsplit.search import BlockOutcome, SearchResult
+    from netsplit.study import verdicts
+
+    config = SearchConfig(model="resnet18", blocks=(1,))
+    record = Oracle(config, {})(Job((2, 1, 1, 1, 1), 0, "candidate", 1, 2, 1))
+    gain = SearchResult((2, 1, 1, 1, 1), [BlockOutcome(1, 0.90, 0.90, {2: (0.91, 0.0), 4: (0.88, 0.0)}, 2)],
+                        [record], 0.5)
+    (verdict,) = verdicts("resnet18", None, gain)
+    assert verdict.verdict == "not testable here" and "+1.00 points" in verdict.evidence
+    loss = SearchResult((1, 1, 1, 1, 1), [BlockOutcome(1, 0.90, 0.90, {2: (0.89, 0.0)}, 1)], [record], 0.5)
+    assert verdicts("resnet18", None, loss)[0].verdict == "not confirmed"
