@@ -15,6 +15,7 @@ import pandas as pd
 
 from netsplit.complexity import analyse, total
 from netsplit.data import Dataset
+from netsplit.errors import InputError
 from netsplit.layers import Fusion, SplitBlock
 from netsplit.models import MODELS, build_model, split_model
 from netsplit.records import RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
@@ -113,12 +114,18 @@ MODEL_STUDIES = {
 """The model-specific text of the search chapter (``notebooks/search.ipynb``), by model."""
 
 
-def comparison_networks(model: str, found: tuple[int, ...] | None = None) -> list[Network]:
-    """The networks the paper compares for ``model`` (:data:`MODEL_STUDIES`), with the split a search
-    found, or without that network when ``found`` is None."""
+def comparison_networks(model: str, found: tuple[int, ...] | None = None,
+                        names: list[str] | None = None) -> list[Network]:
+    """The networks the paper compares for ``model`` (:data:`MODEL_STUDIES`), or those of them
+    ``names`` picks (the baseline always), with the split a search found, or without that network
+    when ``found`` is None."""
     by_name = {network.name: network for network in paper_networks(found or ())}
-    names = MODEL_STUDIES[model].networks
-    return [by_name[name] for name in names if found is not None or name != "found by search"]
+    known = MODEL_STUDIES[model].networks
+    unknown = [name for name in names or () if name not in known]
+    if unknown:
+        raise InputError(f"{model} has no comparison network {unknown}; its networks are {', '.join(known)}")
+    chosen = [name for name in known if names is None or name in names or name == "baseline"]
+    return [by_name[name] for name in chosen if found is not None or name != "found by search"]
 
 
 def cost_table(models: tuple[str, ...] = MODELS, input_size: int = 32) -> pd.DataFrame:
@@ -312,51 +319,59 @@ def verdicts(model: str, comparison: pd.DataFrame, result: SearchResult) -> list
     """The paper's claims about ``model`` judged from its comparison table (:func:`comparison_table`)
     and its search; a difference counts only where it exceeds the seed spread."""
     if model == "resnet18":
-        gains = [(o.block, factor, 100 * (mean - o.baseline)) for o in result.outcomes
-                 for factor, (mean, _) in o.candidates.items()]
-        block, factor, gain = max(gains, key=lambda g: g[2])
-        seeds = len({r.seed for r in result.records if r.role == "candidate"})
-        where = f"block {block} at factor {factor}, {gain:+.2f} points ({result.decided_on} accuracy)"
-        if gain <= 0:
-            verdict, evidence = "not confirmed", f"no candidate beat its block's baseline (closest: {where})"
-        elif seeds < 2:
-            verdict, evidence = "not testable here", f"largest gain: {where}; one seed per candidate, within seed noise"
-        else:
-            verdict, evidence = "confirmed", f"largest gain: {where}, mean of {seeds} seeds"
-        return [Verdict("resnet18_gain", "splitting some ResNet18 blocks improves accuracy", verdict, evidence)]
-    if model != "vgg16":
-        return []
-    accuracy, found = comparison["accuracy %"], []
+        return [_resnet18_gain(result)]
+    return _vgg16_verdicts(comparison) if model == "vgg16" else []
+
+
+def _resnet18_gain(result: SearchResult) -> Verdict:
+    gains = [(o.block, factor, 100 * (mean - o.baseline)) for o in result.outcomes
+             for factor, (mean, _) in o.candidates.items()]
+    block, factor, gain = max(gains, key=lambda g: g[2])
+    seeds = len({r.seed for r in result.records if r.role == "candidate"})
+    where = f"block {block} at factor {factor}, {gain:+.2f} points ({result.decided_on} accuracy)"
+    if gain <= 0:
+        verdict, evidence = "not confirmed", f"no candidate beat its block's baseline (closest: {where})"
+    elif seeds < 2:
+        verdict, evidence = "not testable here", f"largest gain: {where}; one seed per candidate, within seed noise"
+    else:
+        verdict, evidence = "confirmed", f"largest gain: {where}, mean of {seeds} seeds"
+    return Verdict("resnet18_gain", "splitting some ResNet18 blocks improves accuracy", verdict, evidence)
+
+
+def _vgg16_verdicts(comparison: pd.DataFrame) -> list[Verdict]:
+    needed = ["baseline", "proposed_I", "proposed_I, input split", "proposed_II", "naive split", "shared split"]
+    missing = [name for name in needed if name not in comparison.index]
+    claims = {"proposed_I_drop": f"proposed_I (8,2,2,4,4) loses about {PAPER_PROPOSED_I_DROP} points",
+              "naive_worst": "the naive split loses the most accuracy",
+              "proposed_I_complexity": "proposed_I is slightly more complex than the shared split"}
+    if missing:
+        return [Verdict(key, claim, "not testable here", f"this run does not train {', '.join(missing)}")
+                for key, claim in claims.items()]
     drop = float(comparison.loc["proposed_I", "drop (points)"])
     spread = _spread(comparison, "baseline", "proposed_I")
     evidence = f"proposed_I loses {drop:.2f} points here"
     if spread is None:
-        found.append(Verdict("proposed_I_drop", f"proposed_I (8,2,2,4,4) loses about {PAPER_PROPOSED_I_DROP} points",
-                             "not testable here",
-                             evidence + "; one seed per network"))
+        verdict, evidence = "not testable here", evidence + "; one seed per network"
     else:
-        close = abs(drop - PAPER_PROPOSED_I_DROP) <= max(0.5, spread)
-        found.append(Verdict("proposed_I_drop", f"proposed_I (8,2,2,4,4) loses about {PAPER_PROPOSED_I_DROP} points",
-                             "confirmed" if close else "not confirmed",
-                             evidence + f" (seed spread {spread:.2f}; within 0.5 points or the spread of "
-                                        f"{PAPER_PROPOSED_I_DROP} counts as confirmed)"))
-    splits = accuracy[["proposed_I", "proposed_II", "naive split", "shared split"]].sort_values()
-    worst, next_worst = splits.index[:2]
-    spread = _spread(comparison, worst, next_worst)
+        verdict = "confirmed" if abs(drop - PAPER_PROPOSED_I_DROP) <= max(0.5, spread) else "not confirmed"
+        evidence += (f" (seed spread {spread:.2f}; within 0.5 points or the spread of {PAPER_PROPOSED_I_DROP} "
+                     "counts as confirmed)")
+    found = [Verdict("proposed_I_drop", claims["proposed_I_drop"], verdict, evidence)]
+    splits = comparison["accuracy %"][["proposed_I", "proposed_II", "naive split", "shared split"]].sort_values()
+    spread = _spread(comparison, *splits.index[:2])
     evidence = ", ".join(f"{name} {value:.2f} %" for name, value in splits.items())
     if spread is None:
         verdict, evidence = "not testable here", evidence + "; one seed per network"
-    elif worst == "naive split" and splits.iloc[1] - splits.iloc[0] > spread:
-        verdict = "confirmed"
     else:
-        verdict = "not confirmed"
-    found.append(Verdict("naive_worst", "the naive split loses the most accuracy", verdict, evidence))
+        lowest_by_margin = splits.index[0] == "naive split" and splits.iloc[1] - splits.iloc[0] > spread
+        verdict = "confirmed" if lowest_by_margin else "not confirmed"
+    found.append(Verdict("naive_worst", claims["naive_worst"], verdict, evidence))
     params = comparison["parameters"]
     whole = params["proposed_I"] / params["shared split"]
     share = params["proposed_I, input split"] / params["shared split"]
     slightly = [reading for reading, ratio in (("whole-input", whole), ("input-split", share)) if 1 < ratio <= 1.5]
     found.append(Verdict(
-        "proposed_I_complexity", "proposed_I is slightly more complex than the shared split",
+        "proposed_I_complexity", claims["proposed_I_complexity"],
         f"confirmed under the {slightly[0]} reading" if len(slightly) == 1 else "confirmed" if slightly else "not confirmed",
         f"parameters against the shared split: {whole:.2f}x with each branch's first convolution reading the "
         f"whole block input, {share:.2f}x reading its share (counted)",

@@ -172,3 +172,18 @@ def test_the_resnet18_claim_needs_a_gain_and_seeds():
     assert verdict.verdict == "not testable here" and "+1.00 points" in verdict.evidence
     loss = SearchResult((1, 1, 1, 1, 1), [BlockOutcome(1, 0.90, 0.90, {2: (0.89, 0.0)}, 1)], [record], 0.5)
     assert verdicts("resnet18", None, loss)[0].verdict == "not confirmed"
+
+
+def test_a_chapter_may_train_only_some_comparison_networks():
+    from netsplit.errors import InputError
+    from netsplit.study import verdicts
+
+    names = [n.name for n in comparison_networks("vgg16", (2, 1, 1, 1, 1), ["proposed_I", "found by search"])]
+    assert names == ["baseline", "proposed_I", "found by search"], "the baseline always"
+    with pytest.raises(InputError, match=r"no comparison network \['proposed_III'\]; its networks are baseline"):
+        comparison_networks("vgg16", None, ["proposed_III"])
+    partial = _table({"baseline": 92.7, "proposed_I": 92.0, "proposed_I, input split": 91.5, "proposed_II": 92.1,
+                      "naive split": 90.0, "shared split": 91.0}, 0.1, 3).drop(index="shared split")
+    found = verdicts("vgg16", partial, None)
+    assert {v.key for v in found} == {"proposed_I_drop", "naive_worst", "proposed_I_complexity"}
+    assert all(v.verdict == "not testable here" and "shared split" in v.evidence for v in found)
