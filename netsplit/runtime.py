@@ -123,3 +123,6 @@ def provenance() -> dict[str, object]:
         "versions": library_versions(),
         "git_commit": git_commit(),
     }
+
+
+git_commit()  # taken when the package is imported: records name the code that runs, not a later checkout
