@@ -161,14 +161,16 @@ def comparison_plot(table: pd.DataFrame, title: str) -> plt.Figure:
 
 
 
+FOUND_LABEL = "found at threshold t (fine-tuned in the search)"
+
+
 def tradeoff_plot(found: pd.DataFrame, comparison: pd.DataFrame, title: str) -> plt.Figure:
     """Accuracy against parameters and MACs: the split found at each threshold (as the search fine-tuned
     it) as one line, and the comparison networks (trained from scratch) as points."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
     networks = comparison.reset_index()
     for ax, column in zip(axes, ("parameters", "MMACs")):
-        ax.plot(found[column], found["accuracy %"], "o-", color="black",
-                label="found at threshold t (fine-tuned in the search)")
+        ax.plot(found[column], found["accuracy %"], "o-", color="black", label=FOUND_LABEL)
         for threshold, row in found.iterrows():
             ax.annotate(f"t={threshold:g}: {row['split']}", (row[column], row["accuracy %"]), fontsize=8,
                         xytext=(4, -10), textcoords="offset points")
@@ -176,10 +178,9 @@ def tradeoff_plot(found: pd.DataFrame, comparison: pd.DataFrame, title: str) -> 
                         legend=ax is axes[-1])
         ax.set_xscale("log")
         ax.set_xlabel(f"{column} (log scale)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    axes[-1].legend(handles=axes[-1].get_legend_handles_labels()[0] + handles,
-                    labels=[f"{name} (from scratch)" for name in axes[-1].get_legend_handles_labels()[1]] + labels,
-                    fontsize=7, loc="lower right")
+    handles, labels = axes[-1].get_legend_handles_labels()
+    labels = [label if label == FOUND_LABEL else f"{label} (from scratch)" for label in labels]
+    axes[-1].legend(handles, labels, fontsize=7, loc="lower right")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
