@@ -130,6 +130,8 @@ def test_comparison_table_says_which_drops_exceed_the_seed_spread():
     assert table.loc["baseline", "beyond seed spread"] is None
     single = comparison_table([r for r in records if r.seed == 0])
     assert single["beyond seed spread"].isna().all(), "one seed has no spread to compare with"
+    one_baseline = comparison_table([r for r in records if r.experiment != "baseline" or r.seed == 0])
+    assert one_baseline["beyond seed spread"].isna().all(), "nor has a baseline of one seed"
 
 
 def _table(accuracies: dict[str, float], sd: float | None, seeds: int) -> "pd.DataFrame":
@@ -160,18 +162,22 @@ def test_verdicts_weigh_each_vgg16_claim_against_the_seed_spread():
     assert [v.verdict for v in single[:2]] == ["not testable here"] * 2
 
 
-def test_the_resnet18_claim_needs_a_gain_and_seeds():
+def test_the_resnet18_claim_needs_a_gain_beyond_the_spread_of_several_seeds():
     from netsplit.search import BlockOutcome, SearchResult
     from netsplit.study import verdicts
 
     config = SearchConfig(model="resnet18", blocks=(1,))
-    record = Oracle(config, {})(Job((2, 1, 1, 1, 1), 0, "candidate", 1, 2, 1))
-    gain = SearchResult((2, 1, 1, 1, 1), [BlockOutcome(1, 0.90, 0.90, {2: (0.91, 0.0), 4: (0.88, 0.0)}, 2)],
-                        [record], 0.5)
-    (verdict,) = verdicts("resnet18", None, gain)
-    assert verdict.verdict == "not testable here" and "+1.00 points" in verdict.evidence
-    loss = SearchResult((1, 1, 1, 1, 1), [BlockOutcome(1, 0.90, 0.90, {2: (0.89, 0.0)}, 1)], [record], 0.5)
-    assert verdicts("resnet18", None, loss)[0].verdict == "not confirmed"
+    records = [Oracle(config, {})(Job((2, 1, 1, 1, 1), seed, "candidate", 1, 2, 1)) for seed in (0, 1)]
+
+    def claim(candidates: dict, seeds: int):
+        outcome = BlockOutcome(1, 0.90, 0.90, candidates, 2)
+        return verdicts("resnet18", None, SearchResult((2, 1, 1, 1, 1), [outcome], records[:seeds], 0.5))[0]
+
+    one = claim({2: (0.91, 0.0), 4: (0.88, 0.0)}, 1)
+    assert one.verdict == "not testable here" and "+1.00 points" in one.evidence
+    assert claim({2: (0.89, 0.0)}, 1).verdict == "not testable here", "one seed settles neither way"
+    assert claim({2: (0.91, 0.002)}, 2).verdict == "confirmed"
+    assert claim({2: (0.91, 0.01)}, 2).verdict == "not confirmed", "a gain of 1 point within a spread of 1.4"
 
 
 def test_a_chapter_may_train_only_some_comparison_networks():
@@ -184,6 +190,9 @@ def test_a_chapter_may_train_only_some_comparison_networks():
         comparison_networks("vgg16", None, ["proposed_III"])
     partial = _table({"baseline": 92.7, "proposed_I": 92.0, "proposed_I, input split": 91.5, "proposed_II": 92.1,
                       "naive split": 90.0, "shared split": 91.0}, 0.1, 3).drop(index="shared split")
-    found = verdicts("vgg16", partial, None)
-    assert {v.key for v in found} == {"proposed_I_drop", "naive_worst", "proposed_I_complexity"}
-    assert all(v.verdict == "not testable here" and "shared split" in v.evidence for v in found)
+    found = {v.key: v for v in verdicts("vgg16", partial, None)}
+    assert found["proposed_I_drop"].verdict == "confirmed", "needs only the baseline and proposed_I"
+    for key in ("naive_worst", "proposed_I_complexity"):
+        assert found[key].verdict == "not testable here" and "shared split" in found[key].evidence
+    names = [n.name for n in comparison_networks("vgg16", (2, 1, 1, 1, 1), ["proposed_I"])]
+    assert names == ["baseline", "proposed_I", "found by search"], "the chapter always shows the found split"
