@@ -9,7 +9,8 @@ image is created inside the measured window, weights before it, so the figure is
   cuDNN on.
 
 Each line appended to ``--out`` (JSONL) holds: model, split, input size, execution order, measured
-bytes, the analysis' bytes, their ratio, seconds per forward, backend, device, versions.
+bytes, the analysis' bytes, their ratio, seconds per forward (the median of ``--repeats`` timed passes,
+with every pass in ``seconds_repeats``), backend, device, versions and git commit.
 
     python benchmarks/memory.py --sizes 256,512 --out results/memory-cpu.jsonl
 """
@@ -30,7 +31,7 @@ from netsplit.study import MEMORY_NETWORKS
 EXECUTIONS = ("layer by layer", "branch by branch")
 
 
-def measure_here(model_name: str, split: str, size: int, execution: str) -> dict:
+def measure_here(model_name: str, split: str, size: int, execution: str, repeats: int = 5) -> dict:
     """One measurement in this process (the backend is already chosen by the environment)."""
     import keras
     import numpy as np
@@ -73,25 +74,28 @@ def measure_here(model_name: str, split: str, size: int, execution: str) -> dict
         forward()
     else:
         raise SystemExit(f"no honest peak-memory statistics on the {backend} backend here")
-    start = time.perf_counter()
-    forward()
-    seconds = time.perf_counter() - start
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        forward()
+        timings.append(time.perf_counter() - start)
     cost = total(analyse(model))
     predicted = cost.memory_branchwise if branchwise else cost.memory_layerwise
     return {
         "model": model_name, "split": split, "input_size": size, "execution": execution,
         "measured_bytes": int(peak), "analysis_bytes": int(predicted), "ratio": round(peak / predicted, 3),
-        "seconds": round(seconds, 4), **provenance(),
+        "seconds": round(float(np.median(timings)), 4), "seconds_repeats": [round(t, 4) for t in timings],
+        **provenance(),
     }
 
 
-def measure(model_name: str, split: str, size: int, execution: str, backend: str) -> dict:
+def measure(model_name: str, split: str, size: int, execution: str, backend: str, repeats: int = 5) -> dict:
     """Run :func:`measure_here` in a fresh process and return its result."""
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPU_ALLOCATOR_USE_BFC": "true"}
     code = ("import json, sys; from benchmarks.memory import measure_here; "
-            "print(json.dumps(measure_here(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])))")
+            "print(json.dumps(measure_here(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))))")
     root = Path(__file__).resolve().parent.parent
-    run = subprocess.run([sys.executable, "-c", code, model_name, split, str(size), execution],
+    run = subprocess.run([sys.executable, "-c", code, model_name, split, str(size), execution, str(repeats)],
                          cwd=root, env=env, capture_output=True, text=True, timeout=3600)
     if run.returncode != 0:
         raise RuntimeError(run.stderr.strip().splitlines()[-1])
@@ -103,6 +107,7 @@ def main() -> None:
     parser.add_argument("--models", default="vgg16,resnet18")
     parser.add_argument("--sizes", default="256,512,1024,2048")
     parser.add_argument("--backend", default="tensorflow", choices=["tensorflow", "torch"])
+    parser.add_argument("--repeats", type=int, default=5, help="timed forward passes per measurement")
     parser.add_argument("--out", default="results/memory-cpu.jsonl")
     args = parser.parse_args()
     out = Path(args.out)
@@ -117,7 +122,7 @@ def main() -> None:
                 for execution in EXECUTIONS:
                     if (model_name, split, size, execution) in done:
                         continue
-                    row = measure(model_name, split, size, execution, args.backend)
+                    row = measure(model_name, split, size, execution, args.backend, args.repeats)
                     out.parent.mkdir(parents=True, exist_ok=True)
                     with open(out, "a") as stream:
                         stream.write(json.dumps(row) + "\n")

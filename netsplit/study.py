@@ -439,19 +439,32 @@ def measured_memory(paths: list[str | Path], networks: dict[str, tuple[int, ...]
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows)
+    repeats = frame["seconds_repeats"] if "seconds_repeats" in frame else frame["seconds"].map(lambda s: [s])
+    repeats = repeats.where(repeats.notna(), frame["seconds"].map(lambda s: [s]))
     return frame.assign(
         network=frame["split"].map(names).fillna(frame["split"]),
+        **{"fastest s": repeats.map(min), "slowest s": repeats.map(max), "timed passes": repeats.map(len)},
         **{"input size": frame["input_size"], "measured MiB": frame["measured_bytes"] / 2**20,
            "analysis MiB": frame["analysis_bytes"] / 2**20},
     )
 
 
+def measurement_provenance(measured: pd.DataFrame) -> pd.DataFrame:
+    """Where each group of memory measurements comes from: device, backend, Keras, commit, and how many
+    measurements and timed passes each holds."""
+    frame = measured.assign(keras=measured["versions"].map(lambda versions: versions.get("keras", "?")))
+    keys = ["device", "backend", "keras", "git_commit"]
+    return (frame.groupby(keys).agg(measurements=("split", "size"), **{"timed passes each": ("timed passes", "max")})
+            .reset_index())
+
+
 def memory_savings(measured: pd.DataFrame) -> pd.DataFrame:
     """Per network and size: the original's layer-by-layer peak over this network's branch-by-branch
-    peak, measured and counted, their agreement, and the time branch by branch vs layer by layer."""
+    peak, measured and counted, their agreement, and the time branch by branch vs layer by layer
+    (median over median, and the lowest and highest quotient the timed passes allow)."""
     keys = ["device", "model", "input size"]
     base = measured.query("network == 'original' and execution == 'layer by layer'")[keys + ["measured MiB", "analysis MiB"]]
-    layer = measured.query("execution == 'layer by layer'")[keys + ["network", "seconds"]]
+    layer = measured.query("execution == 'layer by layer'")[keys + ["network", "seconds", "fastest s", "slowest s"]]
     savings = (
         measured.query("execution == 'branch by branch'")
         .merge(base, on=keys, suffixes=("", " original"))
@@ -461,5 +474,7 @@ def memory_savings(measured: pd.DataFrame) -> pd.DataFrame:
     savings["counted saving"] = savings["analysis MiB original"] / savings["analysis MiB"]
     savings["agreement"] = savings["measured saving"] / savings["counted saving"]
     savings["time vs layer by layer"] = savings["seconds"] / savings["seconds layer by layer"]
-    columns = ["measured saving", "counted saving", "agreement", "time vs layer by layer"]
+    savings["time, lowest"] = savings["fastest s"] / savings["slowest s layer by layer"]
+    savings["time, highest"] = savings["slowest s"] / savings["fastest s layer by layer"]
+    columns = ["measured saving", "counted saving", "agreement", "time vs layer by layer", "time, lowest", "time, highest"]
     return savings.set_index(keys + ["network"])[columns]

@@ -7,7 +7,7 @@ import pytest
 from netsplit.complexity import analyse, total
 from netsplit.models import MODELS, split_model
 from netsplit.study import (MEMORY_NETWORKS, MODEL_STUDIES, block_costs, comparison_networks, comparison_table, cost_table,
-                            counted_memory, measured_memory, memory_savings, parameter_shares, provenance_note)
+                            counted_memory, measured_memory, measurement_provenance, memory_savings, parameter_shares, provenance_note)
 from oracle import Oracle
 from netsplit.search import Job, SearchConfig
 
@@ -21,13 +21,21 @@ def test_memory_savings_from_measurements(tmp_path):
     ]:
         rows.append({"model": "vgg16", "split": split, "input_size": 256, "execution": execution,
                      "measured_bytes": measured * 2**20, "analysis_bytes": counted * 2**20, "seconds": seconds,
-                     "device": "cpu"})
+                     "seconds_repeats": [seconds * 0.9, seconds, seconds * 1.2], "device": "cpu",
+                     "backend": "tensorflow", "versions": {"keras": "3.15.1"}, "git_commit": "abc"})
+    rows[-1].pop("seconds_repeats")  # an older measurement, timed once
     path = tmp_path / "m.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
     savings = memory_savings(measured_memory([path, tmp_path / "missing.jsonl"]))
     row = savings.loc[("cpu", "vgg16", 256, "proposed_I")]
     assert row["measured saving"] == 2.5 and row["counted saving"] == 2.5 and row["agreement"] == 1.0
     assert row["time vs layer by layer"] == pytest.approx(1.5)
+    assert row["time, lowest"] == pytest.approx(1.5 * 0.9 / 1.2) and row["time, highest"] == pytest.approx(1.5 * 1.2 / 0.9)
+    all8 = savings.loc[("cpu", "vgg16", 256, "all 8")]
+    assert all8["time, lowest"] == pytest.approx(1 / 1.2) and all8["time, highest"] == pytest.approx(1 / 0.9)
+    provenance = measurement_provenance(measured_memory([path]))
+    assert provenance.to_dict("records") == [{"device": "cpu", "backend": "tensorflow", "keras": "3.15.1",
+                                              "git_commit": "abc", "measurements": 6, "timed passes each": 3}]
     assert savings.loc[("cpu", "vgg16", 256, "all 8")]["agreement"] == pytest.approx(4.0 / 5.0)
     assert measured_memory([tmp_path / "missing.jsonl"]).empty
 
