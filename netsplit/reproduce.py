@@ -105,6 +105,7 @@ def reproduce(profile: str = "smoke", dataset: str | None = None, notebooks=NOTE
         papermill.execute_notebook(
             str(sources[name]), str(output_dir / f"{name}.ipynb"),
             parameters=parameters, kernel_name=kernel, cwd=str(root), progress_bar=False,
+            stdout_file=sys.stderr, stderr_file=sys.stderr,  # the chapter's progress, as it happens
         )
         print(f"  done in {time.perf_counter() - start:.0f} s -> {output_dir / f'{name}.ipynb'}", file=sys.stderr)
         executed.append(output_dir / f"{name}.ipynb")

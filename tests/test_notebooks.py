@@ -1,6 +1,8 @@
 """The notebooks: clean sources, a smoke run of all of them through papermill, nbval, bad parameters."""
 
 import ast
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -73,14 +75,17 @@ def executed(tmp_path_factory, fashion_dir):
                  for path in (ROOT / "results").glob(f"{model}-fashion_mnist-*.jsonl")}
     for name, content in committed.items():
         (folder / "results" / name).write_bytes(content)
-    paths = reproduce("smoke", "fashion_mnist", NOTEBOOKS, folder / "book", folder / "results")
-    return folder, paths, committed
+    log = io.StringIO()
+    with contextlib.redirect_stderr(log):
+        paths = reproduce("smoke", "fashion_mnist", NOTEBOOKS, folder / "book", folder / "results")
+    return folder, paths, committed, log.getvalue()
 
 
 @pytest.mark.slow
 def test_every_notebook_runs_with_the_smoke_profile(executed):
-    folder, paths, committed = executed
+    folder, paths, committed, log = executed
     assert committed, "the published smoke records are in results/"
+    assert "block 5: factor" in log, "a chapter's progress reaches the terminal while it runs"
     for name, content in committed.items():
         assert (folder / "results" / name).read_bytes() == content, f"{name}: re-running the chapters trained more"
     assert [p.stem for p in paths] == list(NOTEBOOKS)
@@ -101,7 +106,7 @@ def test_every_notebook_runs_with_the_smoke_profile(executed):
 
 @pytest.mark.slow
 def test_executed_notebooks_pass_nbval_lax(executed):
-    folder, paths, _ = executed
+    folder, paths, *_ = executed
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-p", "no:cacheprovider", *map(str, paths)],
         cwd=folder, capture_output=True, text=True, timeout=900,
