@@ -1,9 +1,11 @@
 """The evaluator of a real search: trains a job's network, starting from its parent's saved weights.
 
 Every trained network's weights are saved before its record is written, so any later search that
-shares the records (at another threshold, say) can fine-tune from any network already trained. Where
-a parent's weights are gone (a fresh clone holds the records, not the weights), the parent is trained
-again: training is seeded, so it is the network its record describes, and its accuracy is checked.
+shares the records (at another threshold, say) can fine-tune from any network already trained. Those
+a search did inherit from are also kept, without optimizer state, in ``<records>.parents/``, a folder
+meant to be committed with the records: a search resumed on a fresh clone inherits from them. Where a
+parent's weights are gone, the parent is trained again: training is seeded, so it is the network its
+record describes, and its accuracy is checked.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ class TrainingEvaluator:
             self._data = self.config.load_data(self.data_path)
         return self._data
 
-    def weights_path(self, split: tuple[int, ...], seed: int) -> Path:
-        return self.weights_dir / f"{'-'.join(map(str, split))}_s{seed}.weights.h5"
+    def weights_path(self, split: tuple[int, ...], seed: int, folder: str = ".weights") -> Path:
+        """Where a network's weights are: every trained one in ``.weights``, parents also in ``.parents``."""
+        return self.weights_dir.with_suffix(folder) / f"{'-'.join(map(str, split))}_s{seed}.weights.h5"
 
     def _build(self, split: tuple[int, ...]) -> keras.Model:
         network = self.config.network()
@@ -57,11 +60,16 @@ class TrainingEvaluator:
                            self.config.width_multiplier)
 
     def _parent(self, job: Job) -> keras.Model:
+        parent, kept = self._build(job.parent), self.weights_path(job.parent, job.seed, ".parents")
+        if kept.exists():
+            parent.load_weights(kept)
+            return parent
         path = self.weights_path(job.parent, job.seed)
         if not path.exists():
             self._train_again(job.parent, job.seed)
-        parent = self._build(job.parent)
         parent.load_weights(path)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        parent.save_weights(kept)  # not compiled: the layers' weights only, half the file
         return parent
 
     def _train_again(self, split: tuple[int, ...], seed: int) -> None:

@@ -2,11 +2,13 @@
 
 import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
+import h5py
 import pytest
 
 from netsplit.records import RecordStore, read_records
@@ -32,6 +34,20 @@ def test_end_to_end_search_on_fashion_mnist(tmp_path, fashion_dir):
     assert result.split[2:] == (1, 1, 1)
     saved = {path.name for path in (tmp_path / "r.weights").iterdir()}
     assert saved == {f"{'-'.join(map(str, r.split))}_s0.weights.h5" for r in records}, "any can be fine-tuned from"
+    parents = {"-".join(map(str, r.split[: r.block - 1] + [1] + r.split[r.block:])) + "_s0.weights.h5"
+               for r in records if r.role == "candidate"}
+    kept = tmp_path / "r.parents"
+    assert {path.name for path in kept.iterdir()} == parents, "the weights candidates inherited from are kept"
+    for name in parents:
+        with h5py.File(kept / name) as weights:
+            assert "optimizer" not in weights and "layers" in weights, "kept without optimizer state"
+
+    shutil.rmtree(tmp_path / "r.weights")  # a fresh clone: the records and the kept parents
+    wider = SearchConfig(**{**TINY, "threshold": 90.0, "factors": (2, 4, 8)})  # new candidates, kept parents
+    assert run_search(wider, tmp_path / "r.jsonl", data_path=str(fashion_dir), verbose=False).split == (8, 8, 1, 1, 1)
+    assert len(read_records(tmp_path / "r.jsonl")) > len(records)
+    retrained = {path.name for path in (tmp_path / "r.weights").iterdir()} & parents
+    assert not retrained, f"{retrained} trained again although kept"
 
 
 @pytest.mark.slow
@@ -92,12 +108,12 @@ def test_ray_executor_gives_the_same_split_as_sequential(tmp_path):
 
 @pytest.mark.slow
 def test_a_fresh_clone_without_weights_trains_missing_parents_again(tmp_path, fashion_dir):
-    import shutil
     import warnings
 
     records = tmp_path / "r.jsonl"
     strict = run_search(SearchConfig(**{**TINY, "threshold": 0.0}), records, data_path=str(fashion_dir), verbose=False)
-    shutil.rmtree(tmp_path / "r.weights")  # what a clone has: the records, not the weights
+    for folder in ("r.weights", "r.parents"):  # the records alone, nothing kept
+        shutil.rmtree(tmp_path / folder)
     loose = SearchConfig(**{**TINY, "threshold": 90.0})  # accepts every factor: new networks, other parents
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
