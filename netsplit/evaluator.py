@@ -100,6 +100,7 @@ class TrainingEvaluator:
             width=c.width_multiplier, role=job.role, block=job.block, factor=job.factor,
         )
         if self.weights_dir is not None:
-            self.weights_dir.mkdir(parents=True, exist_ok=True)
-            model.save_weights(self.weights_path(job.split, job.seed))
+            path = self.weights_path(job.split, job.seed)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save_weights(path)
         return record
