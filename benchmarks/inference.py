@@ -130,7 +130,10 @@ class Benchmark:
     """Runs the measurements and appends each record to the output as soon as it exists."""
 
     def __init__(self, args: argparse.Namespace, out: Path, folder: Path):
+        from netsplit.inference import NETWORKS
+
         self.args, self.out, self.folder = args, out, folder
+        self.networks = [network for network in NETWORKS if network.name in args.networks]
         self.calibration = np.random.default_rng(1).normal(size=(64, 32, 32, 3)).astype(np.float32)
 
     def warmup(self, size: int) -> int:
@@ -154,10 +157,9 @@ class Benchmark:
     def export_group(self, model_name: str, width: float, precisions: tuple[str, ...]) -> dict:
         """Export every network at one width; returns ``(network, precision) -> (path, model)``."""
         from netsplit.export import export
-        from netsplit.inference import NETWORKS
 
         exported = {}
-        for network in NETWORKS:
+        for network in self.networks:
             model = network.build(model_name, width_multiplier=width)
             for precision in precisions:
                 path = self.folder / f"{model_name}-{width:g}-{network.name.replace(' ', '_')}-{precision}.tflite"
@@ -271,18 +273,17 @@ class Benchmark:
                       f"{macs / result['median_ms'] / 1e6:.1f} GMAC/s", flush=True)
 
     def accuracy(self) -> None:
-        """Train the baseline and proposed_I briefly on Fashion-MNIST; test accuracy per precision."""
+        """Train the first two networks (baseline and proposed_I) briefly on Fashion-MNIST; test accuracy per precision."""
         import keras
 
         from netsplit.data import load_dataset
         from netsplit.export import accuracy, export
-        from netsplit.inference import NETWORKS
         from netsplit.train import TrainConfig, fit
 
         a = self.args
         data = load_dataset("fashion_mnist", a.train_size, a.test_size, seed=0, path=a.data_path)
         config = TrainConfig(epochs=a.epochs, batch_size=100, learning_rate=0.05, augment=False, verbose=False)
-        for network in NETWORKS[:2]:
+        for network in self.networks[:2]:
             build = lambda network=network: network.build(  # noqa: E731
                 "vgg16", input_shape=data.input_shape, width_multiplier=a.train_width)
             model, result = fit(build, data, config)
@@ -301,8 +302,11 @@ class Benchmark:
 
 
 def main() -> None:
+    from netsplit.inference import NETWORKS  # imports TensorFlow: not at the top, for the timing processes
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="vgg16,resnet18")
+    parser.add_argument("--networks", default=",".join(n.name for n in NETWORKS), help="comma-separated")
     parser.add_argument("--widths", default="0.25,0.5,1", help="width multipliers, timed at the smallest size")
     parser.add_argument("--sizes", default="32,128,256,512", help="input sizes at full width")
     parser.add_argument("--memory-sizes", default="128,256,512")
@@ -326,6 +330,11 @@ def main() -> None:
         args.models, args.widths, args.sizes, args.memory_sizes = "vgg16", "0.125", "32,64", "64"
         args.rounds, args.runs, args.min_runs, args.tf_runs, args.warmup, args.matmul_size = 2, 8, 2, 2, 1, 512
         args.train_size, args.test_size, args.epochs, args.calibration_images = 300, 200, 1, 50
+        args.networks = "baseline,naive split"
+    args.networks = args.networks.split(",")
+    unknown = set(args.networks) - {n.name for n in NETWORKS}
+    if unknown:
+        parser.error(f"unknown network(s) {sorted(unknown)}; valid: {', '.join(n.name for n in NETWORKS)}")
     args.threads = [int(t) for t in args.threads.split(",")]
     args.memory_sizes = [int(s) for s in args.memory_sizes.split(",")]
     widths = sorted(float(w) for w in args.widths.split(","))

@@ -57,11 +57,11 @@ def test_quick_benchmark_writes_well_formed_records(tmp_path, fashion_dir):
     assert all(0 < r["p10_ms"] <= r["median_ms"] <= r["p90_ms"] for r in records if r["kind"] == "latency")
     frame = read_results(out)
     ratios = latency_ratios(frame)
-    assert set(ratios["network"]) == {n.name for n in NETWORKS}
+    assert set(ratios["network"]) == {"baseline", "naive split"}, "the quick run times two networks"
     assert (ratios.query("network == 'baseline'")["MACs ratio"] == 1).all()
     assert ratios.query("network == 'naive split'")["MACs ratio"].max() < 0.5
-    assert size_table(frame).shape == (5, 3)
+    assert size_table(frame).shape == (2, 3)
     assert set(accuracy_table(frame).columns) == {"keras", "float32", "float16", "int8"}
     memory = memory_table(frame)
-    assert (memory["engine peak MiB"] > 0).all() and len(memory) == 5
+    assert (memory["engine peak MiB"] > 0).all() and len(memory) == 2
     assert layer_rates(frame).shape == (3, 2), "1, 4 and 8 groups at 32 and 64 pixels"

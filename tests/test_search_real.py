@@ -1,12 +1,16 @@
-"""The search with real training: end to end, resumed after kill -9, and on Ray."""
+"""The search with real training: end to end, resumed from a fresh clone, after kill -9, and on Ray.
+
+One tiny search runs once per module; the other tests resume from copies of what it left behind."""
 
 import importlib.util
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import h5py
 import pytest
@@ -14,44 +18,82 @@ import pytest
 from netsplit.records import RecordStore, read_records
 from netsplit.search import SearchConfig, SplitSearch, run_search
 
+# Threshold 90 accepts every factor, so the path is known in advance: (4, 4, 1, 1, 1).
 TINY = dict(model="vgg16", blocks=(1, 2), factors=(2, 4), baseline_epochs=2, finetune_epochs=1,
-            width_multiplier=0.125, train_size=600, test_size=300, threshold=5.0, batch_size=100)
+            width_multiplier=0.125, train_size=600, test_size=300, threshold=90.0, batch_size=100)
+WIDER = SearchConfig(**{**TINY, "factors": (2, 4, 8)})  # new candidates on top of the same records
 
 
 def cli_args(records) -> list[str]:
     return [sys.executable, "-m", "netsplit.cli", "search", "--model", "vgg16", "--blocks", "1,2",
             "--factors", "2,4", "--baseline-epochs", "2", "--finetune-epochs", "1", "--width-multiplier", "0.125",
-            "--train-size", "600", "--test-size", "300", "--threshold", "5", "--batch-size", "100",
+            "--train-size", "600", "--test-size", "300", "--threshold", "90", "--batch-size", "100",
             "--records", str(records)]
 
 
+def trained(records) -> list[tuple[tuple[int, ...], float]]:
+    return [(tuple(r.split), r.accuracy) for r in read_records(records)]
+
+
+def clone(source, target, *folders: str):
+    """What a fresh clone holds of a search: its records and the named folders beside them."""
+    target.mkdir(exist_ok=True)
+    for name in ("r.jsonl", *folders):
+        (shutil.copytree if (source / name).is_dir() else shutil.copy)(source / name, target / name)
+    return target / "r.jsonl"
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory, fashion_dir):
+    folder = tmp_path_factory.mktemp("searched")
+    return folder, run_search(SearchConfig(**TINY), folder / "r.jsonl", data_path=str(fashion_dir), verbose=False)
+
+
+@pytest.fixture(scope="module")
+def widened(searched, tmp_path_factory, fashion_dir):
+    """The wider search resumed from the records and the kept parents alone, as committed."""
+    records = clone(searched[0], tmp_path_factory.mktemp("widened"), "r.parents")
+    return records, run_search(WIDER, records, data_path=str(fashion_dir), verbose=False)
+
+
 @pytest.mark.slow
-def test_end_to_end_search_on_fashion_mnist(tmp_path, fashion_dir):
-    result = run_search(SearchConfig(**TINY), tmp_path / "r.jsonl", data_path=str(fashion_dir), verbose=False)
-    records = read_records(tmp_path / "r.jsonl")
-    assert len(records) == len({tuple(r.split) for r in records}) >= 3
+def test_end_to_end_search_on_fashion_mnist(searched, widened):
+    folder, result = searched
+    records = read_records(folder / "r.jsonl")
+    assert len(records) == len({tuple(r.split) for r in records}) == 5
     assert all(r.dataset == "fashion_mnist" and r.train_size == 600 and r.params > 0 for r in records)
-    assert result.split[2:] == (1, 1, 1)
-    saved = {path.name for path in (tmp_path / "r.weights").iterdir()}
+    assert result.split == (4, 4, 1, 1, 1)
+    saved = {path.name for path in (folder / "r.weights").iterdir()}
     assert saved == {f"{'-'.join(map(str, r.split))}_s0.weights.h5" for r in records}, "any can be fine-tuned from"
     parents = {"-".join(map(str, r.split[: r.block - 1] + [1] + r.split[r.block:])) + "_s0.weights.h5"
                for r in records if r.role == "candidate"}
-    kept = tmp_path / "r.parents"
-    assert {path.name for path in kept.iterdir()} == parents, "the weights candidates inherited from are kept"
+    assert {path.name for path in (folder / "r.parents").iterdir()} == parents, "the weights candidates inherited from are kept"
     for name in parents:
-        with h5py.File(kept / name) as weights:
+        with h5py.File(folder / "r.parents" / name) as weights:
             assert "optimizer" not in weights and "layers" in weights, "kept without optimizer state"
 
-    shutil.rmtree(tmp_path / "r.weights")  # a fresh clone: the records and the kept parents
-    wider = SearchConfig(**{**TINY, "threshold": 90.0, "factors": (2, 4, 8)})  # new candidates, kept parents
-    assert run_search(wider, tmp_path / "r.jsonl", data_path=str(fashion_dir), verbose=False).split == (8, 8, 1, 1, 1)
-    assert len(read_records(tmp_path / "r.jsonl")) > len(records)
-    retrained = {path.name for path in (tmp_path / "r.weights").iterdir()} & parents
+    resumed, wider = widened
+    assert wider.split == (8, 8, 1, 1, 1)
+    assert trained(resumed)[: len(records)] == trained(folder / "r.jsonl")
+    assert len(read_records(resumed)) == len(records) + 4, "8 in block 1, then 2, 4 and 8 in block 2"
+    retrained = {path.name for path in resumed.with_suffix(".weights").iterdir()} & parents
     assert not retrained, f"{retrained} trained again although kept"
 
 
 @pytest.mark.slow
-def test_resume_after_kill_9_ends_with_the_same_split(tmp_path, fashion_dir):
+def test_a_fresh_clone_without_weights_trains_missing_parents_again(searched, widened, tmp_path, fashion_dir):
+    records = clone(searched[0], tmp_path)  # the records alone, no weights kept
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resumed = run_search(WIDER, records, data_path=str(fashion_dir), verbose=False)
+    assert resumed.split == widened[1].split
+    assert trained(records) == trained(widened[0]), "the same networks, bit for bit, as with the parents kept"
+    assert (tmp_path / "r.weights" / "1-1-1-1-1_s0.weights.h5").exists(), "the baseline was trained again"
+    assert not [w for w in caught if "not bit-exact" in str(w.message)]
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9_ends_with_the_records_of_an_uninterrupted_search(searched, tmp_path, fashion_dir):
     env = {**os.environ, "NETSPLIT_FASHION_MNIST": str(fashion_dir)}
     interrupted = tmp_path / "interrupted.jsonl"
     process = subprocess.Popen(cli_args(interrupted), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -69,15 +111,9 @@ def test_resume_after_kill_9_ends_with_the_same_split(tmp_path, fashion_dir):
     resumed = subprocess.run(cli_args(interrupted) + ["--json"], env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert interrupted.read_text().startswith(kept), "finished records are kept as they were"
-
-    clean = tmp_path / "clean.jsonl"
-    uninterrupted = subprocess.run(cli_args(clean) + ["--json"], env=env, capture_output=True, text=True, timeout=600)
-    assert uninterrupted.returncode == 0, uninterrupted.stderr[-2000:]
-    import json
-
-    assert json.loads(resumed.stdout)["split"] == json.loads(uninterrupted.stdout)["split"]
-    a, b = read_records(interrupted), read_records(clean)
-    assert [(r.split, r.accuracy) for r in a] == [(r.split, r.accuracy) for r in b]
+    folder, uninterrupted = searched
+    assert tuple(json.loads(resumed.stdout)["split"]) == uninterrupted.split
+    assert trained(interrupted) == trained(folder / "r.jsonl"), "the same networks, in order, bit for bit"
 
 
 @pytest.mark.slow
@@ -104,23 +140,3 @@ def test_ray_executor_gives_the_same_split_as_sequential(tmp_path):
     assert results["ray"] == results["sequential"] == (2, 4, 1, 1, 1)
     ray_records = read_records(tmp_path / "ray.jsonl")
     assert {r.factor for r in ray_records if r.block == 1 and r.role == "candidate"} == {2, 4, 6, 8}
-
-
-@pytest.mark.slow
-def test_a_fresh_clone_without_weights_trains_missing_parents_again(tmp_path, fashion_dir):
-    import warnings
-
-    records = tmp_path / "r.jsonl"
-    strict = run_search(SearchConfig(**{**TINY, "threshold": 0.0}), records, data_path=str(fashion_dir), verbose=False)
-    for folder in ("r.weights", "r.parents"):  # the records alone, nothing kept
-        shutil.rmtree(tmp_path / folder)
-    loose = SearchConfig(**{**TINY, "threshold": 90.0})  # accepts every factor: new networks, other parents
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        resumed = run_search(loose, records, data_path=str(fashion_dir), verbose=False)
-    fresh = run_search(loose, tmp_path / "fresh.jsonl", data_path=str(fashion_dir), verbose=False)
-    assert resumed.split == fresh.split == (4, 4, 1, 1, 1) != strict.split
-    assert sorted((tuple(r.split), r.accuracy) for r in resumed.records) == \
-        sorted((tuple(r.split), r.accuracy) for r in fresh.records)
-    assert (tmp_path / "r.weights" / "1-1-1-1-1_s0.weights.h5").exists(), "the baseline was trained again"
-    assert not [w for w in caught if "not bit-exact" in str(w.message)]
