@@ -68,8 +68,7 @@ class TrainingEvaluator:
         if not path.exists():
             self._train_again(job.parent, job.seed)
         parent.load_weights(path)
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        parent.save_weights(kept)  # not compiled: the layers' weights only, half the file
+        _save_weights(parent, kept)  # not compiled: the layers' weights only, half the file
         return parent
 
     def _train_again(self, split: tuple[int, ...], seed: int) -> None:
@@ -100,7 +99,10 @@ class TrainingEvaluator:
             width=c.width_multiplier, role=job.role, block=job.block, factor=job.factor,
         )
         if self.weights_dir is not None:
-            path = self.weights_path(job.split, job.seed)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            model.save_weights(path)
+            _save_weights(model, self.weights_path(job.split, job.seed))
         return record
+
+
+def _save_weights(model: keras.Model, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save_weights(path)

@@ -67,11 +67,11 @@ def test_bad_parameters_fail_in_the_first_cells_with_the_library_message(tmp_pat
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory, fashion_dir):
-    """Every chapter run with the smoke profile as a reader re-runs the book: the model chapters resume
-    from the committed records, the own-network chapter trains its network from nothing."""
+    """Every chapter run with the smoke profile as a reader re-runs the book: every chapter resumes
+    from the committed records (a search trained from nothing: tests/test_search_real.py)."""
     folder = tmp_path_factory.mktemp("smoke")
     (folder / "results").mkdir()
-    committed = {path.name: path.read_bytes() for model in MODEL_STUDIES
+    committed = {path.name: path.read_bytes() for model in (*MODEL_STUDIES, "fashion_cnn")
                  for path in (ROOT / "results").glob(f"{model}-fashion_mnist-*.jsonl")}
     for name, content in committed.items():
         (folder / "results" / name).write_bytes(content)
