@@ -273,7 +273,8 @@ class Benchmark:
                       f"{macs / result['median_ms'] / 1e6:.1f} GMAC/s", flush=True)
 
     def accuracy(self) -> None:
-        """Train the first two networks (baseline and proposed_I) briefly on Fashion-MNIST; test accuracy per precision."""
+        """Train the first two ``--networks`` (baseline and proposed_I by default) briefly on Fashion-MNIST;
+        test accuracy per precision."""
         import keras
 
         from netsplit.data import load_dataset
