@@ -25,10 +25,11 @@ WIDER = SearchConfig(**{**TINY, "factors": (2, 4, 8)})  # new candidates on top 
 
 
 def cli_args(records) -> list[str]:
-    return [sys.executable, "-m", "netsplit.cli", "search", "--model", "vgg16", "--blocks", "1,2",
-            "--factors", "2,4", "--baseline-epochs", "2", "--finetune-epochs", "1", "--width-multiplier", "0.125",
-            "--train-size", "600", "--test-size", "300", "--threshold", "90", "--batch-size", "100",
-            "--records", str(records)]
+    """The command line of the tiny search, spelled from TINY so the two cannot drift apart."""
+    flags = []
+    for key, value in TINY.items():
+        flags += [f"--{key.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
+    return [sys.executable, "-m", "netsplit.cli", "search", *flags, "--records", str(records)]
 
 
 def trained(records) -> list[tuple[tuple[int, ...], float]]:
