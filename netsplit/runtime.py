@@ -73,7 +73,19 @@ def device_name() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return f"cpu ({model})"
+    return f"cpu ({model}){' with oneDNN' if onednn_enabled() else ''}"
+
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow runs its CPU kernels through oneDNN (``TF_ENABLE_ONEDNN_OPTS``; the default
+    depends on the processor): the same networks, other rounding, other speed."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return False
+    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 @functools.cache
