@@ -1,6 +1,9 @@
 """Training: loss falls, seeds repeat, records carry provenance."""
 
+import subprocess
+import sys
 from functools import partial
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -82,3 +85,16 @@ def test_records_carry_the_version_of_whichever_tensorflow_wheel_is_installed():
     wheels = names & {"tensorflow", "tensorflow-cpu"}
     assert wheels, "TensorFlow comes from one of its wheels"
     assert {library_versions()[name] for name in wheels} == {tensorflow.__version__}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="oneDNN is TensorFlow's")
+def test_the_onednn_benchmark_times_both_kernel_settings():
+    run = subprocess.run([sys.executable, "benchmarks/onednn_speed.py", "--splits", "1,1,1,1,1", "--steps", "1",
+                          "--rounds", "1"], cwd=Path(__file__).resolve().parent.parent,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    header, _, row = run.stdout.splitlines()[-3:]
+    assert "with oneDNN" not in header.split("on:")[0] and header.endswith("with oneDNN"), header
+    off, on, speed_up = row.split()[1:]
+    assert float(speed_up.rstrip("x")) == pytest.approx(float(off) / float(on), abs=0.01)

@@ -1,0 +1,89 @@
+"""Train-step time with TensorFlow's oneDNN kernels off and on, for unsplit and split networks.
+
+TensorFlow chooses its CPU kernels when it starts, so each setting runs in a fresh process; the two
+settings alternate for ``--rounds`` rounds, so that machine noise hits both alike. The table shows
+median step times and the speed-up (off / on). ``make reproduce`` turns oneDNN on (``ONEDNN=1``)
+because of what this measures.
+
+    python benchmarks/onednn_speed.py [--model resnet18] [--width 0.125] [--splits 1,1,1,1,1 4,1,1,1,1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+SPLITS = ("1,1,1,1,1", "4,1,1,1,1", "1,2,1,1,1", "1,1,4,1,1")
+
+
+def step_times(model: str, width: float, splits: list[str], batch: int, steps: int) -> dict:
+    """Seconds per training step of each split, after two warm-up steps (Fashion-MNIST-shaped input)."""
+    import keras
+    import numpy as np
+
+    from netsplit.models import split_model
+    from netsplit.runtime import device_name
+    from netsplit.train import jit_compile
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, 32, 32, 1)).astype("float32")
+    y = np.eye(10, dtype="float32")[rng.integers(0, 10, batch)]
+    times = {}
+    for split in splits:
+        network = split_model(model, tuple(map(int, split.split(","))), (32, 32, 1), width_multiplier=width)
+        network.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                        loss=keras.losses.CategoricalCrossentropy(from_logits=True), jit_compile=jit_compile())
+        for _ in range(2):
+            network.train_on_batch(x, y)
+        times[split] = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            network.train_on_batch(x, y)
+            times[split].append(time.perf_counter() - start)
+    return {"device": device_name(), "times": times}
+
+
+def run_child(args: argparse.Namespace, onednn: str) -> dict:
+    command = [sys.executable, __file__, "--child", "--model", args.model, "--width", str(args.width),
+               "--batch", str(args.batch), "--steps", str(args.steps), "--splits", *args.splits]
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    run = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return json.loads(run.stdout.splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="resnet18")
+    parser.add_argument("--width", type=float, default=0.125)
+    parser.add_argument("--splits", nargs="+", default=list(SPLITS), help="factor per block, e.g. 4,1,1,1,1")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(step_times(args.model, args.width, args.splits, args.batch, args.steps)))
+        return
+    times: dict[str, dict[str, list[float]]] = {"off": {}, "on": {}}
+    devices = {}
+    for _ in range(args.rounds):
+        for setting, flag in (("off", "0"), ("on", "1")):
+            result = run_child(args, flag)
+            devices[setting] = result["device"]
+            for split, values in result["times"].items():
+                times[setting].setdefault(split, []).extend(values)
+    print(f"{args.model} width {args.width:g} train step, batch {args.batch}, {args.steps} steps x {args.rounds} "
+          f"alternating rounds per setting; off: {devices['off']}; on: {devices['on']}")
+    print(f"{'split':>10} {'off ms':>8} {'on ms':>8} {'speed-up':>9}")
+    for split in args.splits:
+        off, on = (1000 * statistics.median(times[s][split]) for s in ("off", "on"))
+        print(f"{split:>10} {off:>8.1f} {on:>8.1f} {off / on:>8.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
