@@ -6,7 +6,8 @@ The notebooks call these functions so that they hold narrative and calls, and th
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -236,9 +237,24 @@ class FinalConfig:
         return path
 
 
+def searched_twin(config: FinalConfig, network: Network, seed: int, searched: Sequence[RunRecord]) -> RunRecord | None:
+    """The search's record of this very network, when the search trained it from scratch exactly as a
+    comparison network is trained (its unsplit baseline, same seed and epochs), as a comparison record."""
+    if network.variant != "proposed" or network.first_conv != "whole":
+        return None
+    for record in searched:
+        if (record.config_hash, record.role, record.seed, tuple(record.split), record.epochs) == (
+                config.search.hash, "baseline", seed, network.split, config.epochs):
+            return replace(record, experiment=network.name, config_hash=config.hash, role="final", block=None,
+                           factor=network.factor)
+    return None
+
+
 def train_networks(config: FinalConfig, networks: list[Network], records: str | Path,
-                   data: Dataset | None = None, data_path: str | None = None) -> list[RunRecord]:
-    """Train each network with each seed, skipping those already in ``records`` (so a re-run resumes)."""
+                   data: Dataset | None = None, data_path: str | None = None,
+                   searched: Sequence[RunRecord] = ()) -> list[RunRecord]:
+    """Train each network with each seed, skipping those already in ``records`` (so a re-run resumes) and
+    copying those the search already trained the same way (``searched``: its records) instead of repeating them."""
     s = config.search
     store = RecordStore(records, config.hash)
     data = data or s.load_data(data_path)
@@ -247,6 +263,10 @@ def train_networks(config: FinalConfig, networks: list[Network], records: str | 
     for network in networks:
         for seed in seeds:
             if store.find(experiment=network.name, seed=seed, split=list(network.split)):
+                continue
+            twin = searched_twin(config, network, seed, searched)
+            if twin is not None:
+                store.append(twin)
                 continue
             build = partial(network.build, s.model, input_shape=data.input_shape, num_classes=data.num_classes,
                             width_multiplier=s.width_multiplier)

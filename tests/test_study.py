@@ -204,3 +204,29 @@ def test_a_chapter_may_train_only_some_comparison_networks():
         assert found[key].verdict == "not testable here" and "shared split" in found[key].evidence
     names = [n.name for n in comparison_networks("vgg16", (2, 1, 1, 1, 1), ["proposed_I"])]
     assert names == ["baseline", "proposed_I", "found by search"], "the chapter always shows the found split"
+
+
+def test_the_searchs_unsplit_network_is_copied_not_trained_again(tmp_path, monkeypatch):
+    import netsplit.study as study
+    from netsplit.data import load_dataset
+    from netsplit.records import read_records
+
+    config = SearchConfig(dataset="synthetic", baseline_epochs=3)
+    final = study.FinalConfig(config, epochs=3, seeds=2)
+    oracle = Oracle(config, {})
+    searched = [oracle(Job((1, 1, 1, 1, 1), 0, "baseline", 1, 1, 3)), oracle(Job((2, 1, 1, 1, 1), 0, "candidate", 1, 2, 1))]
+    trained = []
+    monkeypatch.setattr(study, "train_network", lambda build, data, train, seed, store, label="", **fields:
+                        trained.append(label))
+    networks = comparison_networks("vgg16", (2, 1, 1, 1, 1), ["found by search"])
+    records = study.train_networks(final, networks, tmp_path / "n.jsonl", data=load_dataset("synthetic", 20, 10),
+                                   searched=searched)
+    assert trained == ["baseline seed 1", "found by search seed 0", "found by search seed 1"], "fine-tuned: not a twin"
+    [copied] = read_records(tmp_path / "n.jsonl")
+    assert (copied.experiment, copied.role, copied.seed, copied.accuracy) == ("baseline", "final", 0, searched[0].accuracy)
+    assert records == [copied] and copied.config_hash == final.hash
+    trained.clear()
+    longer = study.FinalConfig(config, epochs=10, seeds=1)
+    study.train_networks(longer, networks[:1], tmp_path / "l.jsonl", data=load_dataset("synthetic", 20, 10),
+                         searched=searched)
+    assert trained == ["baseline seed 0"], "trained for other epochs than the comparison networks: not a twin"
