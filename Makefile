@@ -39,7 +39,7 @@ reproduce: install
 		$(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(if $(THRESHOLD),-p threshold $(THRESHOLD)) $(OVERRIDES)
 
 benchmark: install
-	$(BIN)/python benchmarks/cpu_split_speed.py
+	$(BIN)/python -m benchmarks.cpu_split_speed
 
 clean:
 	rm -rf _build .pytest_cache

@@ -4,50 +4,29 @@ Steps of the two networks are interleaved so that machine noise hits both alike;
 median step times and ratios. Target: time ratio within 1.2x of the MACs ratio (splitting should
 make training cheaper in proportion to the arithmetic it removes).
 
-    python benchmarks/cpu_split_speed.py [--widths 0.25,1] [--batch 128] [--steps 10] [--implementation branches]
+    python -m benchmarks.cpu_split_speed [--widths 0.25,1] [--batch 128] [--steps 10] [--implementation branches]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import keras
-import numpy as np
 
+from benchmarks.train_steps import compiled, random_batch, step_times
 from netsplit.complexity import analyse, total
-from netsplit.models import split_model
 from netsplit.runtime import device_name
-from netsplit.train import jit_compile
 
 SPLIT = (8, 2, 2, 4, 4)
-
-
-def compiled(split: str | None, width: float, implementation: str) -> keras.Model:
-    model = split_model("vgg16", split, width_multiplier=width, implementation=implementation)
-    model.compile(
-        optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
-        jit_compile=jit_compile(),
-    )
-    return model
+INPUT_SHAPE = (32, 32, 3)
 
 
 def measure(width: float, batch: int, steps: int, implementation: str) -> dict:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch, 32, 32, 3)).astype("float32")
-    y = np.eye(10, dtype="float32")[rng.integers(0, 10, batch)]
-    models = {"unsplit": compiled(None, width, "branches"), "split": compiled(SPLIT, width, implementation)}
-    for model in models.values():  # compile and warm up
-        model.train_on_batch(x, y)
-        model.train_on_batch(x, y)
-    times = {name: [] for name in models}
-    for _ in range(steps):
-        for name, model in models.items():
-            start = time.perf_counter()
-            model.train_on_batch(x, y)
-            times[name].append(time.perf_counter() - start)
+    x, y = random_batch(batch, INPUT_SHAPE)
+    models = {"unsplit": compiled("vgg16", None, width, INPUT_SHAPE),
+              "split": compiled("vgg16", SPLIT, width, INPUT_SHAPE, implementation)}
+    times = step_times(models, x, y, steps)
     medians = {name: statistics.median(values) for name, values in times.items()}
     macs = {name: total(analyse(model)).macs for name, model in models.items()}
     time_ratio = medians["split"] / medians["unsplit"]

@@ -5,7 +5,7 @@ settings alternate for ``--rounds`` rounds, so that machine noise hits both alik
 median step times and the speed-up (off / on). ``make reproduce`` turns oneDNN on (``ONEDNN=1``)
 because of what this measures.
 
-    python benchmarks/onednn_speed.py [--model resnet18] [--width 0.125] [--splits 1,1,1,1,1 4,1,1,1,1]
+    python -m benchmarks.onednn_speed [--model resnet18] [--width 0.125] [--splits 1,1,1,1,1 4,1,1,1,1]
 """
 
 from __future__ import annotations
@@ -16,43 +16,28 @@ import os
 import statistics
 import subprocess
 import sys
-import time
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+INPUT_SHAPE = (32, 32, 1)
 SPLITS = ("1,1,1,1,1", "4,1,1,1,1", "1,2,1,1,1", "1,1,4,1,1")
 
 
-def step_times(model: str, width: float, splits: list[str], batch: int, steps: int) -> dict:
-    """Seconds per training step of each split, after two warm-up steps (Fashion-MNIST-shaped input)."""
-    import keras
-    import numpy as np
-
-    from netsplit.models import split_model
+def split_times(model: str, width: float, splits: list[str], batch: int, steps: int) -> dict:
+    """Seconds per training step of each split (Fashion-MNIST-shaped input), and the device."""
+    from benchmarks.train_steps import compiled, random_batch, step_times
     from netsplit.runtime import device_name
-    from netsplit.train import jit_compile
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch, 32, 32, 1)).astype("float32")
-    y = np.eye(10, dtype="float32")[rng.integers(0, 10, batch)]
-    times = {}
-    for split in splits:
-        network = split_model(model, tuple(map(int, split.split(","))), (32, 32, 1), width_multiplier=width)
-        network.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                        loss=keras.losses.CategoricalCrossentropy(from_logits=True), jit_compile=jit_compile())
-        for _ in range(2):
-            network.train_on_batch(x, y)
-        times[split] = []
-        for _ in range(steps):
-            start = time.perf_counter()
-            network.train_on_batch(x, y)
-            times[split].append(time.perf_counter() - start)
-    return {"device": device_name(), "times": times}
+    x, y = random_batch(batch, INPUT_SHAPE)
+    networks = {split: compiled(model, tuple(map(int, split.split(","))), width, INPUT_SHAPE) for split in splits}
+    return {"device": device_name(), "times": step_times(networks, x, y, steps)}
 
 
 def run_child(args: argparse.Namespace, onednn: str) -> dict:
-    command = [sys.executable, __file__, "--child", "--model", args.model, "--width", str(args.width),
-               "--batch", str(args.batch), "--steps", str(args.steps), "--splits", *args.splits]
+    command = [sys.executable, "-m", "benchmarks.onednn_speed", "--child", "--model", args.model,
+               "--width", str(args.width), "--batch", str(args.batch), "--steps", str(args.steps), "--splits", *args.splits]
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    run = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    run = subprocess.run(command, env=env, capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(run.stdout.splitlines()[-1])
 
 
@@ -67,7 +52,7 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(step_times(args.model, args.width, args.splits, args.batch, args.steps)))
+        print(json.dumps(split_times(args.model, args.width, args.splits, args.batch, args.steps)))
         return
     times: dict[str, dict[str, list[float]]] = {"off": {}, "on": {}}
     devices = {}

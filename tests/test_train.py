@@ -90,7 +90,7 @@ def test_records_carry_the_version_of_whichever_tensorflow_wheel_is_installed():
 @pytest.mark.slow
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="oneDNN is TensorFlow's")
 def test_the_onednn_benchmark_times_both_kernel_settings():
-    run = subprocess.run([sys.executable, "benchmarks/onednn_speed.py", "--splits", "1,1,1,1,1", "--steps", "1",
+    run = subprocess.run([sys.executable, "-m", "benchmarks.onednn_speed", "--splits", "1,1,1,1,1", "--steps", "1",
                           "--rounds", "1"], cwd=Path(__file__).resolve().parent.parent,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
