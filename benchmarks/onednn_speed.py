@@ -25,6 +25,7 @@ SPLITS = ("1,1,1,1,1", "4,1,1,1,1", "1,2,1,1,1", "1,1,4,1,1")
 
 def split_times(model: str, width: float, splits: list[str], batch: int, steps: int) -> dict:
     """Seconds per training step of each split (Fashion-MNIST-shaped input), and the device."""
+    # Imported here, in the child, so that the parent process never loads TensorFlow.
     from benchmarks.train_steps import compiled, random_batch, step_times
     from netsplit.runtime import device_name
 
