@@ -32,7 +32,7 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     """Rows as a plain text table, missing values shown as "-"."""
     import pandas as pd
 
-    return pd.DataFrame(rows, columns=columns).fillna("-").to_string(index=False)
+    return pd.DataFrame(rows, columns=columns).to_string(index=False, na_rep="-")
 
 
 def _build(args, input_shape: tuple[int, int, int], num_classes: int = 10):
@@ -125,12 +125,18 @@ def _print_outcome(result, as_json: bool) -> None:
     from netsplit.search import outcome_rows
 
     rows = outcome_rows(result)
+    missing = None if result.missing is None else list(result.missing)
     if as_json:
-        print(json.dumps({"split": list(result.split), "blocks": rows}, indent=2))
+        print(json.dumps({"split": list(result.split), "blocks": rows, "missing": missing}, indent=2))
         return
     columns = list(dict.fromkeys(key for row in rows for key in row))
     print(_table(rows, columns))
-    print(f"final split: {','.join(map(str, result.split))}")
+    if missing is None:
+        print(f"final split: {','.join(map(str, result.split))}")
+    else:
+        print(f"split so far: {','.join(map(str, result.split))}; the records end here: this threshold's path "
+              f"needs split {','.join(map(str, missing))} next, which no record holds (a search at this "
+              f"threshold on the same records trains it)")
 
 
 def _search(args) -> int:

@@ -229,6 +229,7 @@ class BlockOutcome:
     reference: float
     candidates: dict[int, tuple[float, float]] = field(default_factory=dict)  # factor: (mean, stdev)
     chosen: int = 1
+    decided: bool = True  # False: the records lack the next factor this block's rule must try
 
 
 def selection_accuracy(record: RunRecord) -> float:
@@ -258,12 +259,14 @@ def decide_block(block: int, baseline: float, reference: float, candidates: dict
 
 @dataclass
 class SearchResult:
-    """The final split, each block's outcome, and every record the search used."""
+    """The final split, each block's outcome, and every record the search used; ``missing`` is the
+    split a replay's path needs next when no record holds it (the split is then the path so far)."""
 
     split: tuple[int, ...]
     outcomes: list[BlockOutcome]
     records: list[RunRecord]
     threshold: float
+    missing: tuple[int, ...] | None = None
 
     @property
     def decided_on(self) -> str:
@@ -384,15 +387,17 @@ def replay(records: list[RunRecord], threshold: float | None = None, reference: 
     for block in sorted({r.block for r in searched}):
         base = tuple(split)
         if base not in by_split:
-            break
+            return SearchResult(base, outcomes, records, threshold, missing=base)
         baseline = _mean_sd(by_split[base])[0]
         original = baseline if original is None else original
         splits = {f: base[: block - 1] + (f,) + base[block:] for f in factors}
         candidates = {f: by_split[s] for f, s in splits.items() if s in by_split}
-        if not candidates:
-            break
         outcome = decide_block(block, baseline, baseline if reference == "block" else original, candidates,
                                factors, threshold)
+        untried = [f for f in factors if f not in outcome.candidates]
+        if untried and outcome.chosen == max(outcome.candidates, default=1):  # every factor tried was accepted
+            outcome.decided = False
+            return SearchResult(base, [*outcomes, outcome], records, threshold, missing=splits[untried[0]])
         outcomes.append(outcome)
         split[block - 1] = outcome.chosen
     return SearchResult(tuple(split), outcomes, records, threshold)
@@ -407,7 +412,7 @@ def outcome_rows(result: SearchResult) -> list[dict]:
         for factor in factors:
             mean, sd = o.candidates.get(factor, (None, 0.0))
             row[f"K={factor}"] = None if mean is None else round(100 * mean, 2) if sd == 0 else f"{100 * mean:.2f}±{100 * sd:.2f}"
-        row["chosen"] = o.chosen
+        row["chosen"] = o.chosen if o.decided else "?"
         rows.append(row)
     return rows
 

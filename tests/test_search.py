@@ -127,6 +127,22 @@ def test_a_new_threshold_trains_only_the_networks_its_path_has_not_seen(tmp_path
     assert len(loose.records) == len(alone.calls), "the result lists the networks of its own path"
 
 
+def test_a_replay_past_its_records_names_the_network_the_search_trains_next(tmp_path, capsys):
+    """At 2.0, the 0.5 search's records accept 2 and 4 in block 1 but lack 6: the report must not call 4 final."""
+    from netsplit.cli import main
+
+    search(tmp_path, THRESHOLD_PENALTIES, threshold=0.5)
+    short = replay(read_records(tmp_path / "r.jsonl"), threshold=2.0)
+    assert short.missing == (6, 1, 1, 1, 1) and short.split == (1, 1, 1, 1, 1)
+    assert [o.decided for o in short.outcomes] == [False]
+    _, oracle = search(tmp_path, THRESHOLD_PENALTIES, threshold=2.0)
+    assert oracle.calls[0].split == short.missing, "the search trains next what the report says is missing"
+    assert replay(read_records(tmp_path / "r.jsonl"), threshold=2.0).missing is None
+    assert main(["report", str(tmp_path / "r.jsonl"), "--threshold", "4.0"]) == 0
+    printed = capsys.readouterr().out
+    assert "needs split 8,2,1,1,1 next" in printed and "final split" not in printed
+
+
 def test_records_of_the_older_key_are_adopted_and_resume(tmp_path):
     config = SearchConfig(blocks=(1, 2))
     trained, _ = search(tmp_path, THRESHOLD_PENALTIES, name="old.jsonl")
@@ -235,20 +251,16 @@ def test_decisions_are_made_on_held_out_images_when_there_are_some(tmp_path):
     assert SearchConfig(validation_size=5000).hash != SearchConfig().hash
 
 
-def test_the_published_records_are_found_under_todays_keys():
-    import yaml
-
+@pytest.mark.parametrize("profile", ["smoke", "cpu"])
+def test_the_committed_records_are_found_under_todays_keys(profile):
+    from helpers import ROOT, profile_search
     from netsplit.study import FinalConfig
 
-    root = Path(__file__).resolve().parent.parent
-    profile = yaml.safe_load((root / "profiles.yml").read_text())["smoke"]
-    fields = set(SearchConfig.__dataclass_fields__)
     for model in ("vgg16", "resnet18"):
-        options = {**profile["all"], **profile[model]}
-        config = SearchConfig(model=model, dataset="fashion_mnist", **{k: v for k, v in options.items() if k in fields})
-        assert config.default_records(root / "results").exists(), model
+        config, options = profile_search(profile, model)
+        assert config.default_records(ROOT / "results").exists(), model
         final = FinalConfig(config, epochs=options["final_epochs"], seeds=options["final_seeds"])
-        assert final.records_path(root / "results").exists(), model
+        assert final.records_path(ROOT / "results").exists(), model
 
 
 def test_the_ray_executor_names_the_extra_it_needs(monkeypatch):

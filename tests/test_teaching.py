@@ -145,10 +145,12 @@ def test_the_search_rule_by_hand_gives_the_chapters_split():
 
 @pytest.mark.slow
 def test_a_new_threshold_shares_the_records_and_trains_only_what_its_path_adds(tmp_path, fashion_dir):
-    """Ex. threshold at 2.0, on a copy of the smoke chapter's records: one file, earlier networks not trained again."""
+    """Ex. threshold at 2.0 (block 1 of it), on a copy of the smoke chapter's records: one file, the network
+    the report says is missing trained next, earlier networks not trained again."""
     smoke = load_profiles()["smoke"]
     settings = {**smoke["all"], **smoke["vgg16"]}
-    config = SearchConfig(model="vgg16", dataset="fashion_mnist", threshold=2.0, factors=tuple(settings["factors"]),
+    config = SearchConfig(model="vgg16", dataset="fashion_mnist", threshold=2.0, blocks=(1,),
+                          factors=tuple(settings["factors"]),
                           **{k: settings[k] for k in ("baseline_epochs", "finetune_epochs", "width_multiplier",
                                                       "train_size", "test_size", "batch_size", "learning_rate")})
     smoke_records = ROOT / "results" / "vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl"
@@ -157,9 +159,11 @@ def test_a_new_threshold_shares_the_records_and_trains_only_what_its_path_adds(t
         if path.exists():
             (shutil.copytree if path.is_dir() else shutil.copy)(path, tmp_path / path.name)
     before = read_records(tmp_path / smoke_records.name)
+    missing = replay(before, threshold=2.0).missing
+    assert missing is not None, "the chapter's records do not decide block 1 at 2.0"
     result = run_search(config, tmp_path / smoke_records.name, verbose=False)
     after = read_records(tmp_path / smoke_records.name)
-    assert after[: len(before)] == before
+    assert after[: len(before)] == before and tuple(after[len(before)].split) == missing
     trained_before = {(tuple(r.split), r.seed) for r in before}
     assert not [r for r in after[len(before):] if (tuple(r.split), r.seed) in trained_before], "nothing trained twice"
     assert result.split[0] >= replay(before, threshold=SearchConfig.threshold).split[0], "than at the chapter's 0.5"
