@@ -1,6 +1,21 @@
 """Small helpers shared by the tests."""
 
+from pathlib import Path
+
 import numpy as np
+
+from netsplit.reproduce import load_profiles
+from netsplit.search import SearchConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def profile_search(profile: str, model: str) -> tuple[SearchConfig, dict]:
+    """The Fashion-MNIST search that ``profile`` of profiles.yml runs for ``model``, and all its options."""
+    options = {**load_profiles()[profile]["all"], **load_profiles()[profile][model]}
+    fields = set(SearchConfig.__dataclass_fields__) - {"architecture"}
+    config = SearchConfig(model=model, dataset="fashion_mnist", **{k: v for k, v in options.items() if k in fields})
+    return config, options
 
 
 def random_statistics(model, seed: int = 3):

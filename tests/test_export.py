@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import random_statistics
+from helpers import ROOT, profile_search, random_statistics
 from netsplit.cli import main
 from netsplit.export import accuracy, convert, grouped_form, interpreter, op_counts, predict
 from netsplit.layers import Fusion, SplitBlock
@@ -140,15 +140,19 @@ def test_cli_refuses_split_with_a_saved_model(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_int8_keeps_the_accuracy_of_a_trained_network(fashion_dir):
-    from netsplit.data import load_dataset
-    from netsplit.train import TrainConfig, fit
+    """A split network of the cpu study, loaded from the weights its search kept: int8 holds its accuracy."""
+    from netsplit.records import read_records
 
-    data = load_dataset("fashion_mnist", train_size=8000, seed=0, path=fashion_dir)
-    build = lambda: split_model("vgg16", (8, 2, 2, 4, 4), input_shape=data.input_shape, width_multiplier=0.125)  # noqa: E731
-    config = TrainConfig(epochs=3, batch_size=100, learning_rate=0.05, augment=False, verbose=False)
-    model, result = fit(build, data, config)
-    assert result.accuracy > 0.8, "the network learned something worth quantizing"
+    config, _ = profile_search("cpu", "vgg16")
+    records, split = config.default_records(ROOT / "results"), (8, 8, 8, 8, 1)
+    weights = records.with_suffix(".parents") / "8-8-8-8-1_s0.weights.h5"
+    assert weights.exists(), f"the cpu study keeps the weights its search inherited from, {weights} among them"
+    recorded = next(r.accuracy for r in read_records(records) if tuple(r.split) == split and r.seed == 0)
+    data = config.load_data(str(fashion_dir))
+    model = split_model("vgg16", split, data.input_shape, data.num_classes, config.width_multiplier)
+    model.load_weights(weights)
     keras_labels = keras.ops.convert_to_numpy(model.predict(data.x_test, batch_size=500, verbose=0)).argmax(-1)
+    assert abs(np.mean(keras_labels == data.y_test) - recorded) < 1e-3, "the weights are the recorded network"
     exported = convert(model)
     float_labels = predict(exported, data.x_test).argmax(-1)
     assert np.mean(float_labels == keras_labels) > 0.999
