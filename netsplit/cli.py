@@ -134,9 +134,9 @@ def _print_outcome(result, as_json: bool) -> None:
     if missing is None:
         print(f"final split: {','.join(map(str, result.split))}")
     else:
-        print(f"split so far: {','.join(map(str, result.split))}; the records end here: this threshold's path "
-              f"needs split {','.join(map(str, missing))} next, which no record holds (a search at this "
-              f"threshold on the same records trains it)")
+        print(f"undecided: this threshold's path needs split {','.join(map(str, missing))} next, which no record "
+              f"holds (a search at this threshold on the same records trains it); the blocks before it give "
+              f"{','.join(map(str, result.split))}")
 
 
 def _search(args) -> int:

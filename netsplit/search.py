@@ -363,7 +363,9 @@ def replay(records: list[RunRecord], threshold: float | None = None, reference: 
     """Rebuild a search's outcome from its records alone (what ``netsplit report`` shows).
 
     Records serve every threshold; ``threshold`` may be left out only for records written by one
-    search that stored its threshold in them (the format before networks were shared).
+    search that stored its threshold in them (the format before networks were shared). The factors
+    and blocks are those the records hold; where the path needs a network they lack, the result's
+    ``missing`` names it.
 
     >>> from netsplit.records import read_records
     >>> replay(read_records("results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl"), threshold=0.5).split
