@@ -21,7 +21,7 @@ from netsplit.search import SearchConfig, SplitSearch, run_search
 # Threshold 90 accepts every factor, so the path is known in advance: (4, 4, 1, 1, 1).
 TINY = dict(model="vgg16", blocks=(1, 2), factors=(2, 4), baseline_epochs=2, finetune_epochs=1,
             width_multiplier=0.125, train_size=600, test_size=300, threshold=90.0, batch_size=100)
-WIDER = SearchConfig(**{**TINY, "factors": (2, 4, 8)})  # new candidates on top of the same records
+WIDER = SearchConfig(**{**TINY, "factors": (2, 4, 8), "blocks": (1,)})  # a new candidate on the same records
 
 
 def cli_args(records) -> list[str]:
@@ -74,9 +74,9 @@ def test_end_to_end_search_on_fashion_mnist(searched, widened):
             assert "optimizer" not in weights and "layers" in weights, "kept without optimizer state"
 
     resumed, wider = widened
-    assert wider.split == (8, 8, 1, 1, 1)
+    assert wider.split == (8, 1, 1, 1, 1)
     assert trained(resumed)[: len(records)] == trained(folder / "r.jsonl")
-    assert len(read_records(resumed)) == len(records) + 4, "8 in block 1, then 2, 4 and 8 in block 2"
+    assert len(read_records(resumed)) == len(records) + 1, "8 in block 1, inherited from the kept baseline"
     retrained = {path.name for path in resumed.with_suffix(".weights").iterdir()} & parents
     assert not retrained, f"{retrained} trained again although kept"
 
@@ -95,24 +95,31 @@ def test_a_fresh_clone_without_weights_trains_missing_parents_again(searched, wi
 
 @pytest.mark.slow
 def test_resume_after_kill_9_ends_with_the_records_of_an_uninterrupted_search(searched, tmp_path, fashion_dir):
+    """Block 1's records and weights as the tiny search left them; the command goes on, is killed in block 2."""
     env = {**os.environ, "NETSPLIT_FASHION_MNIST": str(fashion_dir)}
-    interrupted = tmp_path / "interrupted.jsonl"
-    process = subprocess.Popen(cli_args(interrupted), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    folder, uninterrupted = searched
+    interrupted = clone(folder, tmp_path, "r.weights", "r.parents")
+    interrupted.write_text("".join(interrupted.read_text().splitlines(keepends=True)[:3]))
+    for later in ("r.weights/4-2-1-1-1_s0.weights.h5", "r.weights/4-4-1-1-1_s0.weights.h5",
+                  "r.parents/4-1-1-1-1_s0.weights.h5"):
+        (tmp_path / later).unlink()
+    log = tmp_path / "search.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(cli_args(interrupted), env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:
-        if interrupted.exists() and len(interrupted.read_text().splitlines()) >= 2:
+        if len(interrupted.read_text().splitlines()) >= 4:
             break
         time.sleep(0.2)
-    assert process.poll() is None, "the search finished before it could be killed"
+    assert process.poll() is None, f"the search ended before it could be killed: {log.read_text()[-2000:]}"
     process.send_signal(signal.SIGKILL)
     process.wait()
     kept = interrupted.read_text()
-    assert len(kept.splitlines()) >= 2
+    assert len(kept.splitlines()) == 4, "killed while the last network of the search trained"
 
     resumed = subprocess.run(cli_args(interrupted) + ["--json"], env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert interrupted.read_text().startswith(kept), "finished records are kept as they were"
-    folder, uninterrupted = searched
     assert tuple(json.loads(resumed.stdout)["split"]) == uninterrupted.split
     assert trained(interrupted) == trained(folder / "r.jsonl"), "the same networks, in order, bit for bit"
 
