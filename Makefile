@@ -12,6 +12,8 @@ DATASET ?= fashion_mnist
 # off (e.g. AMD); records name them in their device. ONEDNN=0 turns them off.
 ONEDNN ?= 1
 PYTEST_ARGS ?=
+# Tests run in parallel, one test file per worker at a time (a file's shared fixtures are built once).
+WORKERS ?= 2
 
 .PHONY: install book test test-fast reproduce benchmark clean
 
@@ -29,10 +31,10 @@ book: install
 	@echo "The book: _build/html/index.html"
 
 test: install
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 reproduce: install
 	TF_ENABLE_ONEDNN_OPTS=$(ONEDNN) $(BIN)/python -m netsplit.reproduce --profile $(PROFILE) --dataset $(DATASET) \
