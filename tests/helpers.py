@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def profile_search(profile: str, model: str) -> tuple[SearchConfig, dict]:
     """The Fashion-MNIST search that ``profile`` of profiles.yml runs for ``model``, and all its options."""
-    options = {**load_profiles()[profile]["all"], **load_profiles()[profile][model]}
+    sections = load_profiles()[profile]
+    options = {**sections["all"], **sections[model]}
     fields = set(SearchConfig.__dataclass_fields__) - {"architecture"}
     config = SearchConfig(model=model, dataset="fashion_mnist", **{k: v for k, v in options.items() if k in fields})
     return config, options

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -15,10 +16,10 @@ import pytest
 from keras import layers
 
 import netsplit
+from helpers import profile_search
 from netsplit.errors import InputError
 from netsplit.layers import SplitBlock, Unit
 from netsplit.records import read_records
-from netsplit.reproduce import load_profiles
 from netsplit.search import SearchConfig, replay, run_search
 from netsplit.study import MEMORY_NETWORKS, counted_memory
 
@@ -147,12 +148,7 @@ def test_the_search_rule_by_hand_gives_the_chapters_split():
 def test_a_new_threshold_shares_the_records_and_trains_only_what_its_path_adds(tmp_path, fashion_dir):
     """Ex. threshold at 2.0 (block 1 of it), on a copy of the smoke chapter's records: one file, the network
     the report says is missing trained next, earlier networks not trained again."""
-    smoke = load_profiles()["smoke"]
-    settings = {**smoke["all"], **smoke["vgg16"]}
-    config = SearchConfig(model="vgg16", dataset="fashion_mnist", threshold=2.0, blocks=(1,),
-                          factors=tuple(settings["factors"]),
-                          **{k: settings[k] for k in ("baseline_epochs", "finetune_epochs", "width_multiplier",
-                                                      "train_size", "test_size", "batch_size", "learning_rate")})
+    config = replace(profile_search("smoke", "vgg16")[0], threshold=2.0, blocks=(1,))
     smoke_records = ROOT / "results" / "vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl"
     assert config.default_records(ROOT / "results") == smoke_records, "thresholds share one records file"
     for path in (smoke_records, smoke_records.with_suffix(".parents")):
