@@ -1,7 +1,8 @@
 """netsplit: splitting CNN structures for efficient inference (arXiv:2002.03302), in Keras 3.
 
 The public names load on first use, so that ``import netsplit`` is quick and the command line can
-quiet TensorFlow before Keras starts:
+quiet TensorFlow before Keras starts. The layers are registered with Keras as soon as both are
+imported, in either order, so that ``keras.saving.load_model`` reads saved split networks:
 
 >>> import netsplit
 >>> model = netsplit.split_model("vgg16", factors=(8, 2, 2, 4, 4), width_multiplier=0.25)
@@ -12,6 +13,9 @@ True
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
 
 __version__ = "0.1.0"
 
@@ -45,3 +49,29 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *__all__])
+
+
+class _RegisterWithKeras(importlib.abc.MetaPathFinder):
+    """Imports :mod:`netsplit.layers` (which registers the layers) right after Keras is first imported."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("keras")
+        if spec is None or spec.loader is None:
+            return spec
+        run_module = spec.loader.exec_module
+
+        def run_and_register(module) -> None:
+            run_module(module)
+            importlib.import_module("netsplit.layers")
+
+        spec.loader.exec_module = run_and_register
+        return spec
+
+
+if "keras" in sys.modules:
+    importlib.import_module("netsplit.layers")
+else:
+    sys.meta_path.insert(0, _RegisterWithKeras())

@@ -8,20 +8,23 @@ Progress goes to stderr; ``--json`` prints machine-readable results on stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import math
 import os
+import re
 import sys
 import traceback
 from functools import partial
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before Keras starts: TensorFlow's C++ start-up lines
-
-from netsplit.errors import InputError  # noqa: E402
-from netsplit.export import PRECISIONS  # noqa: E402
-from netsplit.models import MODELS, VARIANTS  # noqa: E402
-
+from netsplit import __version__
+from netsplit.choices import MODELS, PRECISIONS, VARIANTS, is_network_file
+from netsplit.errors import InputError
 
 DATASET_HELP = "cifar10, fashion_mnist, folder:PATH (a sub-folder of images per class) or npz:PATH"
+GLOBAL_FLAGS = ("--traceback", "--verbose")
+"""Options taken anywhere on the command line, before or after the command."""
 
 
 class UsageError(InputError):
@@ -39,20 +42,22 @@ def _build(args, input_shape: tuple[int, int, int], num_classes: int = 10):
     """The network that ``--model --variant --split --factor --width-multiplier`` describe (a .keras
     model is split by ``--split`` at its own input shape and classes)."""
     from netsplit.models import build_model
-    from netsplit.networks import is_network_file, load_network, split_network
+    from netsplit.networks import load_network, split_network
 
     if is_network_file(args.model):
-        if args.variant != "proposed" or args.factor is not None or args.width_multiplier != 1.0:
-            raise UsageError("a .keras model takes --split only (no --variant, --factor or --width-multiplier)")
+        _own_network_options_only(args)
         return split_network(load_network(args.model), args.split)
     return build_model(args.model, args.variant, args.split, args.factor, input_shape=input_shape,
                        num_classes=num_classes, width_multiplier=args.width_multiplier)
 
 
+def _own_network_options_only(args) -> None:
+    if args.variant != "proposed" or args.factor is not None or args.width_multiplier != 1.0:
+        raise UsageError("a .keras model takes --split only (no --variant, --factor or --width-multiplier)")
+
+
 def _model_name(text: str) -> str:
     """``--model``: a built-in model, or a .keras file of your own network."""
-    from netsplit.networks import is_network_file
-
     if text in MODELS or is_network_file(text):
         return text
     raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(MODELS)} or a .keras file)")
@@ -83,26 +88,23 @@ def _info(args) -> int:
 
 def _train(args) -> int:
     from netsplit.data import load_dataset
-    from netsplit.models import check_factors
-    from netsplit.records import RecordStore, config_hash
+    from netsplit.records import RecordsLock, RecordStore, config_hash
     from netsplit.train import TrainConfig, train_network
 
-    from netsplit.networks import is_network_file, load_network
-
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr)
-    shape = tuple(load_network(args.model).input_shape[1:]) if is_network_file(args.model) else None
-    data = load_dataset(args.dataset, args.train_size, args.test_size, seed=args.seed, path=args.data_path,
-                        image_shape=shape, validation_size=args.validation_size)
-    build = partial(_build, args, data.input_shape, data.num_classes)
-    build()  # bad options fail here, before the data is augmented and the first epoch starts
+    network = _own_network(args)
     options = {k: v for k, v in vars(args).items() if k not in ("run", "json", "records", "command")}
     key = config_hash(options)
-    store = RecordStore(args.records, key) if args.records else None
-    model, record = train_network(
-        build, data, config, args.seed, store, experiment="train", config_hash=key, model=args.model,
-        variant=args.variant, split=list(check_factors(args.split)), factor=args.factor,
-        width=args.width_multiplier,
-    )
+    with RecordsLock(args.records) if args.records else contextlib.nullcontext():
+        store = RecordStore(args.records, key) if args.records else None
+        data = load_dataset(args.dataset, args.train_size, args.test_size, seed=args.seed, path=args.data_path,
+                            image_shape=None if network is None else network.input_shape,
+                            validation_size=args.validation_size)
+        build = partial(_build_fresh, args, network, data.input_shape, data.num_classes)
+        model, record = train_network(
+            build, data, config, args.seed, store, experiment="train", config_hash=key, variant=args.variant,
+            factor=args.factor, width=args.width_multiplier, **_network_fields(args, network),
+        )
     if args.json:
         print(record.to_json())
     else:
@@ -111,6 +113,40 @@ def _train(args) -> int:
         print(f"{model.name} on {data.title}: test accuracy {record.accuracy:.2%}{validation}, "
               f"{record.params:,} parameters, {record.train_seconds:.1f} s")
     return 0
+
+
+def _own_network(args):
+    """``--model``'s network cut into blocks where it is a .keras file (checked), else None."""
+    from netsplit.models import check_factors
+    from netsplit.networks import describe_network, load_network
+
+    if not is_network_file(args.model):
+        return None
+    _own_network_options_only(args)
+    network = describe_network(load_network(args.model))
+    check_factors(args.split, len(network.blocks))
+    return network
+
+
+def _build_fresh(args, network, input_shape: tuple[int, int, int], num_classes: int):
+    """A new network to train: a built-in one, or your own split and freshly initialised (as a search does)."""
+    from netsplit.networks import split_network
+
+    if network is None:
+        return _build(args, input_shape, num_classes)
+    return split_network(network.model, args.split, weights=False)
+
+
+def _network_fields(args, network) -> dict:
+    """What a record says of the trained network: its model name, split and (your own) architecture hash."""
+    from pathlib import Path
+
+    from netsplit.models import architecture, check_factors
+
+    if network is None:
+        return {"model": args.model, "split": list(check_factors(args.split, len(architecture(args.model).blocks)))}
+    return {"model": Path(args.model).name, "architecture": network.architecture(),
+            "split": list(check_factors(args.split, len(network.blocks)))}
 
 
 def _integers(text: str) -> tuple[int, ...]:
@@ -178,28 +214,15 @@ def _export(args) -> int:
     if Path(out).suffix != ".tflite":
         raise UsageError(f"the output file name must end in .tflite, got {out!r}")
     if source:
-        import keras
+        from netsplit.networks import load_network
 
-        import netsplit.layers  # noqa: F401  (registers the layers a .keras file names)
-
-        if Path(source[0]).suffix != ".keras" or not Path(source[0]).is_file():
-            raise UsageError(f"no .keras model file at {source[0]}")
         if args.split is not None:
             raise UsageError("--split describes a network to build; leave it out when exporting a .keras file")
-        model = keras.saving.load_model(source[0])
+        model = load_network(source[0])
     else:
         size = args.input_size or 32
         model = _build(args, (size, size, args.channels))
-    representative = None
-    if args.precision == "int8":
-        from netsplit.data import load_dataset
-
-        data = load_dataset(args.dataset, args.calibration_images, seed=0, path=args.data_path)
-        size, channels = args.input_size or model.input_shape[1], model.input_shape[-1]
-        if data.input_shape != (size, size, channels):
-            raise UsageError(f"{data.title} images are {data.input_shape}; int8 calibration needs the exported "
-                             f"model's input ({size}, {size}, {channels}): build it with matching --channels/--input-size")
-        representative = data.x_train
+    representative = _calibration_images(args, model, source) if args.precision == "int8" else None
     path = export(model, out, args.precision, representative, args.input_size)
     ops = op_counts(path)
     summary = {"path": str(path), "model": model.name, "precision": args.precision,
@@ -212,14 +235,39 @@ def _export(args) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _calibration_images(args, model, source: list[str]):
+    """``--calibration-images`` training images of ``--dataset`` for int8, at the exported model's input
+    (resized to it for a .keras file, as its training did)."""
+    from netsplit.data import load_dataset
+
+    shape = (args.input_size or model.input_shape[1], args.input_size or model.input_shape[2], model.input_shape[-1])
+    data = load_dataset(args.dataset, args.calibration_images, seed=0, path=args.data_path,
+                        image_shape=shape if source else None)
+    if data.input_shape != shape:
+        raise UsageError(f"{data.title} images are {data.input_shape}; int8 calibration needs the exported "
+                         f"model's input {shape}: build it with matching --channels/--input-size")
+    return data.x_train
+
+
+def _number(kind: type, minimum: float, above: bool = False):
+    """An argparse type: a finite ``kind`` >= ``minimum`` (> with ``above``), refused in one line otherwise."""
+    expected = f"expected {'an integer' if kind is int else 'a finite number'} {'>' if above else '>='} {minimum:g}"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{expected}, got {text!r}") from None
+        if not math.isfinite(value) or value < minimum or (above and value == minimum):
+            raise argparse.ArgumentTypeError(f"{expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _number(int, 1)
+_count = _number(int, 0)
+_positive = _number(float, 0, above=True)
 
 
 def _network_options(parser: argparse.ArgumentParser) -> None:
@@ -227,14 +275,34 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
                         help=f"{', '.join(MODELS)}, or a .keras file of your own CNN")
     parser.add_argument("--variant", default="proposed", choices=VARIANTS,
                         help="proposed (split blocks + fusion), naive or shared split")
-    parser.add_argument("--split", type=_integers, default=None, help="factor per block, e.g. 8,2,2,4,4 (proposed)")
+    parser.add_argument("--split", type=_integers, default=None,
+                        help="factor per block, e.g. 8,2,2,4,4 (proposed; default: unsplit)")
     parser.add_argument("--factor", type=_positive_int, default=None,
-                        help="branches of a naive or shared split (default 4)")
-    parser.add_argument("--width-multiplier", type=float, default=1.0, help="scales every layer's filters")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+                        help="branches of a naive or shared split (default: 4)")
+    parser.add_argument("--width-multiplier", type=_positive, default=1.0, help="scales every layer's filters")
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+
+def _data_options(parser: argparse.ArgumentParser, purpose: str = "the data set") -> None:
+    parser.add_argument("--dataset", default="fashion_mnist", help=f"{purpose}: {DATASET_HELP}")
+    parser.add_argument("--data-path", default=None,
+                        help="a local copy of the data set (default: where the data set is installed)")
+
+
+def _training_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=_positive_int, default=128, help="images per training step")
+    parser.add_argument("--lr", type=_positive, default=0.05, help="peak learning rate (after one epoch's warm-up)")
+    parser.add_argument("--train-size", type=_positive_int, default=None,
+                        help="train on a random subset of this many images (default: all)")
+    parser.add_argument("--test-size", type=_positive_int, default=None,
+                        help="test on a random subset of this many images (default: all)")
+    parser.add_argument("--seed", type=_count, default=0, help="seed of the initial weights, subsets and augmentation")
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
+
     def error(self, message: str):
         raise UsageError(message)
 
@@ -242,66 +310,69 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     """The ``netsplit`` argument parser."""
     root = _Parser(prog="netsplit", description=__doc__.splitlines()[0])
+    root.add_argument("--version", action="version", version=f"netsplit {__version__}")
+    root.add_argument("--traceback", action="store_true", help="show where a failed run failed (any position)")
+    root.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines (any position)")
     commands = root.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     info = commands.add_parser("info", help="parameters, MACs and activation memory per block")
     _network_options(info)
-    info.add_argument("--input-size", type=_positive_int, default=None, help="square input (default: 32, or the model's)")
-    info.add_argument("--channels", type=_positive_int, default=3)
+    info.add_argument("--input-size", type=_positive_int, default=None,
+                      help="square input size (default: 32, or a .keras model's own)")
+    info.add_argument("--channels", type=_positive_int, default=3, help="input channels of a built-in model")
     info.set_defaults(run=_info)
 
-    train = commands.add_parser("train", help="train one network and print its test accuracy")
+    train = commands.add_parser("train", help="train one network from scratch and print its test accuracy")
     _network_options(train)
-    train.add_argument("--dataset", default="fashion_mnist", help=DATASET_HELP)
-    train.add_argument("--data-path", default=None, help="local copy of the data set")
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--batch-size", type=_positive_int, default=128)
-    train.add_argument("--lr", type=float, default=0.05)
-    train.add_argument("--train-size", type=_positive_int, default=None, help="random subset of the training set")
-    train.add_argument("--test-size", type=_positive_int, default=None)
+    _data_options(train)
+    train.add_argument("--epochs", type=_positive_int, default=10, help="training epochs")
+    _training_options(train)
     train.add_argument("--validation-size", type=_positive_int, default=None,
-                       help="hold this many training images out and report accuracy on them too")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--records", default=None, help="append the run record to this JSONL file")
+                       help="hold this many training images out and report accuracy on them too (default: none)")
+    train.add_argument("--records", default=None, help="append the run record to this JSONL file (default: none)")
     train.set_defaults(run=_train)
 
     search = commands.add_parser("search", help="the block-by-block split search (resumes from its records)")
     search.add_argument("--model", default="vgg16", type=_model_name,
                         help=f"{', '.join(MODELS)}, or a .keras file of your own CNN")
-    search.add_argument("--dataset", default="fashion_mnist", help=DATASET_HELP)
-    search.add_argument("--data-path", default=None)
-    search.add_argument("--threshold", type=float, default=0.5, help="accuracy drop in percentage points")
+    _data_options(search)
+    search.add_argument("--threshold", type=float, default=0.5,
+                        help="largest accepted drop in accuracy, in percentage points")
     search.add_argument("--factors", type=_integers, default=(2, 4, 6, 8), help="candidate factors, ascending")
     search.add_argument("--blocks", type=_integers, default=None, help="blocks to search, ascending (default: all)")
-    search.add_argument("--baseline-epochs", type=int, default=10)
-    search.add_argument("--finetune-epochs", type=int, default=3)
-    search.add_argument("--no-inherit", dest="inherit", action="store_false", help="train candidates from scratch")
-    search.add_argument("--reference", default="block", help="block (paper) or original")
-    search.add_argument("--seeds", type=int, default=1, help="seeds per network; accept on the mean")
-    search.add_argument("--seed", type=int, default=0)
-    search.add_argument("--width-multiplier", type=float, default=1.0, help="scales every layer's filters")
-    search.add_argument("--train-size", type=_positive_int, default=None)
-    search.add_argument("--test-size", type=_positive_int, default=None)
+    search.add_argument("--baseline-epochs", type=_positive_int, default=10,
+                        help="epochs of a network trained from scratch (the unsplit baseline)")
+    search.add_argument("--finetune-epochs", type=_positive_int, default=3,
+                        help="epochs of a candidate fine-tuned from its parent's weights")
+    search.add_argument("--no-inherit", dest="inherit", action="store_false",
+                        help="train candidates from scratch instead of fine-tuning them")
+    search.add_argument("--reference", default="block", choices=("block", "original"),
+                        help="judge a drop against the block's baseline (the paper) or the unsplit network")
+    search.add_argument("--seeds", type=_positive_int, default=1, help="seeds per network; decide on their mean")
+    search.add_argument("--width-multiplier", type=_positive, default=1.0, help="scales every layer's filters")
+    _training_options(search)
     search.add_argument("--validation-size", type=_positive_int, default=None,
                         help="decide on this many images held out of training (default: on the test set)")
     search.add_argument("--sweep", action="store_true",
                         help="train every candidate factor of a block, also past the first that fails")
-    search.add_argument("--batch-size", type=_positive_int, default=128)
-    search.add_argument("--lr", type=float, default=0.05)
-    search.add_argument("--finetune-lr", type=float, default=None,
-                        help="fine-tune split candidates at this rate, without warm-up (default: as from scratch)")
-    search.add_argument("--records", default=None, help="JSONL records file (default under results/)")
-    search.add_argument("--executor", default="sequential", help="sequential or ray")
+    search.add_argument("--finetune-lr", type=_positive, default=None,
+                        help="fine-tune candidates at this rate, without warm-up (default: as from scratch)")
+    search.add_argument("--records", default=None,
+                        help="JSONL records file (default: results/<model>-<dataset>-<hash>.jsonl)")
+    search.add_argument("--executor", default="sequential", choices=("sequential", "ray"),
+                        help="train one network at a time here, or on a Ray cluster")
     search.add_argument("--address", default=None, help="Ray cluster address (default: start one locally)")
-    search.add_argument("--json", action="store_true")
+    search.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     search.set_defaults(run=_search)
 
     report = commands.add_parser("report", help="the search table (paper Table 1) from a records file")
-    report.add_argument("records")
+    report.add_argument("records", help="a search's JSONL records file")
     report.add_argument("--threshold", type=float, default=None,
-                        help="accuracy drop in percentage points (the records serve any threshold)")
-    report.add_argument("--reference", default="block", help="block (paper) or original")
-    report.add_argument("--json", action="store_true")
+                        help="largest accepted drop in percentage points (the records serve any threshold; "
+                             "default: the one stored in records of the older format)")
+    report.add_argument("--reference", default="block", choices=("block", "original"),
+                        help="judge a drop against the block's baseline (the paper) or the unsplit network")
+    report.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     report.set_defaults(run=_report)
 
     export = commands.add_parser("export", help="a trained or new network as a LiteRT model (.tflite)")
@@ -310,29 +381,74 @@ def parser() -> argparse.ArgumentParser:
     _network_options(export)
     export.add_argument("--precision", default="float32", choices=PRECISIONS,
                         help="float32, float16 weights, or int8 (calibrated on --dataset)")
-    export.add_argument("--input-size", type=_positive_int, default=None, help="square input size (default: the model's)")
+    export.add_argument("--input-size", type=_positive_int, default=None,
+                        help="square input size (default: 32, or a .keras model's own)")
     export.add_argument("--channels", type=_positive_int, default=3, help="input channels of a network built here")
-    export.add_argument("--dataset", default="fashion_mnist", help="int8: training images to calibrate on")
-    export.add_argument("--data-path", default=None)
-    export.add_argument("--calibration-images", type=_positive_int, default=200)
+    _data_options(export, "int8: training images to calibrate on")
+    export.add_argument("--calibration-images", type=_positive_int, default=200,
+                        help="int8: how many training images calibrate the quantization")
     export.set_defaults(run=_export)
     return root
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    show_traceback = "--traceback" in argv or os.environ.get("NETSPLIT_TRACEBACK", "") not in ("", "0")
-    argv = [arg for arg in argv if arg != "--traceback"]
+def _joined_values(argv: list[str]) -> list[str]:
+    """``--split -1,2`` as ``--split=-1,2``: argparse takes a value that starts with "-" for an option."""
+    joined, skip = [], False
+    for option, value in zip(argv, [*argv[1:], ""]):
+        if skip:
+            skip = False
+        elif option.startswith("--") and "=" not in option and re.fullmatch(r"-[\d.][\d.,-]*", value):
+            joined.append(f"{option}={value}")
+            skip = True
+        else:
+            joined.append(option)
+    return joined
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced(silenced: bool):
+    """Send what C++ libraries write to stderr to /dev/null (TensorFlow and absl print start-up lines
+    there that no environment variable turns off), keeping Python's own stderr where it was."""
+    if not silenced:
+        yield
+        return
+    sys.stderr.flush()
+    kept, quiet = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 2)
     try:
-        args = parser().parse_args(argv)
+        yield
+    finally:
+        os.dup2(kept, 2)
+        os.close(kept)
+        os.close(quiet)
+
+
+def _start_keras(verbose: bool, own_process: bool) -> None:
+    """Import Keras (and TensorFlow) quietly, unless ``--verbose``: TensorFlow's log lines are not ours."""
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        for name in ("tensorflow", "absl"):
+            logging.getLogger(name).setLevel(logging.ERROR)  # e.g. tf.function "retracing" warnings
+    with _native_stderr_silenced(own_process and not verbose and "keras" not in sys.modules):
+        import keras  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line (``sys.argv`` when ``argv`` is None) and return the exit status."""
+    own_process = argv is None
+    argv = _joined_values(sys.argv[1:] if argv is None else list(argv))
+    flags = {flag: flag in argv for flag in GLOBAL_FLAGS}
+    show_traceback = flags["--traceback"] or os.environ.get("NETSPLIT_TRACEBACK", "") not in ("", "0")
+    try:
+        args = parser().parse_args([arg for arg in argv if arg not in GLOBAL_FLAGS])
+        _start_keras(flags["--verbose"], own_process)
         return args.run(args)
     except InputError as error:
         print(f"netsplit: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("netsplit: interrupted; finished records are kept", file=sys.stderr)
-        return 1
+        return 130
     except Exception as error:  # a failure inside a run: say what; the traceback on request
         if show_traceback:
             traceback.print_exc()

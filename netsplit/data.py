@@ -8,20 +8,20 @@ must never be shown as a result. ``folder:PATH`` and ``npz:PATH`` are your own i
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import pickle
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from netsplit.choices import check_dataset
 from netsplit.errors import InputError
 
-DATASETS = ("cifar10", "fashion_mnist", "synthetic")
-OWN_DATA = ("folder", "npz")
-"""Kinds of your own data: ``folder:PATH`` (a folder per class) and ``npz:PATH`` (arrays)."""
 TITLES = {"cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST", "synthetic": "synthetic test data"}
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
@@ -35,10 +35,11 @@ FASHION_FILES = {
     "x_test": "t10k-images-idx3-ubyte.gz",
     "y_test": "t10k-labels-idx1-ubyte.gz",
 }
+ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
 
 
 class DatasetError(InputError):
-    """Data is missing or unreadable; the message says what was expected and where we looked."""
+    """Data is missing, unreadable or inconsistent; the message says what was expected and where we looked."""
 
 
 @dataclass
@@ -74,13 +75,35 @@ class Dataset:
         return f"images of {Path(path).name}/" if kind == "folder" else Path(path).name
 
 
-def check_dataset(name: str) -> str:
-    """``name`` if it names a data set: one of :data:`DATASETS`, ``folder:PATH`` or ``npz:PATH``; else raise."""
-    kind, colon, path = str(name).partition(":")
-    if name in DATASETS or (colon and kind in OWN_DATA and path):
-        return name
-    raise InputError(f"unknown dataset {name!r}; valid datasets are {', '.join(DATASETS)}, folder:PATH "
-                     "(a sub-folder of images per class) and npz:PATH (x_train, y_train, x_test, y_test)")
+def check_sizes(arrays: tuple[np.ndarray, ...], where: str, names: tuple[str, ...] = ARRAY_NAMES) -> None:
+    """Raise unless (x_train, y_train, x_test, y_test) hold training and test images and one label per image;
+    messages start with ``where`` and call the arrays ``names``."""
+    for part, start in (("training", 0), ("test", 2)):
+        (x, y), (x_name, y_name) = arrays[start : start + 2], names[start : start + 2]
+        if not len(x):
+            raise DatasetError(f"{where}: the {part} set is empty ({x_name} holds no images)")
+        if y.ndim != 1 or len(y) != len(x):
+            found = f"{len(y):,} labels" if y.ndim == 1 else f"labels of shape {y.shape}"
+            raise DatasetError(f"{where}: {y_name} holds {found} but {x_name} {len(x):,} images; "
+                               "each image needs one label")
+
+
+def _check_labels(labels: np.ndarray, count: int, where: str) -> None:
+    """Raise unless ``labels`` are integer class numbers from 0 to ``count`` - 1."""
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DatasetError(f"{where}: labels are of type {labels.dtype}; they must be integer class numbers "
+                           f"0 to {count - 1}")
+    outside = labels[(labels < 0) | (labels >= count)]
+    if len(outside):
+        raise DatasetError(f"{where}: {len(outside):,} of {len(labels):,} labels are outside 0 to {count - 1}, such as "
+                           f"{outside[0]}; the {count} classes are numbered 0 to {count - 1}")
+
+
+def _check(arrays: tuple[np.ndarray, ...], classes: tuple[str, ...], source: str) -> None:
+    """Raise unless every image has one label, of one of ``classes``, and neither set is empty."""
+    check_sizes(arrays, source)
+    for name, labels in (("y_train", arrays[1]), ("y_test", arrays[3])):
+        _check_labels(labels, len(classes), f"{source}: {name}")
 
 
 def _cifar_batch(raw: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -92,6 +115,7 @@ def _cifar_batch(raw: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
         raise DatasetError(f"{where} is not a CIFAR-10 python batch ({error})") from None
     if len(images) != len(labels):
         raise DatasetError(f"{where}: {len(images)} images but {len(labels)} labels")
+    _check_labels(labels, len(CIFAR10_CLASSES), where)
     return images.transpose(0, 2, 3, 1), labels
 
 
@@ -139,16 +163,36 @@ def _cifar10(path: str | os.PathLike | None) -> tuple[tuple[np.ndarray, ...], st
     return (x_train, y_train, *parts[-1]), str(location)
 
 
-def _idx(path: Path) -> np.ndarray:
+def _idx(path: Path, item_shape: tuple[int, ...]) -> np.ndarray:
+    """The unsigned bytes in a gzipped IDX file, checked to be items of ``item_shape``: (28, 28) images or () labels."""
     try:
         with gzip.open(path, "rb") as stream:
             raw = stream.read()
-        dims = raw[3]
-        shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
-        data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims)
-        return data.reshape(shape)
-    except (OSError, EOFError, ValueError, IndexError) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise DatasetError(f"{path} is not a gzipped IDX file ({error})") from None
+    what = f"{'x'.join(map(str, item_shape))} images" if item_shape else "labels"
+    dims = 1 + len(item_shape)
+    magic, start = bytes([0, 0, 8, dims]), 4 + 4 * dims
+    if raw[:4] != magic or len(raw) < start:
+        raise DatasetError(f"{path} is not an IDX file of {what}: it should start with {magic.hex()} and {dims} "
+                           f"four-byte sizes, but starts with {raw[:start].hex() or 'nothing'}")
+    shape = tuple(int.from_bytes(raw[i : i + 4], "big") for i in range(4, start, 4))
+    if shape[1:] != item_shape:
+        raise DatasetError(f"{path} holds items of {'x'.join(map(str, shape[1:]))}, not {what}")
+    if len(raw) - start != math.prod(shape):
+        raise DatasetError(f"{path} holds {len(raw) - start:,} bytes of data but its header announces {shape[0]:,} "
+                           f"{what} ({math.prod(shape):,} bytes); the file is truncated or corrupt")
+    return np.frombuffer(raw, dtype=np.uint8, offset=start).reshape(shape)
+
+
+def _fashion_files(folder: Path) -> tuple[np.ndarray, ...]:
+    """(x_train, y_train, x_test, y_test) from the Fashion-MNIST files in ``folder``, checked against each other."""
+    arrays = tuple(_idx(folder / f, (28, 28) if k.startswith("x") else ()) for k, f in FASHION_FILES.items())
+    check_sizes(arrays, str(folder), tuple(FASHION_FILES.values()))
+    for labels, file in ((arrays[1], FASHION_FILES["y_train"]), (arrays[3], FASHION_FILES["y_test"])):
+        _check_labels(labels, len(FASHION_CLASSES), str(folder / file))
+    x_train, x_test = (np.pad(x, ((0, 0), (2, 2), (2, 2)))[..., None] for x in arrays[::2])
+    return x_train, arrays[1].astype(np.int64), x_test, arrays[3].astype(np.int64)
 
 
 def _fashion_mnist(path: str | os.PathLike | None) -> tuple[tuple[np.ndarray, ...], str]:
@@ -156,9 +200,7 @@ def _fashion_mnist(path: str | os.PathLike | None) -> tuple[tuple[np.ndarray, ..
     candidates = candidates or [FASHION_DEBIAN]
     for folder in candidates:
         if all((folder / f).is_file() for f in FASHION_FILES.values()):
-            arrays = {k: _idx(folder / f) for k, f in FASHION_FILES.items()}
-            x_train, x_test = (np.pad(arrays[k], ((0, 0), (2, 2), (2, 2)))[..., None] for k in ("x_train", "x_test"))
-            return (x_train, arrays["y_train"].astype(np.int64), x_test, arrays["y_test"].astype(np.int64)), str(folder)
+            return _fashion_files(folder), str(folder)
     if path or os.environ.get("NETSPLIT_FASHION_MNIST"):
         raise DatasetError(f"no Fashion-MNIST files in {candidates[0]}: expected {', '.join(FASHION_FILES.values())}")
     try:
@@ -238,6 +280,7 @@ def load_dataset(
 
         arrays, classes, source = read_own(name, image_shape)
         flip = False  # whether a mirrored image is still of its class is not known for your own images
+    _check(arrays, classes, source)
     x_rest, y_rest, x_val, y_val = _hold_out(arrays[0], arrays[1], validation_size, np.random.default_rng([seed, 1]))
     rng = np.random.default_rng(seed)
     x_train, y_train = _subset(x_rest, y_rest, train_size, rng)

@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from netsplit.choices import PRECISIONS
 from netsplit.errors import InputError
 
 if TYPE_CHECKING:
     import keras
 
     from netsplit.layers import SplitBlock
-
-PRECISIONS = ("float32", "float16", "int8")
 
 
 def _groupable(block: SplitBlock) -> bool:
@@ -43,8 +42,6 @@ def _groupable(block: SplitBlock) -> bool:
 def grouped_form(model: keras.Model, input_size: int | None = None) -> keras.Model:
     """The same network and weights with split blocks as grouped convolutions (where the factor
     divides every width; other blocks keep separate branches), optionally at a square ``input_size``."""
-    import keras
-
     from netsplit.layers import SplitBlock
 
     groupable = {layer.name for layer in model.layers if isinstance(layer, SplitBlock) and _groupable(layer)}
@@ -55,7 +52,7 @@ def grouped_form(model: keras.Model, input_size: int | None = None) -> keras.Mod
             layer["config"]["batch_shape"] = [batch, input_size, input_size, channels]
         if layer["config"]["name"] in groupable:
             layer["config"]["implementation"] = "grouped"
-    grouped = keras.Model.from_config(config)
+    grouped = type(model).from_config(config)  # a Sequential model's config is not a functional one's
     for layer in model.layers:
         target = grouped.get_layer(layer.name)
         if isinstance(layer, SplitBlock):

@@ -4,7 +4,8 @@
 (.bmp, .gif, .jpeg, .jpg, .png; classes in alphabetical order). Where PATH holds ``train/`` and
 ``test/`` folders of that form, they are the training and test sets; otherwise a fifth of each class,
 chosen with a fixed seed, is held out as the test set. ``npz:PATH`` reads the arrays ``x_train``,
-``y_train``, ``x_test`` and ``y_test`` (images (N, H, W) or (N, H, W, C), integer labels from 0).
+``y_train``, ``x_test`` and ``y_test`` (images (N, H, W) or (N, H, W, C) of finite numbers, integer labels
+from 0; every test label must also be a training label).
 Given the network's input shape, images are resized to it and get its number of channels; without it,
 a folder's images are read in colour and must all have one size.
 """
@@ -18,7 +19,7 @@ import keras
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from netsplit.data import DatasetError
+from netsplit.data import DatasetError, check_sizes
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 TEST_FRACTION = 0.2
@@ -106,6 +107,9 @@ def _folder(folder: Path, image_shape) -> tuple[Arrays, tuple[str, ...]]:
         classes = [p.name for p in _class_folders(folder)]
         files, labels = _labelled(folder, classes)
         held = _held_out(labels)
+        if not held.any():
+            raise DatasetError(f"{folder}: no class has two images or more, so none can be held out as the test set; "
+                               "add images, or give train/ and test/ folders")
         train_files, y_train = [f for f, h in zip(files, held) if not h], labels[~held]
         test_files, y_test = [f for f, h in zip(files, held) if h], labels[held]
     images = _read_all(train_files + test_files, image_shape)
@@ -122,37 +126,61 @@ def _held_out(labels: np.ndarray) -> np.ndarray:
     return held
 
 
-def _npz(file: Path, image_shape) -> tuple[Arrays, tuple[str, ...]]:
+def _npz_arrays(file: Path) -> Arrays:
+    """The arrays :data:`NPZ_KEYS` of an .npz file, as they are stored."""
     if not file.is_file():
         raise DatasetError(f"no .npz file at {file}: expected arrays {', '.join(NPZ_KEYS)}")
+    if not zipfile.is_zipfile(file):
+        problem = "it is empty (0 bytes)" if not file.stat().st_size else "it is not a zip archive of arrays"
+        raise DatasetError(f"{file} is not a readable .npz file: {problem}; numpy.savez writes one")
     try:
         with np.load(file, allow_pickle=False) as archive:
             missing = [key for key in NPZ_KEYS if key not in archive.files]
             if missing:
                 raise DatasetError(f"{file} lacks {', '.join(missing)}; a data set file holds {', '.join(NPZ_KEYS)}")
-            x_train, y_train, x_test, y_test = (archive[key] for key in NPZ_KEYS)
+            return tuple(archive[key] for key in NPZ_KEYS)
     except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise DatasetError(f"{file} is not a readable .npz file ({error})") from None
-    labels = []
-    for key, y, x in (("y_train", y_train, x_train), ("y_test", y_test, x_test)):
-        y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or len(y) != len(x) or (len(y) and y.min() < 0):
-            raise DatasetError(f"{file}: {key} must hold one integer label from 0 per image ({len(x)} images), "
-                               f"got shape {y.shape} and type {y.dtype}")
-        labels.append(y.astype(np.int64))
-    count = int(max(labels[0].max(initial=0), labels[1].max(initial=0))) + 1
+
+
+def _npz_images(file: Path, key: str, x: np.ndarray) -> np.ndarray:
+    """``x`` checked to be finite images (N, H, W) or (N, H, W, C), with a channel axis."""
+    if x.ndim not in (3, 4) or not np.issubdtype(x.dtype, np.number):
+        raise DatasetError(f"{file}: {key} must be images (N, H, W) or (N, H, W, C) of numbers, got "
+                           f"shape {x.shape} and type {x.dtype}")
+    bad = x.size - np.count_nonzero(np.isfinite(x)) if np.issubdtype(x.dtype, np.inexact) else 0
+    if bad:
+        raise DatasetError(f"{file}: {key} holds {bad:,} NaN or infinite values; images must be finite numbers")
+    return fit_images(x, None, f"{file}:{key}")  # resized after subsets are drawn
+
+
+def _npz_labels(file: Path, labels: tuple[np.ndarray, np.ndarray]) -> int:
+    """The number of classes that y_train and y_test (integers from 0; every test label a training one) name."""
+    for key, y in zip(("y_train", "y_test"), labels):
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+            raise DatasetError(f"{file}: {key} must hold one integer label from 0 per image, got {y.dtype} labels "
+                               f"from {y.min()} to {y.max()}")
+    unseen = np.setdiff1d(labels[1], labels[0])
+    if len(unseen):
+        raise DatasetError(f"{file}: y_test uses labels {np.array2string(unseen, separator=', ', threshold=6)} that "
+                           "y_train never uses; every test class needs training images")
+    count = int(labels[0].max()) + 1
     if count < 2:
         raise DatasetError(f"{file}: the labels name {count} class; a classifier needs at least two")
-    images = []
-    for key, x in (("x_train", x_train), ("x_test", x_test)):
-        if x.ndim not in (3, 4) or not len(x) or not np.issubdtype(x.dtype, np.number):
-            raise DatasetError(f"{file}: {key} must be images (N, H, W) or (N, H, W, C) of numbers, got "
-                               f"shape {x.shape} and type {x.dtype}")
-        images.append(fit_images(x, None, f"{file}:{key}"))  # resized after subsets are drawn
+    return count
+
+
+def _npz(file: Path, image_shape) -> tuple[Arrays, tuple[str, ...]]:
+    x_train, y_train, x_test, y_test = _npz_arrays(file)
+    images = [_npz_images(file, key, x) for key, x in (("x_train", x_train), ("x_test", x_test))]
+    labels = tuple(y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y for y in (y_train, y_test))
+    check_sizes((images[0], labels[0], images[1], labels[1]), str(file))
+    count = _npz_labels(file, labels)
     if image_shape is None and images[0].shape[1:] != images[1].shape[1:]:
         raise DatasetError(f"{file}: x_train images are {images[0].shape[1:]}, x_test {images[1].shape[1:]}; "
                            "give the network's input shape (image_shape) to resize them")
-    return (images[0], labels[0], images[1], labels[1]), tuple(str(i) for i in range(count))
+    arrays = images[0], labels[0].astype(np.int64), images[1], labels[1].astype(np.int64)
+    return arrays, tuple(str(i) for i in range(count))
 
 
 def fit_images(images: np.ndarray, image_shape: tuple[int, int, int] | None, where: str,

@@ -19,7 +19,7 @@ import numpy as np
 from keras import layers, ops
 
 from netsplit.errors import InputError
-from netsplit.runtime import has_accelerator
+from netsplit import runtime  # as a module: runtime's own import of Keras registers these layers
 
 IMPLEMENTATIONS = ("auto", "branches", "grouped")
 FIRST_CONVS = ("whole", "share")
@@ -133,7 +133,7 @@ def resolve_implementation(requested: str, factor: int, units: tuple[Unit, ...])
             "use implementation='branches'"
         )
     if requested == "auto":
-        return "grouped" if factor > 1 and divisible and has_accelerator() else "branches"
+        return "grouped" if factor > 1 and divisible and runtime.has_accelerator() else "branches"
     return requested
 
 

@@ -9,11 +9,10 @@ from dataclasses import dataclass, replace
 import keras
 from keras import layers
 
+from netsplit.choices import MODELS, VARIANTS
 from netsplit.errors import InputError
 from netsplit.layers import Fusion, SplitBlock, Unit, check_factor
 
-MODELS = ("vgg16", "resnet18")
-VARIANTS = ("proposed", "naive", "shared")
 MIN_INPUT = 32
 
 

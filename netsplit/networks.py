@@ -19,6 +19,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from netsplit.choices import is_network_file
 from netsplit.errors import InputError
 from netsplit.inheritance import load_dense_weights
 from netsplit.layers import ACTIVATIONS, Fusion, SplitBlock, Unit, conv_arrays
@@ -345,11 +346,6 @@ def split_network(model: keras.Model, factors=None, implementation: str = "auto"
             if fusion is not None:
                 fusion.set_identity()
     return result
-
-
-def is_network_file(name: object) -> bool:
-    """Whether ``name`` names a .keras file (a network of your own) rather than a built-in model."""
-    return isinstance(name, (str, os.PathLike)) and Path(name).suffix == ".keras"
 
 
 @lru_cache(maxsize=8)

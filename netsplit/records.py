@@ -12,13 +12,19 @@ import hashlib
 import json
 import os
 import sys
+import textwrap
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import IO
 
 from netsplit.errors import InputError
-from netsplit.runtime import provenance
+
+try:
+    import fcntl
+except ImportError:  # Windows has no flock: there, runs are not kept off each other's records file
+    fcntl = None
 
 
 @dataclass
@@ -70,6 +76,8 @@ class RunRecord:
     @classmethod
     def create(cls, **fields) -> RunRecord:
         """A record stamped with backend, device, versions, commit and the current UTC time."""
+        from netsplit.runtime import provenance  # imports Keras, which reading records and locking them need not
+
         stamp = {**provenance(), "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         return cls(**{**stamp, **fields})
 
@@ -83,7 +91,7 @@ class RunRecord:
 
 
 class RecordsError(InputError):
-    """A records file that cannot be used as asked (another configuration, a garbled line)."""
+    """A records file that cannot be used as asked (another configuration, a garbled line, in use, unwritable)."""
 
 
 def config_hash(config: dict) -> str:
@@ -177,6 +185,73 @@ class RecordStore:
             stream.flush()
             os.fsync(stream.fileno())
         self.records.append(record)
+
+
+class RecordsLock:
+    """One run's exclusive hold on a records file (``with RecordsLock(path):``): a ``flock`` on ``<records>.lock``,
+    released by the system however the process ends. A second run is refused; readers need no lock."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._stream = None
+
+    def __enter__(self) -> RecordsLock:
+        stream = self._open()
+        if fcntl is not None:
+            try:
+                fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise self._in_use(stream) from None
+        stream.truncate(0)  # the file is kept and rewritten: deleting it would race the next run's open
+        stream.write(json.dumps(_this_run()) + "\n")
+        stream.flush()
+        self._stream = stream
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stream.truncate(0)
+        self._stream.close()  # closing releases the lock
+        self._stream = None
+
+    def _in_use(self, stream: IO[str]) -> RecordsError:
+        """The refusal naming the run that holds the lock (read from the lock file), closing ``stream``."""
+        stream.seek(0)
+        holder = _holder(stream.read())
+        stream.close()
+        return RecordsError(f"{self.path} is in use by another run{holder}; "
+                            f"wait for it to finish or use another records file")
+
+    def _open(self) -> IO[str]:
+        """The lock file, opened once the records' folder is made and an existing records file takes appends."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists():
+                open(self.path, "ab").close()
+            return open(self.lock_path, "a+")
+        except OSError as error:
+            reason = f"{error.filename} is a file, not a folder" if isinstance(error, FileExistsError) \
+                else f"{error.filename}: {error.strerror}"
+            raise RecordsError(f"{self.path} cannot be written ({reason}); use another records file") from None
+
+
+def _this_run() -> dict:
+    """Who holds a records lock: pid, command line and start time."""
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("python")
+    name = program.parent.name if program.name == "__main__.py" else program.name  # python -m netsplit
+    return {"pid": os.getpid(), "command": " ".join([name, *sys.argv[1:]]),
+            "started": datetime.now().astimezone().isoformat(timespec="seconds")}
+
+
+def _holder(text: str) -> str:
+    """The lock file's holder as ' (pid 1234, netsplit search, started 02:41:07)'; '' while it is being written."""
+    try:
+        run = json.loads(text)
+        started = datetime.fromisoformat(run["started"]).astimezone()
+        when = started.strftime("%H:%M:%S" if started.date() == datetime.now().date() else "%Y-%m-%d %H:%M:%S")
+        return f" (pid {run['pid']}, {textwrap.shorten(run['command'], 60, placeholder=' ...')}, started {when})"
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 def adopt_legacy_file(target: Path, new_hash: str, legacy_hash: str) -> bool:

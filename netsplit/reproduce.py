@@ -6,19 +6,33 @@ Executed notebooks go to ``book/<chapter>.ipynb`` (what the book shows), records
 VGG16 and ResNet18 chapters are one notebook, ``notebooks/search.ipynb``, run once per model. Re-running
 resumes from the records; a new threshold reuses every network already trained, and a changed training
 setting writes a new records file.
+
+Every input is checked before a notebook runs or a folder is made: bad input exits 2 with a one-line
+message. A chapter that fails exits 1 with a one-line message naming the error and the executed notebook
+kept for inspection (the traceback with ``--traceback`` or ``NETSPLIT_TRACEBACK=1``); chapters bound for
+``book/`` run in ``_build/`` first and reach ``book/`` only once every chapter ran.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import json
+import os
+import shutil
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import yaml
 
+from netsplit.choices import check_dataset
 from netsplit.errors import InputError
-from netsplit.runtime import project_root
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository: profiles.yml, notebooks/, book/ (found without netsplit.runtime, which imports Keras)."""
 
 CHAPTERS = {
     "method": ("method", {}),
@@ -34,25 +48,84 @@ CHAPTERS = {
 NOTEBOOKS = tuple(CHAPTERS)
 """The chapter names in the book's order: what ``--notebooks`` selects and profiles.yml's sections name."""
 
+KINDS = {bool: ((bool,), "true or false"), int: ((int,), "an integer"), float: ((int, float), "a number"),
+         str: ((str,), "a string"), list: ((list,), "a list"), dict: ((dict,), "a mapping")}
+"""What an override may be, by the type of the notebook's default: the types accepted, in words."""
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter's notebook raised while it ran; the message names the chapter, the error and the notebook."""
+
 
 def load_profiles(path: Path | None = None) -> dict:
-    return yaml.safe_load((path or project_root() / "profiles.yml").read_text())
+    return yaml.safe_load((path or ROOT / "profiles.yml").read_text())
+
+
+def check_profile(profile: str, profiles: dict) -> None:
+    """Raise unless ``profile`` is a section of profiles.yml other than ``published``."""
+    if profile not in profiles or profile == "published":
+        names = ", ".join(name for name in profiles if name != "published")
+        raise InputError(f"unknown profile {profile!r}; profiles are {names}")
+
+
+def check_value(name: str, value: object, default: object) -> None:
+    """Raise unless ``value`` has the type of the notebook's ``default``; a None default or value passes,
+    and an int is a number."""
+    if default is None or value is None or type(default) not in KINDS:
+        return
+    accepted, kind = KINDS[type(default)]
+    if not isinstance(value, accepted) or isinstance(value, bool) != isinstance(default, bool):
+        raise InputError(f"{name} must be {kind}, got {value!r}")
+
+
+def read_overrides(pairs: list[list[str]]) -> dict:
+    """``-p NAME VALUE`` pairs as a dict, each value read as YAML (as papermill's ``-p`` does)."""
+    try:
+        return {name: yaml.safe_load(value) for name, value in pairs}
+    except yaml.YAMLError:
+        raise InputError(f"a -p value is not YAML: {' '.join(map(' '.join, pairs))}") from None
+
+
+def notebook_source(chapter: str) -> Path:
+    return ROOT / "notebooks" / f"{CHAPTERS[chapter][0]}.ipynb"
 
 
 def declared_parameters(notebook: Path) -> dict:
-    """The parameters a notebook's ``parameters`` cell declares, with their defaults."""
-    import papermill
+    """The parameters a notebook's ``parameters`` cell declares, with their defaults, read without running it."""
+    cells = json.loads(notebook.read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(source).body}
 
-    return {name: spec["default"] for name, spec in papermill.inspect_notebook(str(notebook)).items()}
+
+def check_inputs(profile: str, dataset: str | None, notebooks: list[str], overrides: dict,
+                 profiles: dict) -> dict[str, dict]:
+    """Raise InputError for a wrong profile, chapter, data set, parameter or value; else each chapter's defaults."""
+    check_profile(profile, profiles)
+    unknown = [name for name in notebooks if name not in NOTEBOOKS]
+    if unknown:
+        raise InputError(f"unknown notebooks {unknown}; notebooks are {', '.join(NOTEBOOKS)}")
+    if dataset is not None:
+        check_dataset(dataset)
+    declared = {name: declared_parameters(notebook_source(name)) for name in notebooks}
+    stray = [key for key in overrides if not any(key in d for d in declared.values())]
+    if stray:
+        valid = sorted({key for d in declared.values() for key in d})
+        raise InputError(f"no notebook takes the parameter(s) {stray}; parameters are {', '.join(valid)}")
+    fixed = [f"{key} (chapter {name})" for name in notebooks for key in overrides if key in CHAPTERS[name][1]]
+    if fixed:
+        raise InputError(f"a chapter fixes {', '.join(fixed)}; choose chapters with --notebooks instead")
+    for key, value in overrides.items():
+        for defaults in declared.values():
+            check_value(key, value, defaults.get(key))
+    if "dataset" in overrides:
+        check_dataset(overrides["dataset"])
+    return declared
 
 
 def notebook_parameters(profile: str, notebook: str, declared: dict, dataset: str | None,
                         overrides: dict, profiles: dict) -> dict:
     """The parameters one chapter's notebook gets: the profile's `all` and chapter section, the overrides,
     then what the chapter fixes."""
-    if profile not in profiles or profile == "published":
-        names = ", ".join(name for name in profiles if name != "published")
-        raise InputError(f"unknown profile {profile!r}; profiles are {names}")
     chosen = {**profiles[profile].get("all", {}), **profiles[profile].get(notebook, {}), "profile": profile}
     if dataset:
         chosen["dataset"] = dataset
@@ -67,52 +140,73 @@ def default_output(profile: str, dataset: str | None, overrides: dict, profiles:
     published chapters are never overwritten by it."""
     published = profiles.get("published", {})
     if profile == published.get("profile") and dataset in (None, published.get("dataset")) and not overrides:
-        return project_root() / "book"
-    return project_root() / "_build" / "reproduced" / profile
+        return ROOT / "book"
+    return ROOT / "_build" / "reproduced" / profile
+
+
+def shown(path: Path) -> Path:
+    """``path`` relative to the working folder where it lies below it, for messages."""
+    path, here = path.resolve(), Path.cwd().resolve()
+    return path.relative_to(here) if path.is_relative_to(here) else path
+
+
+def run_chapter(chapter: str, parameters: dict, path: Path, kernel: str) -> None:
+    """Execute one chapter's notebook into ``path``; a failing cell raises ChapterFailed, ``path`` kept."""
+    import papermill
+
+    source, start = notebook_source(chapter), time.perf_counter()
+    print(f"running {source.relative_to(ROOT)} with {parameters}", file=sys.stderr, flush=True)
+    try:
+        papermill.execute_notebook(
+            str(source), str(path), parameters=parameters, kernel_name=kernel, cwd=str(ROOT), progress_bar=False,
+            stdout_file=sys.stderr, stderr_file=sys.stderr,  # the chapter's progress, as it happens
+        )
+    except papermill.PapermillExecutionError as error:
+        value = (error.evalue.strip().splitlines() or [""])[0]
+        raise ChapterFailed(f"chapter {chapter} failed in cell [{error.exec_count}]: {error.ename}: {value}; "
+                            f"the executed notebook is kept in {shown(path)}") from error
+    print(f"  done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+
+
+def staging() -> Path:
+    """A new folder under ``_build/`` for chapters bound for ``book/`` while they run."""
+    (ROOT / "_build").mkdir(exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="book-", dir=ROOT / "_build"))
+
+
+def execute(chapters: dict[str, dict], output_dir: Path, kernel: str) -> list[Path]:
+    """Run each chapter into ``output_dir``; chapters bound for ``book/`` run in ``_build/book-*/`` and are
+    moved into ``book/`` only once all of them ran."""
+    book = output_dir.resolve() == (ROOT / "book").resolve()
+    folder = staging() if book else output_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    for chapter, parameters in chapters.items():
+        run_chapter(chapter, parameters, folder / f"{chapter}.ipynb", kernel)
+    if book:
+        for chapter in chapters:
+            os.replace(folder / f"{chapter}.ipynb", output_dir / f"{chapter}.ipynb")
+        shutil.rmtree(folder)
+    return [output_dir / f"{chapter}.ipynb" for chapter in chapters]
 
 
 def reproduce(profile: str = "smoke", dataset: str | None = None, notebooks=NOTEBOOKS,
               output_dir: str | Path | None = None, records_dir: str | Path | None = None,
               overrides: dict | None = None, kernel: str = "python3") -> list[Path]:
-    """Execute each chapter's notebook into ``output_dir/<chapter>.ipynb`` and return the executed paths."""
-    import papermill
-
-    root = project_root()
+    """Execute each chapter's notebook into ``output_dir/<chapter>.ipynb`` and return the executed paths;
+    every input is checked first (InputError), a failing chapter raises ChapterFailed."""
     profiles = load_profiles()
     overrides = dict(overrides or {})
+    declared = check_inputs(profile, dataset, list(notebooks), overrides, profiles)
     output_dir = Path(output_dir or default_output(profile, dataset, overrides, profiles))
-    records_dir = Path(records_dir or root / "results").resolve()
-    inside = records_dir.is_relative_to(root)
-    overrides["records_dir"] = str(records_dir.relative_to(root) if inside else records_dir)
-    unknown = [name for name in notebooks if name not in NOTEBOOKS]
-    if unknown:
-        raise InputError(f"unknown notebooks {unknown}; notebooks are {', '.join(NOTEBOOKS)}")
-    sources = {name: root / "notebooks" / f"{CHAPTERS[name][0]}.ipynb" for name in notebooks}
-    declared = {name: declared_parameters(source) for name, source in sources.items()}
-    stray = [key for key in overrides if key != "records_dir" and not any(key in d for d in declared.values())]
-    if stray:
-        valid = sorted({key for d in declared.values() for key in d})
-        raise InputError(f"no notebook takes the parameter(s) {stray}; parameters are {', '.join(valid)}")
-    fixed = [f"{key} (chapter {name})" for name in notebooks for key in overrides if key in CHAPTERS[name][1]]
-    if fixed:
-        raise InputError(f"a chapter fixes {', '.join(fixed)}; choose chapters with --notebooks instead")
-    output_dir.mkdir(parents=True, exist_ok=True)
-    executed = []
-    for name in notebooks:
-        parameters = notebook_parameters(profile, name, declared[name], dataset, overrides, profiles)
-        start = time.perf_counter()
-        print(f"running {sources[name].relative_to(root)} with {parameters}", file=sys.stderr, flush=True)
-        papermill.execute_notebook(
-            str(sources[name]), str(output_dir / f"{name}.ipynb"),
-            parameters=parameters, kernel_name=kernel, cwd=str(root), progress_bar=False,
-            stdout_file=sys.stderr, stderr_file=sys.stderr,  # the chapter's progress, as it happens
-        )
-        print(f"  done in {time.perf_counter() - start:.0f} s -> {output_dir / f'{name}.ipynb'}", file=sys.stderr)
-        executed.append(output_dir / f"{name}.ipynb")
-    return executed
+    records_dir = Path(records_dir or ROOT / "results").resolve()
+    overrides["records_dir"] = str(records_dir.relative_to(ROOT) if records_dir.is_relative_to(ROOT) else records_dir)
+    chapters = {name: notebook_parameters(profile, name, declared[name], dataset, overrides, profiles)
+                for name in notebooks}
+    return execute(chapters, output_dir, kernel)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 done, 2 bad input, 1 a chapter failed)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--dataset", default=None, help="fashion_mnist or cifar10 (default: the notebooks')")
@@ -123,15 +217,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records-dir", default=None, help="where run records go (default results/)")
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="override a parameter, as papermill's -p (value read as YAML)")
+    parser.add_argument("--traceback", action="store_true", help="show the traceback of a failed chapter")
     args = parser.parse_args(argv)
-    overrides = {name: yaml.safe_load(value) for name, value in args.p}
     try:
         executed = reproduce(args.profile, args.dataset, args.notebooks.split(","), args.output_dir,
-                             args.records_dir, overrides)
+                             args.records_dir, read_overrides(args.p))
     except InputError as error:
         print(f"reproduce: error: {error}", file=sys.stderr)
         return 2
-    if executed and executed[0].parent != project_root() / "book":
+    except ChapterFailed as error:
+        if args.traceback or os.environ.get("NETSPLIT_TRACEBACK", "") not in ("", "0"):
+            traceback.print_exc()
+        print(f"reproduce: {error} (--traceback shows where)", file=sys.stderr)
+        return 1
+    if executed and executed[0].parent.resolve() != (ROOT / "book").resolve():
         print(f"The published chapters in book/ are unchanged; this run's chapters are in {executed[0].parent}/",
               file=sys.stderr)
     return 0

@@ -21,13 +21,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from netsplit.data import Dataset, check_dataset, load_dataset
+from netsplit.choices import check_dataset, is_network_file
+from netsplit.data import Dataset, load_dataset
 from netsplit.errors import InputError
 from netsplit.evaluator import TrainingEvaluator
 from netsplit.executors import InProcess, make_executor
+from netsplit.layers import Unit, check_factor
 from netsplit.models import MODELS, architecture
-from netsplit.networks import Network, describe_network, is_network_file, load_network
-from netsplit.records import RecordStore, RunRecord, adopt_legacy_file, config_hash
+from netsplit.networks import Network, describe_network, load_network
+from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file, config_hash
+from netsplit.train import check_head
 
 REFERENCES = ("block", "original")
 DECISION_FIELDS = ("threshold", "factors", "blocks", "reference", "seeds", "sweep")
@@ -82,11 +85,17 @@ class SearchConfig:
         """Your own network cut into blocks, where ``model`` is a .keras file; None for a built-in model."""
         return describe_network(load_network(self.model)) if is_network_file(self.model) else None
 
+    def block_units(self) -> list[tuple[Unit, ...]]:
+        """Each block's layers as the search splits them (a built-in model's at its width multiplier)."""
+        network = self.network()
+        if network is None:
+            return list(architecture(self.model, self.width_multiplier).blocks)
+        return [block.units for block in network.blocks]
+
     @property
     def block_count(self) -> int:
         """How many blocks the model has."""
-        network = self.network()
-        return len(architecture(self.model).blocks if network is None else network.blocks)
+        return len(self.block_units())
 
     @property
     def model_name(self) -> str:
@@ -123,9 +132,8 @@ class SearchConfig:
         data = load_dataset(self.dataset, self.train_size, self.test_size, seed=self.seed, path=path,
                             validation_size=self.validation_size,
                             image_shape=None if network is None else network.input_shape)
-        if network is not None and network.num_classes != data.num_classes:
-            raise InputError(f"{self.model} ends in {network.num_classes} outputs but {data.title} has "
-                             f"{data.num_classes} classes; give the network a head with {data.num_classes} outputs")
+        if network is not None:
+            check_head(network.model, data)
         return data
 
     def default_records(self, folder: str | Path = "results") -> Path:
@@ -150,8 +158,7 @@ def validate(config: SearchConfig) -> None:
                          "and .keras files of your own networks")
     if config.architecture and config.width_multiplier != 1.0:
         raise InputError(f"width_multiplier scales the built-in models; {config.model} keeps its own widths")
-    if not _is_number(config.threshold) or config.threshold < 0:
-        raise InputError(f"threshold must be a non-negative number of percentage points, got {config.threshold!r}")
+    check_threshold(config.threshold)
     factors = config.factors
     if not factors or not all(_is_integer(f, minimum=2) for f in factors):
         raise InputError(f"candidate factors must be a non-empty list of integers >= 2, got {list(factors)}")
@@ -162,8 +169,7 @@ def validate(config: SearchConfig) -> None:
         raise InputError(f"blocks must be numbers 1..{count} of {config.model}, got {list(config.blocks)}")
     if list(config.blocks) != sorted(set(config.blocks)):
         raise InputError(f"blocks must be searched in ascending order, got {list(config.blocks)}")
-    if config.reference not in REFERENCES:
-        raise InputError(f"reference must be one of {REFERENCES}, got {config.reference!r}")
+    check_reference(config.reference)
     check_dataset(config.dataset)
     for name in ("seeds", "baseline_epochs", "finetune_epochs", "batch_size"):
         if not _is_integer(getattr(config, name), minimum=1):
@@ -188,6 +194,30 @@ def validate(config: SearchConfig) -> None:
     if config.validation_size is not None and not _is_integer(config.validation_size, minimum=1):
         raise InputError(f"validation_size must be a positive integer or None (decide on the test set), "
                          f"got {config.validation_size!r}")
+    _check_candidates(config)
+
+
+def _check_candidates(config: SearchConfig) -> None:
+    """Raise InputError if a candidate factor cannot split a searched block (wider than its narrowest layer)."""
+    units = config.block_units()
+    for block in config.blocks:
+        widths = [unit.width for unit in units[block - 1]]
+        for factor in config.factors:
+            check_factor(factor, widths, f"block {block} of {config.model_name} (candidate factors {list(config.factors)})")
+
+
+def check_threshold(threshold: object) -> float:
+    """``threshold`` if it is a finite, non-negative number of percentage points, else raise InputError."""
+    if not _is_number(threshold) or threshold < 0:
+        raise InputError(f"threshold must be a finite, non-negative number of percentage points, got {threshold!r}")
+    return threshold
+
+
+def check_reference(reference: object) -> str:
+    """``reference`` if it is one of :data:`REFERENCES`, else raise InputError."""
+    if reference not in REFERENCES:
+        raise InputError(f"reference must be one of {', '.join(REFERENCES)}, got {reference!r}")
+    return reference
 
 
 @dataclass(frozen=True)
@@ -379,8 +409,8 @@ def replay(records: list[RunRecord], threshold: float | None = None, reference: 
         if len(stored) != 1 or None in stored:
             raise InputError("these records serve any threshold: give one, e.g. --threshold 0.5")
         threshold = stored.pop()
-    if reference not in REFERENCES:
-        raise InputError(f"reference must be one of {REFERENCES}, got {reference!r}")
+    check_threshold(threshold)
+    check_reference(reference)
     factors = sorted({r.factor for r in searched if r.role == "candidate"})
     by_split: dict[tuple, list[RunRecord]] = {}
     for r in searched:
@@ -421,16 +451,18 @@ def outcome_rows(result: SearchResult) -> list[dict]:
 
 def run_search(config: SearchConfig, records: str | Path | None = None, executor: str = "sequential",
                address: str | None = None, data_path: str | None = None, verbose: bool = True) -> SearchResult:
-    """Run (or resume) a search, appending records to ``records`` (default: under ``results/``).
+    """Run (or resume) a search, appending records to ``records`` (default: under ``results/``), which it
+    holds for its whole run: a second search on the same file is refused with a :class:`RecordsError`.
 
     >>> config = SearchConfig(model="vgg16", dataset="fashion_mnist", threshold=0.5, width_multiplier=0.25)
     >>> config.hash == SearchConfig(model="vgg16", dataset="fashion_mnist", threshold=2.0, width_multiplier=0.25).hash
     True
     """
     records = Path(records) if records else config.default_records()
-    adopt_legacy_file(records, config.hash, config.legacy_hash)
-    store = RecordStore(records, config.hash)
-    runner = make_executor(executor, address)
-    evaluate = TrainingEvaluator(config, records.with_suffix(".weights") if config.inherit else None,
-                                 data_path, verbose, records)
-    return SplitSearch(config, evaluate, store, runner).run()
+    with RecordsLock(records):
+        adopt_legacy_file(records, config.hash, config.legacy_hash)
+        store = RecordStore(records, config.hash)
+        runner = make_executor(executor, address)
+        evaluate = TrainingEvaluator(config, records.with_suffix(".weights") if config.inherit else None,
+                                     data_path, verbose, records)
+        return SplitSearch(config, evaluate, store, runner).run()

@@ -68,25 +68,40 @@ class TrainResult:
 
 
 class _Progress(keras.callbacks.Callback):
-    """Times the first step (compilation included) and prints one line per epoch to stderr."""
+    """Times the first step (compilation included) and reports each epoch on stderr: one line per epoch,
+    and on a terminal a line within the epoch that moves as the batches go."""
 
     def __init__(self, epochs: int, label: str, verbose: bool):
         super().__init__()
         self.epochs, self.label, self.verbose = epochs, label, verbose
-        self.start = time.perf_counter()
+        self.live = verbose and sys.stderr.isatty()
+        self.start = self.shown = time.perf_counter()
         self.first_step: float | None = None
         self.epoch_ends: list[float] = []
 
+    def _epoch_start(self) -> float:
+        return self.epoch_ends[-1] if self.epoch_ends else 0.0
+
     def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
         if self.first_step is None:
-            self.first_step = time.perf_counter() - self.start
+            self.first_step = now - self.start
+        if self.live and now - self.shown >= 0.5:
+            self.shown = now
+            seconds = now - self.start - self._epoch_start()
+            print(f"\r\033[K  {self.label} epoch {len(self.epoch_ends) + 1}/{self.epochs}: batch {batch + 1}/"
+                  f"{self.params['steps']}, loss {logs['loss']:.4f}, {seconds:.0f} s", end="",
+                  file=sys.stderr, flush=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.epoch_ends.append(time.perf_counter() - self.start)
+        end = time.perf_counter() - self.start
+        seconds = end - self._epoch_start()
+        self.epoch_ends.append(end)
         if self.verbose:
-            elapsed = self.epoch_ends[-1]
-            print(f"  {self.label} epoch {epoch + 1}/{self.epochs}: loss {logs['loss']:.4f}, "
-                  f"{elapsed:.1f} s", file=sys.stderr, flush=True)
+            erase = "\r\033[K" if self.live else ""  # the line that moved within the epoch
+            print(f"{erase}  {self.label} epoch {epoch + 1}/{self.epochs}: "
+                  f"loss {logs['loss']:.4f}, {seconds:.1f} s (total {self.epoch_ends[-1]:.1f} s)",
+                  file=sys.stderr, flush=True)
 
 
 def _optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -140,6 +155,7 @@ def fit(
         model = build()
     finally:
         keras.mixed_precision.set_global_policy("float32")
+    check_head(model, data)
     if initialise is not None:
         initialise(model)
     batches = AugmentedBatches(
@@ -167,6 +183,14 @@ def fit(
         first_step_seconds=round(progress.first_step or 0.0, 3),
         epoch_seconds=[round(b - a, 4) for a, b in zip([0.0, *progress.epoch_ends], progress.epoch_ends)],
     )
+
+
+def check_head(model: keras.Model, data: Dataset) -> None:
+    """Raise InputError unless ``model`` has one output per class of ``data``."""
+    outputs = model.output_shape[-1]
+    if outputs != data.num_classes:
+        raise InputError(f"{model.name} ends in {outputs} outputs but {data.title} has {data.num_classes} "
+                         f"classes; give the network a head with {data.num_classes} outputs")
 
 
 def ends_in_softmax(model: keras.Model) -> bool:

@@ -32,7 +32,7 @@ def test_info_table_at_a_large_input(capsys):
     (["info", "--model", "alexnet"], "invalid choice"),
     (["info", "--input-size", "16"], "too small for five poolings"),
     (["train", "--dataset", "imagenet", "--epochs", "1"], "valid datasets"),
-    (["search", "--threshold", "-1"], "threshold must be a non-negative number"),
+    (["search", "--threshold", "-1"], "threshold must be a finite, non-negative number"),
     (["search", "--factors", "4,2"], "strictly ascending"),
     (["search", "--blocks", "0,6"], "blocks must be numbers 1..5"),
     (["report", "/nonexistent.jsonl"], "no records file"),

@@ -1,11 +1,30 @@
-"""Data loaders on real Fashion-MNIST files and on CIFAR-format archives written here."""
+"""Data loaders on real Fashion-MNIST files and on CIFAR-format and IDX files written here."""
 
+import gzip
+import pickle
+import shutil
 import tarfile
 
+import keras
 import numpy as np
 import pytest
 
-from netsplit.data import DatasetError, augment, load_dataset
+from netsplit.data import CIFAR10_FILES, DatasetError, augment, load_dataset
+
+
+def write_idx(path, array):
+    """``array`` as a gzipped IDX file of unsigned bytes."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+def fashion_folder(folder, train=20, test=10):
+    """The four Fashion-MNIST files holding ``train`` and ``test`` random images and labels."""
+    rng = np.random.default_rng(0)
+    for part, n in (("train", train), ("t10k", test)):
+        write_idx(folder / f"{part}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(folder / f"{part}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
+    return folder
 
 
 def test_cifar10_from_archive(cifar_archive):
@@ -47,6 +66,75 @@ def test_cifar10_errors_name_what_and_where(tmp_path, cifar_archive):
         (partial / name).write_bytes(b"garbage")
     with pytest.raises(DatasetError, match="data_batch_1 is not a CIFAR-10 python batch"):
         load_dataset("cifar10", path=partial)
+
+
+def test_cifar10_labels_must_name_its_ten_classes(tmp_path):
+    for name in CIFAR10_FILES:
+        batch = {b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, 10 if name == "test_batch" else 9, 2]}
+        (tmp_path / name).write_bytes(pickle.dumps(batch))
+    with pytest.raises(DatasetError, match=r"test_batch: 1 of 3 labels are outside 0 to 9, such as 10; the 10 classes"):
+        load_dataset("cifar10", path=tmp_path)
+
+
+def test_fashion_mnist_from_small_files(tmp_path):
+    data = load_dataset("fashion_mnist", path=fashion_folder(tmp_path))
+    assert data.x_train.shape == (20, 32, 32, 1) and data.x_test.shape == (10, 32, 32, 1)
+    assert data.y_test.dtype == np.int64 and data.source == str(tmp_path)
+
+
+def test_fashion_mnist_test_labels_must_be_one_per_test_image(tmp_path):
+    folder = fashion_folder(tmp_path, train=1200)
+    shutil.copy(folder / "train-labels-idx1-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz")
+    with pytest.raises(DatasetError, match=r"t10k-labels-idx1-ubyte.gz holds 1,200 labels but "
+                                           r"t10k-images-idx3-ubyte.gz 10 images; each image needs one label"):
+        load_dataset("fashion_mnist", path=folder)
+
+
+def bad_idx(folder, case):
+    """Fashion-MNIST files with one file broken as ``case`` says."""
+    images, labels = folder / "t10k-images-idx3-ubyte.gz", folder / "train-labels-idx1-ubyte.gz"
+    if case == "labels as images":
+        shutil.copy(folder / "t10k-labels-idx1-ubyte.gz", images)
+    elif case == "truncated":
+        images.write_bytes(gzip.compress(gzip.decompress(images.read_bytes())[:-28 * 28]))  # one image short
+    elif case == "32x32":
+        write_idx(images, np.zeros((10, 32, 32)))
+    elif case == "label 10":
+        write_idx(labels, np.arange(20) % 11)
+    elif case == "corrupt gzip":
+        labels.write_bytes(gzip.compress(b"")[:10] + bytes([7]) + bytes(20))  # a deflate block of reserved type
+    return folder
+
+
+@pytest.mark.parametrize("case,message", [
+    ("labels as images", r"t10k-images-idx3-ubyte.gz is not an IDX file of 28x28 images: it should start with "
+                         r"00000803 and 3 four-byte sizes, but starts with 00000801"),
+    ("truncated", r"t10k-images-idx3-ubyte.gz holds 7,056 bytes of data but its header announces 10 28x28 images "
+                  r"\(7,840 bytes\); the file is truncated or corrupt"),
+    ("32x32", r"t10k-images-idx3-ubyte.gz holds items of 32x32, not 28x28 images"),
+    ("label 10", r"train-labels-idx1-ubyte.gz: 1 of 20 labels are outside 0 to 9, such as 10; the 10 classes are"),
+    ("corrupt gzip", r"train-labels-idx1-ubyte.gz is not a gzipped IDX file \(.*invalid block type"),
+])
+def test_fashion_mnist_bad_idx_files_name_the_file(tmp_path, case, message):
+    with pytest.raises(DatasetError, match=message):
+        load_dataset("fashion_mnist", path=bad_idx(fashion_folder(tmp_path), case))
+
+
+@pytest.mark.parametrize("sizes,labels,message", [
+    ((20, 20, 10, 12), 10, r"keras download: y_test holds 12 labels but x_test 10 images; each image needs one label"),
+    ((0, 0, 10, 10), 10, r"keras download: the training set is empty \(x_train holds no images\)"),
+    ((20, 20, 0, 0), 10, r"keras download: the test set is empty \(x_test holds no images\)"),
+    ((20, 20, 10, 10), 12, r"keras download: y_train: 2 of 20 labels are outside 0 to 9, such as 10"),
+])
+def test_load_dataset_checks_what_any_source_returns(monkeypatch, tmp_path, sizes, labels, message):
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 256, (n, 28, 28), np.uint8) if i % 2 == 0 else np.arange(n, dtype=np.uint8) % labels
+              for i, n in enumerate(sizes)]
+    monkeypatch.setattr("netsplit.data.FASHION_DEBIAN", tmp_path / "none")
+    monkeypatch.delenv("NETSPLIT_FASHION_MNIST", raising=False)
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", lambda: (tuple(arrays[:2]), tuple(arrays[2:])))
+    with pytest.raises(DatasetError, match=message):
+        load_dataset("fashion_mnist")
 
 
 def test_fashion_mnist_real_files(fashion_dir):

@@ -101,6 +101,60 @@ def test_bad_npz_files(tmp_path):
         load_dataset(f"npz:{tmp_path / 'sizes.npz'}")
 
 
+def test_folder_without_a_class_of_two_images_has_no_test_set(tmp_path):
+    with pytest.raises(DatasetError, match=r"pets: no class has two images or more, so none can be held out"):
+        load_dataset(f"folder:{write_images(tmp_path / 'pets', per_class=1)}")
+
+
+def write_npz(path, **arrays):
+    """An npz data set of 4x4 images, 6 for training and 3 for testing (labels 0 to 2), but for ``arrays``."""
+    usual = {"x_train": np.zeros((6, 4, 4)), "y_train": np.arange(6) % 3, "x_test": np.zeros((3, 4, 4)),
+             "y_test": np.arange(3)}
+    np.savez(path, **{**usual, **arrays})
+    return f"npz:{path}"
+
+
+def test_npz_refuses_nan_and_infinite_pixels(tmp_path):
+    x = np.zeros((6, 4, 4))
+    x[0, 0, :2], x[5, 3, 3] = np.nan, -np.inf
+    with pytest.raises(DatasetError, match=r"bad.npz: x_train holds 3 NaN or infinite values; images must be finite"):
+        load_dataset(write_npz(tmp_path / "bad.npz", x_train=x))
+
+
+@pytest.mark.parametrize("empty,message", [
+    ("both", r"empty.npz: the training set is empty \(x_train holds no images\)"),
+    ("test", r"empty.npz: the test set is empty \(x_test holds no images\)"),
+])
+def test_npz_with_no_images_says_which_set_is_empty(tmp_path, empty, message):
+    nothing = {"x_test": np.zeros((0, 4, 4)), "y_test": np.zeros(0, int)}
+    if empty == "both":
+        nothing.update(x_train=np.zeros((0, 4, 4)), y_train=np.zeros(0, int))
+    with pytest.raises(DatasetError, match=message):
+        load_dataset(write_npz(tmp_path / "empty.npz", **nothing))
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", r"x.npz is not a readable .npz file: it is empty \(0 bytes\)"),
+    (b"x_train,y_train\n1,2\n", r"x.npz is not a readable .npz file: it is not a zip archive of arrays"),
+])
+def test_npz_files_that_are_not_zip_archives(tmp_path, content, message):
+    (tmp_path / "x.npz").write_bytes(content)
+    with pytest.raises(DatasetError, match=message):
+        load_dataset(f"npz:{tmp_path / 'x.npz'}")
+
+
+def test_npz_file_holding_one_array_is_not_a_data_set(tmp_path):
+    np.save(tmp_path / "one.npy", np.zeros((6, 4, 4)))
+    (tmp_path / "one.npy").rename(tmp_path / "one.npz")
+    with pytest.raises(DatasetError, match=r"one.npz is not a readable .npz file: it is not a zip archive of arrays"):
+        load_dataset(f"npz:{tmp_path / 'one.npz'}")
+
+
+def test_npz_test_labels_must_be_classes_of_the_training_labels(tmp_path):
+    with pytest.raises(DatasetError, match=r"l.npz: y_test uses labels \[7\] that y_train never uses; "):
+        load_dataset(write_npz(tmp_path / "l.npz", y_test=np.array([0, 7, 2])))
+
+
 @pytest.mark.parametrize("name", ["folder:", "npz", "tfds:mnist", "imagenet"])
 def test_unknown_kinds_say_what_is_valid(name):
     with pytest.raises(ValueError, match="folder:PATH .* npz:PATH"):

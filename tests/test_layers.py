@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-import netsplit.layers
+import netsplit.runtime
 from netsplit.layers import Fusion, SplitBlock, Unit, split_widths
 from netsplit.models import split_model
 
@@ -62,7 +62,7 @@ def test_first_conv_is_checked():
 def test_grouped_share_needs_the_factor_to_divide_the_input_channels(monkeypatch):
     with pytest.raises(ValueError, match="divide the 6 input channels"):
         SplitBlock([Unit("conv", 8)], factor=4, implementation="grouped", first_conv="share").build((None, 8, 8, 6))
-    monkeypatch.setattr(netsplit.layers, "has_accelerator", lambda: True)
+    monkeypatch.setattr(netsplit.runtime, "has_accelerator", lambda: True)
     block = SplitBlock([Unit("conv", 8)], factor=4, implementation="auto", first_conv="share")
     assert block.implementation == "grouped"
     block.build((None, 8, 8, 6))
@@ -119,7 +119,7 @@ def test_save_and_load_round_trip(tmp_path, split):
 @pytest.mark.parametrize("saved_on_gpu", [True, False])
 def test_auto_is_saved_as_auto_and_loads_in_the_other_form(tmp_path, monkeypatch, saved_on_gpu, first_conv):
     def build(gpu: bool) -> keras.Model:
-        monkeypatch.setattr(netsplit.layers, "has_accelerator", lambda: gpu)
+        monkeypatch.setattr(netsplit.runtime, "has_accelerator", lambda: gpu)
         return split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.25, first_conv=first_conv)
 
     model = build(saved_on_gpu)
@@ -127,7 +127,7 @@ def test_auto_is_saved_as_auto_and_loads_in_the_other_form(tmp_path, monkeypatch
         if "moving_" in weight.path:
             weight.assign(RNG.uniform(0.5, 2.0, weight.shape))
     model.save(tmp_path / "model.keras")
-    monkeypatch.setattr(netsplit.layers, "has_accelerator", lambda: not saved_on_gpu)
+    monkeypatch.setattr(netsplit.runtime, "has_accelerator", lambda: not saved_on_gpu)
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     forms = {layer.implementation for layer in loaded.layers if isinstance(layer, SplitBlock)}
     assert forms == {"branches" if saved_on_gpu else "grouped"}

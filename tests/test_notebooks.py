@@ -52,7 +52,7 @@ def test_the_model_chapters_run_one_search_notebook_with_their_model():
 @pytest.mark.slow
 @pytest.mark.parametrize("parameters,message", [
     ({"model": "alexnet"}, "valid models are vgg16, resnet18"),
-    ({"threshold": -1.0}, "threshold must be a non-negative number"),
+    ({"threshold": -1.0}, "threshold must be a finite, non-negative number"),
     ({"factors": [4, 2]}, "strictly ascending"),
 ])
 def test_bad_parameters_fail_in_the_first_cells_with_the_library_message(tmp_path, parameters, message):

@@ -14,3 +14,10 @@ def test_environment_matches_pyproject():
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert sorted(p for p in pip if p != "-e .") == sorted(declared)
     assert "-e ." in pip
+
+
+def test_license_is_an_spdx_expression():
+    """A license table makes setuptools print a deprecation warning on every install; a string does not."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert isinstance(pyproject["project"]["license"], str)
+    assert "setuptools>=77" in pyproject["build-system"]["requires"], "SPDX strings need setuptools 77"

@@ -183,9 +183,9 @@ def test_a_garbled_line_inside_the_file_is_an_error(tmp_path):
 
 
 @pytest.mark.parametrize("options,message", [
-    ({"threshold": -0.1}, "threshold must be a non-negative number"),
-    ({"threshold": "half"}, "threshold must be a non-negative number"),
-    ({"threshold": math.nan}, "threshold must be a non-negative number"),
+    ({"threshold": -0.1}, "threshold must be a finite, non-negative number"),
+    ({"threshold": "half"}, "threshold must be a finite, non-negative number"),
+    ({"threshold": math.nan}, "threshold must be a finite, non-negative number"),
     ({"factors": ()}, "non-empty list of integers >= 2"),
     ({"factors": (4, 2)}, "strictly ascending"),
     ({"factors": (2, 2)}, "strictly ascending"),

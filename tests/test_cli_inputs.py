@@ -1,0 +1,222 @@
+"""The command line as a new user meets it: bad inputs refused before work starts, a quiet and quick start."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import pytest
+from keras import layers
+
+import netsplit.train
+from helpers import ROOT
+from netsplit.cli import main, parser
+from netsplit.records import read_records
+from netsplit.search import SearchConfig
+
+FRESH = {**os.environ, "PYTHONWARNINGS": "ignore"}
+
+
+def own_cnn(path, classes: int = 10):
+    """The README's small Sequential CNN (two blocks), saved to ``path``."""
+    cnn = keras.Sequential([
+        keras.Input((32, 32, 3)),
+        layers.Conv2D(8, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
+        layers.Conv2D(8, 3, padding="same", use_bias=False), layers.BatchNormalization(), layers.ReLU(),
+        layers.MaxPooling2D(), layers.GlobalAveragePooling2D(), layers.Dense(classes),
+    ])
+    cnn.save(path)
+    return path
+
+
+def python(code: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=FRESH,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if any network starts training."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a network was trained although the input was bad")
+
+    monkeypatch.setattr(keras.Model, "fit", refuse)
+
+
+def refused(capsys, argv: list[str], message: str) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err, err
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_export_takes_a_sequential_keras_file(tmp_path, capsys):
+    source = own_cnn(tmp_path / "my_cnn.keras")
+    assert main(["export", str(source), str(tmp_path / "my_cnn.tflite"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["convolutions"] == 2
+
+
+@pytest.mark.parametrize("imports", ["import keras, netsplit", "import netsplit, keras"])
+def test_import_netsplit_alone_lets_keras_load_a_split_model(tmp_path, imports):
+    saved = tmp_path / "split.keras"
+    netsplit.split_model("vgg16", (2, 1, 1, 1, 1), width_multiplier=0.125).save(saved)
+    run = python(f"{imports}; print(type(keras.saving.load_model({str(saved)!r}).get_layer('block1')).__name__)")
+    assert run.returncode == 0 and run.stdout.strip() == "SplitBlock", run.stderr[-2000:]
+
+
+def test_import_netsplit_does_not_start_keras():
+    run = python("import sys, netsplit, netsplit.cli; print('keras' in sys.modules, 'tensorflow' in sys.modules)")
+    assert run.stdout.strip() == "False False", run.stderr[-2000:]
+
+
+def test_help_and_version_answer_without_starting_tensorflow():
+    code = ("import sys\nfrom netsplit.cli import main\nfor argv in (['--help'], ['info', '--help'], ['--version']):\n"
+            "    try: main(argv)\n    except SystemExit as done: assert done.code == 0\n"
+            "print('tensorflow' in sys.modules)")
+    run = python(code)
+    assert run.returncode == 0 and run.stdout.strip().endswith("False"), run.stderr[-2000:]
+    assert "netsplit 0.1.0" in run.stdout
+
+
+def test_python_dash_m_netsplit_runs_the_command_line():
+    run = subprocess.run([sys.executable, "-m", "netsplit", "--version"], capture_output=True, text=True, env=FRESH)
+    assert run.returncode == 0 and run.stdout.strip() == f"netsplit {netsplit.__version__}"
+
+
+def test_a_command_prints_no_tensorflow_log_line_unless_verbose():
+    quiet = subprocess.run([sys.executable, "-m", "netsplit", "info", "--split", "8,2,2,4,4"], capture_output=True,
+                           text=True, env=FRESH, timeout=120)
+    assert quiet.returncode == 0 and "block5" in quiet.stdout
+    assert quiet.stderr == "", quiet.stderr
+    loud = subprocess.run([sys.executable, "-m", "netsplit", "info", "--verbose"], capture_output=True, text=True,
+                          env={**FRESH, "TF_ENABLE_ONEDNN_OPTS": "1"}, timeout=120)
+    assert loud.returncode == 0 and "oneDNN" in loud.stderr, "--verbose shows TensorFlow's own lines"
+
+
+def test_every_option_has_help_and_shows_its_default():
+    root = parser()
+    commands = root._subparsers._group_actions[0].choices
+    for name, command in commands.items():
+        text = command.format_help()
+        for action in command._actions:
+            if action.dest in ("help",):
+                continue
+            assert action.help, f"netsplit {name} {action.option_strings or action.dest} has no help text"
+        assert "(default: 0.05)" in text or name in ("info", "report", "export")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["info", "--split", "-1,2,2,4,4"], "split factor must be a positive integer, got -1"),
+    (["train", "--epochs", "0"], "--epochs: expected an integer >= 1, got '0'"),
+    (["train", "--lr", "nan"], "--lr: expected a finite number > 0"),
+    (["report", "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "--threshold", "nan"], "got nan"),
+    (["report", "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "--threshold", "-1"], "non-negative"),
+    (["report", "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "--threshold", "inf"], "got inf"),
+    (["search", "--factors", "1000", "--width-multiplier", "0.125"], "split factor 1000 is larger than the narrowest"),
+])
+def test_bad_values_are_refused_in_one_line(capsys, no_training, argv, message):
+    refused(capsys, argv, message)
+
+
+def test_replay_validates_the_threshold_as_a_search_does():
+    records = read_records(ROOT / "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl")
+    for threshold in (float("nan"), float("inf"), -0.5):
+        with pytest.raises(netsplit.InputError, match="threshold must be a finite, non-negative number"):
+            netsplit.replay(records, threshold)
+
+
+def test_a_candidate_wider_than_a_block_is_refused_when_the_search_is_configured():
+    with pytest.raises(netsplit.InputError, match="block 1 of vgg16 .* split factor 16 is larger"):
+        SearchConfig(factors=(2, 4, 8, 16), width_multiplier=0.125)
+
+
+def test_a_candidate_wider_than_your_own_block_is_refused(tmp_path, capsys, no_training):
+    cnn = own_cnn(tmp_path / "own.keras")
+    refused(capsys, ["search", "--model", str(cnn), "--dataset", "synthetic", "--factors", "2,16"],
+            "block 1 of own.keras (candidate factors [2, 16]): split factor 16 is larger than the narrowest layer (8")
+
+
+def test_train_takes_your_own_networks_blocks(tmp_path, capsys, no_training):
+    cnn = own_cnn(tmp_path / "own.keras")
+    refused(capsys, ["train", "--model", str(cnn), "--split", "2,2,2,2,2"], "one factor per block (2), got 5")
+
+
+def test_train_refuses_a_head_that_does_not_match_the_classes_before_training(tmp_path, capsys, no_training):
+    cnn = own_cnn(tmp_path / "three.keras", classes=3)
+    assert main(["train", "--model", str(cnn), "--dataset", "synthetic", "--split", "2,1"]) == 2
+    assert "ends in 3 outputs but synthetic test data has 10 classes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["/proc/r.jsonl", "{tmp}/afile/r.jsonl"])
+def test_train_refuses_an_unwritable_records_path_before_training(tmp_path, capsys, no_training, where):
+    (tmp_path / "afile").write_text("a regular file")
+    refused(capsys, ["train", "--dataset", "synthetic", "--records", where.format(tmp=tmp_path)], "cannot be written")
+
+
+def test_export_of_a_file_that_is_not_a_keras_model_is_bad_input(tmp_path, capsys):
+    junk = tmp_path / "junk.keras"
+    junk.write_text("not a model")
+    refused(capsys, ["export", str(junk), str(tmp_path / "out.tflite")], "is not a readable Keras model file")
+    refused(capsys, ["info", "--model", str(junk)], "is not a readable Keras model file")
+
+
+def test_progress_shows_each_epochs_own_time_and_moves_within_an_epoch(capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    progress = netsplit.train._Progress(epochs=2, label="net", verbose=True)
+    progress.set_params({"steps": 3})
+    clock = iter([11.0, 12.0, 13.0, 15.0])
+    monkeypatch.setattr(netsplit.train.time, "perf_counter", lambda: next(clock))
+    progress.start = progress.shown = 10.0
+    progress.on_train_batch_end(0, {"loss": 2.0})   # 11 s
+    progress.on_epoch_end(0, {"loss": 1.5})         # 12 s: epoch 1 took 2 s
+    progress.on_train_batch_end(0, {"loss": 1.2})   # 13 s
+    progress.on_epoch_end(1, {"loss": 1.0})         # 15 s: epoch 2 took 3 s
+    err = capsys.readouterr().err
+    assert "net epoch 1/2: batch 1/3, loss 2.0000" in err, "the line within an epoch"
+    assert "net epoch 1/2: loss 1.5000, 2.0 s (total 2.0 s)" in err
+    assert "net epoch 2/2: loss 1.0000, 3.0 s (total 5.0 s)" in err, "per-epoch seconds, not cumulative"
+
+
+def test_readmes_search_resumes_from_committed_records_and_trains_nothing(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    snippet = readme[readme.index("config = netsplit.SearchConfig("):]
+    snippet = snippet[: snippet.index("\n", snippet.index("run_search(config)"))]
+    shutil.copytree(ROOT / "results", tmp_path / "results")  # the search takes a lock beside its records
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("the README's search trains a network"))
+    scope = {"netsplit": netsplit}
+    exec(snippet, scope)
+    assert scope["result"].missing is None and len(scope["result"].split) == 5
+
+
+@pytest.mark.slow
+def test_train_records_your_own_networks_split_and_architecture(tmp_path, capsys):
+    cnn = own_cnn(tmp_path / "own.keras")
+    common = ["train", "--model", str(cnn), "--dataset", "synthetic", "--epochs", "1", "--batch-size", "64", "--json"]
+    assert main([*common, "--split", "2,4"]) == 0
+    split = json.loads(capsys.readouterr().out)
+    assert main(common) == 0
+    unsplit = json.loads(capsys.readouterr().out)
+    assert split["split"] == [2, 4] and unsplit["split"] == [1, 1]
+    assert split["model"] == "own.keras" and split["architecture"] == unsplit["architecture"] is not None
+    assert split["architecture"] == SearchConfig(model=str(cnn), dataset="synthetic").architecture
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_and_says_the_records_are_kept(tmp_path):
+    run = subprocess.Popen(
+        [sys.executable, "-m", "netsplit", "train", "--dataset", "synthetic", "--epochs", "200", "--batch-size", "16",
+         "--width-multiplier", "0.125", "--records", str(tmp_path / "r.jsonl")],
+        stderr=subprocess.PIPE, text=True, env=FRESH)
+    for line in run.stderr:
+        if "epoch 1/200" in line:
+            break
+    run.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    rest = run.stderr.read()
+    assert run.wait(timeout=60) == 130, rest
+    assert "interrupted" in rest and time.monotonic() - started < 60
