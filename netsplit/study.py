@@ -19,7 +19,7 @@ from netsplit.data import Dataset
 from netsplit.errors import InputError
 from netsplit.layers import Fusion, SplitBlock
 from netsplit.models import MODELS, build_model, split_model
-from netsplit.records import RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
+from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
 from netsplit.runtime import project_root  # noqa: F401  (notebooks find results/ through it)
 from netsplit.search import SearchConfig, SearchResult
 from netsplit.train import TrainConfig, train_network
@@ -255,25 +255,26 @@ def train_networks(config: FinalConfig, networks: list[Network], records: str | 
                    searched: Sequence[RunRecord] = ()) -> list[RunRecord]:
     """Train each network with each seed, skipping those already in ``records`` (so a re-run resumes) and
     copying those the search already trained the same way (``searched``: its records) instead of repeating them."""
-    s = config.search
-    store = RecordStore(records, config.hash)
-    data = data or s.load_data(data_path)
-    train = TrainConfig(epochs=config.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate)
-    seeds = range(s.seed, s.seed + config.seeds)
-    for network in networks:
-        for seed in seeds:
-            if store.find(experiment=network.name, seed=seed, split=list(network.split)):
-                continue
-            twin = searched_twin(config, network, seed, searched)
-            if twin is not None:
-                store.append(twin)
-                continue
-            build = partial(network.build, s.model, input_shape=data.input_shape, num_classes=data.num_classes,
-                            width_multiplier=s.width_multiplier)
-            train_network(build, data, train, seed, store, label=f"{network.name} seed {seed}",
-                          experiment=network.name, config_hash=config.hash, model=s.model,
-                          variant=network.variant, split=list(network.split), factor=network.factor,
-                          width=s.width_multiplier, role="final")
+    with RecordsLock(records):  # one run at a time trains into a records file
+        s = config.search
+        store = RecordStore(records, config.hash)
+        data = data or s.load_data(data_path)
+        train = TrainConfig(epochs=config.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate)
+        seeds = range(s.seed, s.seed + config.seeds)
+        for network in networks:
+            for seed in seeds:
+                if store.find(experiment=network.name, seed=seed, split=list(network.split)):
+                    continue
+                twin = searched_twin(config, network, seed, searched)
+                if twin is not None:
+                    store.append(twin)
+                    continue
+                build = partial(network.build, s.model, input_shape=data.input_shape, num_classes=data.num_classes,
+                                width_multiplier=s.width_multiplier)
+                train_network(build, data, train, seed, store, label=f"{network.name} seed {seed}",
+                              experiment=network.name, config_hash=config.hash, model=s.model,
+                              variant=network.variant, split=list(network.split), factor=network.factor,
+                              width=s.width_multiplier, role="final")
     wanted = {(n.name, tuple(n.split)) for n in networks}
     return [r for r in store.records if (r.experiment, tuple(r.split)) in wanted and r.seed in seeds]
 

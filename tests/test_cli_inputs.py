@@ -220,3 +220,18 @@ def test_ctrl_c_exits_130_and_says_the_records_are_kept(tmp_path):
     rest = run.stderr.read()
     assert run.wait(timeout=60) == 130, rest
     assert "interrupted" in rest and time.monotonic() - started < 60
+
+
+@pytest.mark.slow
+def test_a_search_prints_only_its_own_progress(tmp_path):
+    """No TensorFlow, absl or "retracing" line among a search's progress lines (several networks, one process)."""
+    run = subprocess.run(
+        [sys.executable, "-m", "netsplit", "search", "--dataset", "synthetic", "--width-multiplier", "0.125",
+         "--factors", "2,4", "--blocks", "1,2", "--baseline-epochs", "1", "--finetune-epochs", "1",
+         "--batch-size", "64", "--records", str(tmp_path / "r.jsonl")],
+        capture_output=True, text=True, env=FRESH, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    ours = ("  ", "[", "block ")
+    foreign = [line for line in run.stderr.splitlines() if not line.startswith(ours)]
+    assert foreign == [], foreign
+    assert run.stderr.count(" epoch 1/1: ") == len(read_records(tmp_path / "r.jsonl")) >= 3
