@@ -235,3 +235,18 @@ def test_a_search_prints_only_its_own_progress(tmp_path):
     foreign = [line for line in run.stderr.splitlines() if not line.startswith(ours)]
     assert foreign == [], foreign
     assert run.stderr.count(" epoch 1/1: ") == len(read_records(tmp_path / "r.jsonl")) >= 3
+
+
+def test_an_unwritable_records_path_is_refused_by_a_real_process_before_training(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "netsplit", "train", "--dataset", "synthetic", "--records",
+                          "/proc/r.jsonl"], capture_output=True, text=True, env=FRESH, timeout=120)
+    assert run.returncode == 2 and run.stderr.startswith("netsplit: error: /proc/r.jsonl cannot be written")
+    assert " epoch " not in run.stderr
+
+
+@pytest.mark.slow
+def test_int8_export_of_a_keras_file_calibrates_on_images_resized_to_its_input(tmp_path, capsys, fashion_dir):
+    source = own_cnn(tmp_path / "colour.keras")  # 32x32x3; Fashion-MNIST is 32x32x1 once padded
+    argv = ["export", str(source), str(tmp_path / "colour-int8.tflite"), "--precision", "int8",
+            "--calibration-images", "16", "--data-path", str(fashion_dir)]
+    assert main(argv) == 0, capsys.readouterr().err
