@@ -9,11 +9,14 @@ branch's maps, and the pooled outputs of the branches already done.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 
 import keras
+import pandas as pd
 from keras import layers
 
+from netsplit.errors import InputError
 from netsplit.layers import (Fusion, ShapeSteps, SplitBlock, conv_shape, pooled_shape, split_widths,
                              walk_units)
 from netsplit.models import build_model
@@ -24,9 +27,34 @@ def eq1_params(l0: int, l1: int, l2: int, kernel: int = 3) -> int:
     return (l0 * l1 + l1 * l2) * kernel**2
 
 
-def eq2_params(l0: int, l1: int, l2: int, k1: int, k2: int, kernel: int = 3) -> float:
-    """Paper Eq. 2: the same two convs split by k1 and k2 (the first keeps its weights)."""
-    return ((l0 * l1 / k1) * k1 + (l1 / k1) * (l2 / k2) * k2) * kernel**2
+EQ2_READINGS = {
+    "branches": "B = k: B counts a layer's branches",
+    "one branch": "B = 1: the weights of one branch",
+}
+"""The two readings of Eq. 2's B: the number of branches of each layer (this book's; the first layer then
+keeps its weights), or one, so that Eq. 2 counts what a single branch holds."""
+
+
+def eq2_branches(k: float, reading: str = "branches") -> float:
+    """Eq. 2's B for a layer split by ``k`` under ``reading`` (a key of :data:`EQ2_READINGS`)."""
+    if reading not in EQ2_READINGS:
+        raise InputError(f"unknown reading of Eq. 2's B {reading!r}; readings are {', '.join(EQ2_READINGS)}")
+    return k if reading == "branches" else 1
+
+
+def eq2_params(l0: int, l1: int, l2: int, k1: int, k2: int, kernel: int = 3, reading: str = "branches") -> float:
+    """Paper Eq. 2: the same two convs split by k1 and k2, B read as ``reading`` (by default B = k)."""
+    b1, b2 = eq2_branches(k1, reading), eq2_branches(k2, reading)
+    return ((l0 * l1 / k1) * b1 + (l1 / k1) * (l2 / k2) * b2) * kernel**2
+
+
+def eq2_grid(l0: int, l1: int, l2: int, factors: Sequence[int], reading: str = "branches",
+             kernel: int = 3) -> pd.DataFrame:
+    """Eq. 2 at every (k1, k2) of ``factors`` under ``reading`` (paper Fig. 5): a row per k2, a column per k1."""
+    grid = pd.DataFrame([[eq2_params(l0, l1, l2, k1, k2, kernel, reading) for k1 in factors] for k2 in factors],
+                        index=pd.Index(list(factors), name="k2"), columns=pd.Index(list(factors), name="k1"))
+    grid.attrs.update(layers=(l0, l1, l2), reading=reading)
+    return grid
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pandas as pd
 
 from netsplit.records import read_lines
 from netsplit.runtime import project_root
-from netsplit.study import paper_networks
+from netsplit.study import network_label, paper_networks
 
 NETWORKS = [network for network in paper_networks(()) if network.name != "found by search" and network.first_conv == "whole"]
 """The paper's Table 2 networks: the baseline, proposed_I and II, the naive and the shared split."""
@@ -28,9 +28,15 @@ def locate(path: str | Path) -> Path:
 
 
 def read_results(path: str | Path) -> pd.DataFrame:
-    """All lines of a benchmark output file as a table (empty when the file does not exist)."""
+    """All lines of a benchmark output file as a table (empty when the file does not exist), each network
+    named as :func:`~netsplit.study.network_label` names it."""
     path = Path(path)
-    return pd.DataFrame(read_lines(path) if path.exists() else [])
+    frame = pd.DataFrame(read_lines(path) if path.exists() else [])
+    if {"model", "network"} <= set(frame):
+        splits = {network.name: network.split for network in NETWORKS}
+        frame["network"] = [network_label(model, name, splits[name]) if name in splits else name
+                            for model, name in zip(frame["model"], frame["network"])]
+    return frame
 
 
 def _kind(records: pd.DataFrame, kind: str) -> pd.DataFrame:

@@ -120,7 +120,8 @@ def eq2_plot(frame: pd.DataFrame, ax=None) -> plt.Axes:
 
 
 def search_frame(result: SearchResult) -> pd.DataFrame:
-    """Long table of the search: block, factor (1 = baseline), accuracy %, drop, chosen."""
+    """Long table of the search: block, factor (1 = baseline), accuracy %, drop, chosen; ``attrs["decided_on"]``
+    names the images the search decided on (validation or test), which the accuracies are of."""
     rows = []
     for o in result.outcomes:
         rows.append({"block": o.block, "factor": 1, "accuracy %": 100 * o.baseline, "drop (points)": 0.0,
@@ -128,59 +129,192 @@ def search_frame(result: SearchResult) -> pd.DataFrame:
         for factor, (mean, _) in o.candidates.items():
             rows.append({"block": o.block, "factor": factor, "accuracy %": 100 * mean,
                          "drop (points)": 100 * (o.reference - mean), "chosen": o.chosen == factor})
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame.attrs["decided_on"] = result.decided_on
+    return frame
 
 
 def search_trend(frame: pd.DataFrame, threshold: float, title: str, ax=None) -> plt.Axes:
-    """Accuracy drop per candidate factor, one line per block, with the threshold marked."""
+    """Accuracy drop per candidate factor, one line per block, with the threshold marked; the y-axis names
+    the accuracy the search decided on (``frame.attrs["decided_on"]``), the legends sit right of the axes."""
+    import textwrap
+
     ax = ax or plt.gca()
     sns.lineplot(frame, x="factor", y="drop (points)", hue="block", marker="o", palette="tab10", ax=ax)
+    blocks = ax.get_legend_handles_labels()
     chosen = frame[frame["chosen"]]
-    ax.scatter(chosen["factor"], chosen["drop (points)"], s=180, facecolors="none", edgecolors="black",
-               label="chosen factor", zorder=5)
-    ax.axhline(threshold, color="crimson", ls="--", label=f"threshold {threshold:g}")
+    marks = [ax.scatter(chosen["factor"], chosen["drop (points)"], s=180, facecolors="none", edgecolors="black",
+                        zorder=5),
+             ax.axhline(threshold, color="crimson", ls="--")]
     ax.set_xticks(sorted(frame["factor"].unique()))
-    ax.set_title(title)
-    ax.legend(fontsize=8)
+    decided_on = frame.attrs.get("decided_on")
+    accuracy = f"{decided_on} accuracy" if decided_on else "accuracy"
+    ax.set_ylabel(f"drop in {accuracy}\n(percentage points)")
+    ax.set_xlabel("factor (1: the block unsplit)")
+    ax.set_title(textwrap.fill(title, 70), fontsize=10)
+    first = ax.legend(*blocks, title="block", fontsize=8, title_fontsize=8, loc="upper left",
+                      bbox_to_anchor=(1.01, 1.0))
+    ax.add_artist(first)
+    ax.legend(marks, ["factor kept", f"threshold {threshold:g}"], title="the rule", fontsize=8, title_fontsize=8,
+              loc="lower left", bbox_to_anchor=(1.01, 0.0))
     return ax
 
 
 def comparison_plot(table: pd.DataFrame, title: str) -> plt.Figure:
-    """Accuracy against parameters and against MACs, one point per network."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    """Accuracy against parameters and against MACs, one point per network (mean ± sd over seeds), the
+    networks named in a legend below the panels; sized for the book's text column."""
+    import textwrap
+
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.5), sharey=True)
     frame = table.reset_index()
     for ax, column in zip(axes, ("parameters", "MMACs")):
-        sns.scatterplot(frame, x=column, y="accuracy %", hue="network", s=120, ax=ax, legend=ax is axes[-1])
+        sns.scatterplot(frame, x=column, y="accuracy %", hue="network", s=70, ax=ax, legend=ax is axes[-1])
         if frame["± sd"].notna().any():
             ax.errorbar(frame[column], frame["accuracy %"], yerr=frame["± sd"].fillna(0), fmt="none", ecolor="grey")
         ax.set_xscale("log")
-    axes[-1].legend(fontsize=8, loc="lower right")
-    fig.suptitle(title)
-    fig.tight_layout()
+        ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 3, 5)))  # 200k, 300k, 500k, 1M: plain numbers
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:g}M" if v >= 1e6 else
+                                                   f"{v / 1e3:g}k" if v >= 1e3 else f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(f"{column} (log scale)")
+    axes[0].set_ylabel("test accuracy %")
+    handles, labels = axes[-1].get_legend_handles_labels()
+    axes[-1].get_legend().remove()
+    fig.legend(handles, labels, title="network", fontsize=8, title_fontsize=8, loc="lower center",
+               ncol=min(4, len(labels)), bbox_to_anchor=(0.5, 0.0), frameon=False)
+    fig.suptitle(textwrap.fill(title, 80), fontsize=10)
+    fig.tight_layout(rect=(0, 0.03 + 0.06 * -(-len(labels) // 4), 1, 1))
     return fig
 
 
-
-FOUND_LABEL = "found at threshold t (fine-tuned in the search)"
-
-
 def tradeoff_plot(found: pd.DataFrame, comparison: pd.DataFrame, title: str) -> plt.Figure:
-    """Accuracy against parameters and MACs: the split found at each threshold (as the search fine-tuned
-    it) as one line, and the comparison networks (trained from scratch) as points."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    """Two panels on one parameter axis, as the two kinds of network were trained differently: left, the
+    split found at each threshold as the search fine-tuned it (:func:`~netsplit.study.tradeoff_frame`:
+    its test accuracy after every epoch of its path, with the unsplit network the search started from);
+    right, the comparison networks trained from scratch (mean ± sd over seeds). Each point is labelled
+    beside it, at the first of a few offsets whose label overlaps no other label or point and stays in
+    the axes, and crosses the line or an error bar least (thresholds that found the same split share one
+    label)."""
+    import itertools
+    import textwrap
+
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.transforms import Bbox
+
+    fig, (ax_found, ax_scratch) = plt.subplots(1, 2, figsize=(7.0, 3.9), sharex=True)
+    ax_found.plot(found["parameters"], found["accuracy %"], "o-", color="black", ms=6, zorder=3)
+    unsplit = found.attrs.get("unsplit")
+    if unsplit:
+        ax_found.plot([unsplit["parameters"]], [unsplit["accuracy %"]], "D", mfc="white", mec="black", ms=6,
+                      zorder=3)
     networks = comparison.reset_index()
-    for ax, column in zip(axes, ("parameters", "MMACs")):
-        ax.plot(found[column], found["accuracy %"], "o-", color="black", label=FOUND_LABEL)
-        for threshold, row in found.iterrows():
-            ax.annotate(f"t={threshold:g}: {row['split']}", (row[column], row["accuracy %"]), fontsize=8,
-                        xytext=(4, -10), textcoords="offset points")
-        sns.scatterplot(networks, x=column, y="accuracy %", hue="network", marker="s", s=90, ax=ax,
-                        legend=ax is axes[-1])
+    colours = sns.color_palette(n_colors=len(networks))
+    sd = networks["± sd"].astype(float).fillna(0) if "± sd" in networks else pd.Series(0.0, index=networks.index)
+    ax_scratch.errorbar(networks["parameters"], networks["accuracy %"], yerr=sd, fmt="none", ecolor="grey", zorder=2)
+    ax_scratch.scatter(networks["parameters"], networks["accuracy %"], c=colours, marker="s", s=45, zorder=3)
+    epochs = found["epochs"].dropna()
+    fine_tuned = f"{epochs.min():.0f}–{epochs.max():.0f}" if len(epochs) and epochs.min() != epochs.max() else \
+        f"{epochs.max():.0f}" if len(epochs) else "?"
+    ax_found.set_title(f"found at threshold t, as the search\nfine-tuned it ({fine_tuned} epochs in all)", fontsize=9)
+    seeds = comparison["seeds"].max() if "seeds" in comparison else 1
+    ax_scratch.set_title(f"comparison networks, trained from scratch\n(mean ± sd of {seeds} seeds)", fontsize=9)
+    ax_found.set_ylabel("test accuracy %")
+    for ax in (ax_found, ax_scratch):
         ax.set_xscale("log")
-        ax.set_xlabel(f"{column} (log scale)")
-    handles, labels = axes[-1].get_legend_handles_labels()
-    labels = [label if label == FOUND_LABEL else f"{label} (from scratch)" for label in labels]
-    axes[-1].legend(handles, labels, fontsize=7, loc="lower right")
-    fig.suptitle(title)
+        ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 3, 5)))  # 200k, 300k, 500k, 1M: plain numbers
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:g}M" if v >= 1e6 else f"{v / 1e3:g}k"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("parameters (log scale)")
+        ax.margins(x=0.3, y=0.2)
+    fig.suptitle(textwrap.fill(title, 80), fontsize=10)
     fig.tight_layout()
+    fig.canvas.draw()  # the layout is final: labels are placed in display space from here on
+    renderer = fig.canvas.get_renderer()
+
+    def box(ax, x, y, half_width, half_height):
+        px, py = ax.transData.transform((x, y))
+        return Bbox.from_extents(px - half_width, py - half_height, px + half_width, py + half_height)
+
+    def place(ax, points, labels, solid, thin):
+        """Annotate each point with its label at the offset that costs least: 10 for leaving the axes or
+        covering a placed label or a point (``solid``), 1 for each line sample or error bar (``thin``)."""
+        offsets = [(dx * r, dy * r, ha, va) for r in (1, 2) for dx, dy, ha, va in
+                   [(6, 5, "left", "bottom"), (6, -5, "left", "top"), (-6, 5, "right", "bottom"),
+                    (-6, -5, "right", "top"), (0, 8, "center", "bottom"), (0, -8, "center", "top"),
+                    (9, 0, "left", "center"), (-9, 0, "right", "center")]]
+        frame, placed = ax.get_window_extent(renderer), []
+        for (x, y), label in zip(points, labels):
+            best = None
+            for dx, dy, ha, va in offsets:
+                text = ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
+                                   fontsize=7.5)
+                extent = text.get_window_extent(renderer).expanded(1.04, 1.1)
+                inside = (frame.x0 <= extent.x0 and extent.x1 <= frame.x1 and frame.y0 <= extent.y0
+                          and extent.y1 <= frame.y1)
+                cost = 10 * (not inside) + 10 * sum(extent.overlaps(b) for b in placed + solid) + \
+                    sum(extent.overlaps(b) for b in thin)
+                if best is None or cost < best[0]:
+                    if best is not None:
+                        best[1].remove()
+                    best = (cost, text, extent)
+                else:
+                    text.remove()
+                if cost == 0:
+                    break
+            placed.append(best[2])
+
+    grouped: dict[tuple, list] = {}
+    for threshold, row in found.iterrows():
+        grouped.setdefault((row["parameters"], row["accuracy %"]), []).append((threshold, row["split"]))
+    points = list(grouped)
+    labels = [f"t={', '.join(f'{t:g}' for t, _ in group)}: {group[0][1]}" for group in grouped.values()]
+    if unsplit:
+        points.append((unsplit["parameters"], unsplit["accuracy %"]))
+        labels.append(f"unsplit\n({unsplit['epochs']} epochs)")
+    path = found[["parameters", "accuracy %"]].to_numpy()
+    line = [box(ax_found, x0 * (x1 / x0) ** (f / 12), y0 + (y1 - y0) * f / 12, 1.5, 1.5)
+            for (x0, y0), (x1, y1) in itertools.pairwise(path) for f in range(1, 12)]
+    place(ax_found, points, labels, [box(ax_found, x, y, 4, 4) for x, y in points], line)
+    scratch = list(zip(networks["parameters"], networks["accuracy %"]))
+    bars = [Bbox.from_extents(ax_scratch.transData.transform((x, y - s))[0] - 1.5,
+                              ax_scratch.transData.transform((x, y - s))[1],
+                              ax_scratch.transData.transform((x, y + s))[0] + 1.5,
+                              ax_scratch.transData.transform((x, y + s))[1]) for (x, y), s in zip(scratch, sd)]
+    place(ax_scratch, scratch, list(networks[comparison.index.name or "index"]),
+          [box(ax_scratch, x, y, 4, 4) for x, y in scratch], bars)
+    return fig
+
+
+def _count_label(value: float) -> str:
+    """A count as the text of a figure: an integer without decimals, anything else with one."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def eq2_heatmaps(grids: list[pd.DataFrame]) -> plt.Figure:
+    """Paper Fig. 5: Eq. 2 over (k1, k2), one heatmap per reading of B (from :func:`~netsplit.complexity.eq2_grid`),
+    on one logarithmic colour scale, each cell labelled with its count."""
+    from matplotlib.colors import LogNorm
+
+    from netsplit.complexity import EQ2_READINGS
+
+    norm = LogNorm(min(g.to_numpy().min() for g in grids), max(g.to_numpy().max() for g in grids))
+    fig, axes = plt.subplots(1, len(grids), figsize=(6.2 * len(grids), 5.4), squeeze=False, layout="constrained")
+    for ax, grid in zip(axes[0], grids):
+        image = ax.imshow(grid.to_numpy(), origin="lower", cmap="viridis", norm=norm, aspect="auto")
+        for row, k2 in enumerate(grid.index):
+            for column, k1 in enumerate(grid.columns):
+                value = grid.loc[k2, k1]
+                ax.text(column, row, _count_label(value), ha="center", va="center", fontsize=7.5,
+                        color="black" if norm(value) > 0.55 else "white")
+        ax.set_xticks(range(len(grid.columns)), [str(k) for k in grid.columns])
+        ax.set_yticks(range(len(grid.index)), [str(k) for k in grid.index])
+        ax.grid(False)
+        ax.set_xlabel("k1: split factor of the first convolution")
+        ax.set_ylabel("k2: split factor of the second convolution")
+        ax.set_title(EQ2_READINGS[grid.attrs["reading"]])
+    l0, l1, l2 = grids[0].attrs["layers"]
+    fig.colorbar(image, ax=axes[0].tolist(), label="convolution weights by Eq. 2 (log scale)", shrink=0.9)
+    fig.suptitle(f"Paper Fig. 5: weights of two 3x3 convolutions (L0={l0}, L1={l1}, L2={l2}) split by k1 and k2")
     return fig

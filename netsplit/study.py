@@ -5,14 +5,18 @@ The notebooks call these functions so that they hold narrative and calls, and th
 
 from __future__ import annotations
 
+import math
+import numbers
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from itertools import chain
 from pathlib import Path
 
 import keras
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from netsplit.complexity import analyse, total
 from netsplit.data import Dataset
@@ -21,11 +25,18 @@ from netsplit.layers import Fusion, SplitBlock
 from netsplit.models import MODELS, build_model, split_model
 from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
 from netsplit.runtime import project_root  # noqa: F401  (notebooks find results/ through it)
-from netsplit.search import SearchConfig, SearchResult
+from netsplit.search import BlockOutcome, SearchConfig, SearchResult, selection_accuracy
 from netsplit.train import TrainConfig, train_network
 
 MEMORY_NETWORKS = {"original": (1, 1, 1, 1, 1), "proposed_I": (8, 2, 2, 4, 4), "all 8": (8, 8, 8, 8, 8)}
 """The networks whose activation memory is measured (``benchmarks/memory.py``), by name."""
+PAPER_NAMES = ("proposed_I", "proposed_II")
+"""The names the paper gives to two VGG16 splits, and to nothing else."""
+
+
+def network_label(model: str, name: str, split: Sequence[int]) -> str:
+    """How tables name a network: the paper's name on VGG16; on another model those splits by their factors."""
+    return ",".join(map(str, split)) if name in PAPER_NAMES and model != "vgg16" else name
 
 PROFILE_NOTES = {
     "smoke": (
@@ -205,7 +216,8 @@ def counted_memory(networks: dict[str, tuple[int, ...]], sizes: list[int],
                 cost = total(analyse(built, size))
                 for execution, peak in (("layer by layer", cost.memory_layerwise),
                                         ("branch by branch", cost.memory_branchwise)):
-                    rows.append({"model": model, "network": name, "input size": size, "execution": execution,
+                    rows.append({"model": model, "network": network_label(model, name, factors),
+                                 "input size": size, "execution": execution,
                                  "peak MiB": peak / 2**20})
     return pd.DataFrame(rows)
 
@@ -280,7 +292,8 @@ def train_networks(config: FinalConfig, networks: list[Network], records: str | 
 
 
 def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
-    """Mean and spread of accuracy over seeds, with parameters, MACs and memory, one row per network.
+    """Mean and spread of accuracy over seeds, with parameters, MACs and memory, one row per network, at
+    full precision (:func:`comparison_display` rounds, once, where the table is shown).
 
     Against the baseline: the drop in points, and whether it is larger than the seed spread (the two
     networks' standard deviations combined, ``sqrt(sd_a² + sd_b²)``); unknown with a single seed."""
@@ -292,37 +305,242 @@ def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
         rows.append({
             "network": name,
             "split": ",".join(map(str, first.split)) if first.variant == "proposed" else f"{first.variant}, K={first.factor}",
-            "accuracy %": round(statistics.fmean(accuracies), 2),
-            "± sd": round(statistics.stdev(accuracies), 2) if len(group) > 1 else None,
+            "accuracy %": statistics.fmean(accuracies),
+            "± sd": statistics.stdev(accuracies) if len(group) > 1 else None,
             "seeds": len(group),
             "parameters": first.params,
-            "MMACs": round(first.macs / 1e6, 1),
-            "memory layer by layer (KiB)": round(first.memory_layerwise / 1024, 1),
-            "memory branch by branch (KiB)": round(first.memory_branchwise / 1024, 1),
+            "MMACs": first.macs / 1e6,
+            "memory layer by layer (KiB)": first.memory_layerwise / 1024,
+            "memory branch by branch (KiB)": first.memory_branchwise / 1024,
         })
     table = pd.DataFrame(rows).set_index("network")
     if "baseline" in table.index:
-        table.insert(3, "parameters vs baseline", (table["parameters"] / table.loc["baseline", "parameters"]).round(3))
+        table.insert(3, "parameters vs baseline", table["parameters"] / table.loc["baseline", "parameters"])
         base = table.loc["baseline"]
         drop = base["accuracy %"] - table["accuracy %"]
         spread = (float(base["± sd"] or 0) ** 2 + table["± sd"].astype(float) ** 2) ** 0.5
         known = (table["seeds"] > 1) & (base["seeds"] > 1)
-        table.insert(2, "drop (points)", drop.round(2))
+        table.insert(2, "drop (points)", drop)
         table.insert(5, "beyond seed spread", (drop.abs() > spread).astype(object).where(known, None))
         table.loc["baseline", "beyond seed spread"] = None
     return table
 
 
-def tradeoff_frame(results: dict[float, SearchResult]) -> pd.DataFrame:
-    """One row per threshold: the split its search found, that network's parameters and MACs, and its
-    test accuracy as the search fine-tuned it (mean over the search's seeds)."""
+def _shown(value: object, decimals: int | Callable | None) -> str:
+    """One value of a displayed table: rounded once to ``decimals`` (thousands separated), a callable's
+    text, yes/no for a truth value, – where there is none."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "–"
+    if callable(decimals):
+        return decimals(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if decimals is None or not isinstance(value, numbers.Real):
+        return str(value)
+    return f"{value:,.{decimals}f}"
+
+
+def styled(frame: pd.DataFrame, decimals: dict[str, int | Callable | None], names: dict[str, str | tuple] | None = None,
+           index: Callable | None = None, fold: Sequence[str] = ()) -> Styler:
+    """``frame`` as a book shows it: each column's values rounded once, here, to its ``decimals`` (a
+    callable formats them itself; columns not named are shown as they are), missing values as –, numbers
+    right-aligned; columns renamed by ``names`` (tuples make a two-row header), the index formatted by
+    ``index``; each column of ``fold`` that holds one value in every row is left out and named, with that
+    value, in the table's caption. The frame itself keeps full precision."""
+    folded = [c for c in fold if c in frame and len(frame) and frame[c].nunique(dropna=False) == 1]
+    caption = ", ".join(f"{c} = {_shown(frame[c].iloc[0], decimals.get(c))}" for c in folded)
+    frame = frame.drop(columns=folded)
+    shown = frame.copy()
+    formats = {column: partial(_shown, decimals=decimals.get(column)) for column in frame.columns}
+    numeric = [c for c in frame.columns if isinstance(decimals.get(c), int)]
+    if names:
+        renamed = [names.get(column, column) for column in frame.columns]
+        if any(isinstance(name, tuple) for name in renamed):
+            renamed = pd.MultiIndex.from_tuples([n if isinstance(n, tuple) else ("", n) for n in renamed])
+        shown.columns = renamed
+        formats = {new: formats[old] for old, new in zip(frame.columns, shown.columns)}
+        numeric = [new for old, new in zip(frame.columns, shown.columns) if old in numeric]
+    style = shown.style.format(formats).set_table_styles([{"selector": "", "props": "font-size: 0.875em;"},
+                                                          {"selector": "th, td", "props": "padding: 0.1em 0.35em;"}])
+    if index is not None:
+        style = style.format_index(index, axis=0)
+    if caption:
+        style = style.set_caption(f"In every row: {caption}.")
+    return style.set_properties(subset=numeric, **{"text-align": "right"}) if numeric else style
+
+
+COMPARISON_SHOWN = {  # column of comparison_table: (header as shown, decimals)
+    "split": (("", "split"), None),
+    "accuracy %": (("test accuracy %", "mean"), 2),
+    "± sd": (("test accuracy %", "± sd"), 2),
+    "drop (points)": (("test accuracy %", "drop"), 2),
+    "beyond seed spread": (("test accuracy %", "beyond spread"), None),
+    "seeds": (("", "seeds"), 0),
+    "parameters": (("parameters", "count"), 0),
+    "parameters vs baseline": (("parameters", "of baseline"), 2),
+    "MMACs": (("MMACs", ""), 2),
+    "memory layer by layer (KiB)": (("peak memory, KiB", "layer by layer"), 1),
+    "memory branch by branch (KiB)": (("peak memory, KiB", "branch by branch"), 1),
+}
+"""How the comparison table is shown, in this order: short two-row headers, one number of decimals per column."""
+
+
+def comparison_display(table: pd.DataFrame) -> Styler:
+    """The comparison table (:func:`comparison_table`) as the chapter shows it, narrow enough for the
+    book's text column: grouped short headers in the order of :data:`COMPARISON_SHOWN`, each value rounded
+    once; the seed count and the layer-by-layer memory, where every network has the same, move to the
+    caption, and the spread columns, which one seed leaves empty, go."""
+    shown = [c for c in COMPARISON_SHOWN if c in table and not table[c].isna().all()]
+    return styled(table[shown], {c: d for c, (_, d) in COMPARISON_SHOWN.items()},
+                  {c: name for c, (name, _) in COMPARISON_SHOWN.items()}, fold=("seeds", "memory layer by layer (KiB)"))
+
+
+def search_table(result: SearchResult) -> pd.DataFrame:
+    """The paper's Table 1 for a search, as shown: each block's baseline and each factor's accuracy (%, the
+    accuracy the search decided on), all with two decimals (``mean ± sd`` over several seeds), – for a
+    factor not tried, and the factor kept (? where the records stop before the block is decided)."""
+    factors = sorted({f for o in result.outcomes for f in o.candidates})
     rows = []
+    for o in result.outcomes:
+        row = {"block": o.block, "baseline": f"{100 * o.baseline:.2f}"}
+        for factor in factors:
+            mean, sd = o.candidates.get(factor, (None, 0.0))
+            row[f"K={factor}"] = "–" if mean is None else f"{100 * mean:.2f}" if sd == 0 else \
+                f"{100 * mean:.2f} ± {100 * sd:.2f}"
+        row["chosen"] = str(o.chosen) if o.decided else "?"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("block")
+
+
+def _decision(outcome: BlockOutcome, factor: int) -> str:
+    """What the rule did with ``factor`` at its block: accept it (and keep it, as the block's last
+    accepted factor), stop at it (the first whose drop reaches the threshold), or try it after the stop
+    (a full sweep)."""
+    if factor <= outcome.chosen:
+        return "accept, kept" if factor == outcome.chosen and outcome.decided else "accept"
+    first_failed = min(f for f in outcome.candidates if f > outcome.chosen)
+    return "stop" if factor == first_failed else "after the stop"
+
+
+def training_order(result: SearchResult) -> pd.DataFrame:
+    """The networks of a search's path, one row per trained network, in the order they trained (by their
+    records' timestamps; ties in the order of ``result.records``): its split, the block and factor the
+    search tried it as, seed, validation and test accuracy (%; no validation column when the search
+    decided on the test set), its drop against the block's reference (points, on the accuracy the search
+    decided on, unrounded), the decision the rule takes for that factor (on the mean over seeds, as
+    :func:`~netsplit.search.decide_block`), its epochs and training seconds.
+
+    A network that is only a block's reference (the unsplit one) is "reference"; records of networks off
+    the path (a records file holds every threshold's) are left out."""
+    size = len(result.split)
+    path: dict[tuple[int, ...], tuple] = {}  # split: (block, factor, reference accuracy, decision)
+    split = [1] * size
+    for outcome in result.outcomes:
+        base = tuple(split[: outcome.block - 1]) + (1,) * (size - outcome.block + 1)
+        path.setdefault(base, (outcome.block, 1, None, "reference"))
+        for factor in outcome.candidates:
+            candidate = base[: outcome.block - 1] + (factor,) + base[outcome.block:]
+            path[candidate] = (outcome.block, factor, outcome.reference, _decision(outcome, factor))
+        split = list(base)
+        split[outcome.block - 1] = outcome.chosen
+    on_path = [(r.timestamp, i, r) for i, r in enumerate(result.records) if tuple(r.split) in path]
+    rows = []
+    for _, _, record in sorted(on_path, key=lambda item: item[:2]):
+        block, factor, reference, decision = path[tuple(record.split)]
+        rows.append({
+            "split": ",".join(map(str, record.split)), "block": block, "factor": factor, "seed": record.seed,
+            "validation %": None if record.validation_accuracy is None else 100 * record.validation_accuracy,
+            "test %": 100 * record.accuracy,
+            "drop (points)": None if reference is None else 100 * (reference - selection_accuracy(record)),
+            "decision": decision, "epochs": record.epochs, "train s": record.train_seconds,
+        })
+    frame = pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="trained"))
+    if result.decided_on == "test":
+        frame = frame.drop(columns="validation %")
+    return frame
+
+
+TRAINING_ORDER_SHOWN = {"block": 0, "factor": 0, "seed": 0, "validation %": 2, "test %": 2, "drop (points)": 2,
+                        "decision": None, "epochs": 0, "train s": 0}
+"""Decimals of :func:`training_order`'s columns as shown."""
+
+
+def training_order_display(order: pd.DataFrame) -> Styler:
+    """The search's networks in training order (:func:`training_order`) as shown: each value rounded once,
+    the drop's unit left to the caption, the seed in the caption where the search used one."""
+    return styled(order, TRAINING_ORDER_SHOWN, {"drop (points)": "drop"}, fold=("seed",))
+
+
+def trained_epochs(records: Iterable[RunRecord], split: tuple[int, ...], inherit: bool = True) -> int | None:
+    """Epochs a search's network ``split`` trained in all: its own and, where the search fine-tuned it
+    (``inherit``), those of the network it started from (its last split block back at 1), and so on back to
+    a network trained from scratch; None where the records lack one of them."""
+    by_split = {tuple(r.split): r for r in records if r.role in ("baseline", "candidate")}
+    epochs, split = 0, tuple(split)
+    while split in by_split:
+        record = by_split[split]
+        epochs += record.epochs
+        if record.role != "candidate" or not inherit:
+            return epochs
+        last = max(i for i, factor in enumerate(split) if factor > 1)
+        split = split[:last] + (1,) + split[last + 1:]
+    return None
+
+
+def tradeoff_frame(results: dict[float, SearchResult], inherit: bool = True) -> pd.DataFrame:
+    """One row per threshold: the split its search found, its test accuracy as the search fine-tuned it
+    (mean over the search's seeds, full precision), the epochs it trained in all (:func:`trained_epochs`),
+    and that network's parameters and MACs. ``attrs["unsplit"]`` holds the unsplit network as the search
+    trained it (accuracy, epochs, parameters, MMACs), the start of every threshold's path."""
+    rows, unsplit = [], None
     for threshold, result in sorted(results.items()):
-        found = [r for r in result.records if tuple(r.split) == result.split and r.role in ("baseline", "candidate")]
+        searched = [r for r in result.records if r.role in ("baseline", "candidate")]
+        found = [r for r in searched if tuple(r.split) == result.split]
         rows.append({"threshold": threshold, "split": ",".join(map(str, result.split)),
-                     "accuracy %": round(100 * statistics.fmean(r.accuracy for r in found), 2),
-                     "parameters": found[0].params, "MMACs": round(found[0].macs / 1e6, 1)})
-    return pd.DataFrame(rows).set_index("threshold")
+                     "accuracy %": 100 * statistics.fmean(r.accuracy for r in found),
+                     "epochs": trained_epochs(searched, result.split, inherit),
+                     "parameters": found[0].params, "MMACs": found[0].macs / 1e6})
+        start = [r for r in searched if not any(f > 1 for f in r.split)]
+        if start and unsplit is None:
+            unsplit = {"accuracy %": 100 * statistics.fmean(r.accuracy for r in start), "epochs": start[0].epochs,
+                       "parameters": start[0].params, "MMACs": start[0].macs / 1e6}
+    frame = pd.DataFrame(rows).set_index("threshold")
+    frame.attrs["unsplit"] = unsplit
+    return frame
+
+
+TRADEOFF_SHOWN = {"split": None, "accuracy %": 2, "epochs": 0, "parameters": 0, "MMACs": 2}
+"""Decimals of :func:`tradeoff_frame`'s columns as shown."""
+
+
+def tradeoff_display(found: pd.DataFrame) -> Styler:
+    """The trade-off table as shown: thresholds as written (0.25), each value rounded once."""
+    return styled(found, TRADEOFF_SHOWN, {"accuracy %": "test accuracy %", "epochs": "epochs in all"},
+                  index=lambda threshold: f"{threshold:g}")
+
+
+def chapter_records(*groups: Iterable[RunRecord]) -> list[RunRecord]:
+    """The records of every network a chapter trained, each training once: searches at several thresholds
+    share networks, and a comparison network the search had already trained is a copy of its record
+    (:func:`searched_twin`)."""
+    seen, unique = set(), []
+    for record in chain(*groups):
+        key = (record.model, record.variant, tuple(record.split), record.seed, record.epochs, record.timestamp,
+               record.train_seconds, record.accuracy, record.loss)
+        if key not in seen:
+            seen.add(key)
+            unique.append(record)
+    return unique
+
+
+def cpu_hours(records: Iterable[RunRecord]) -> float:
+    """Hours of training the records hold (their ``train_seconds``, each training counted once)."""
+    return sum(r.train_seconds for r in chapter_records(records)) / 3600
+
+
+def record_devices(records: Iterable[RunRecord]) -> str:
+    """The devices the records name, each once, in alphabetical order, joined by "; "."""
+    return "; ".join(sorted({r.device for r in records if r.device}))
 
 
 PAPER_PROPOSED_I_DROP = 0.61
@@ -454,7 +672,7 @@ def data_title(config: SearchConfig, data: Dataset) -> str:
 
 def measured_memory(paths: list[str | Path], networks: dict[str, tuple[int, ...]] | None = None) -> pd.DataFrame:
     """Memory measurements (``benchmarks/memory.py`` output) from whichever of ``paths`` exist, each
-    named as in ``networks`` (default :data:`MEMORY_NETWORKS`)."""
+    named as in ``networks`` (default :data:`MEMORY_NETWORKS`; see :func:`network_label`)."""
     names = {",".join(map(str, split)): name for name, split in (networks or MEMORY_NETWORKS).items()}
     rows = [row for path in paths if Path(path).exists() for row in read_lines(path)]
     if not rows:
@@ -462,8 +680,10 @@ def measured_memory(paths: list[str | Path], networks: dict[str, tuple[int, ...]
     frame = pd.DataFrame(rows)
     repeats = frame["seconds_repeats"] if "seconds_repeats" in frame else frame["seconds"].map(lambda s: [s])
     repeats = repeats.where(repeats.notna(), frame["seconds"].map(lambda s: [s]))
+    named = frame["split"].map(names).fillna(frame["split"])
     return frame.assign(
-        network=frame["split"].map(names).fillna(frame["split"]),
+        network=[network_label(model, name, split.split(","))
+                 for model, name, split in zip(frame["model"], named, frame["split"])],
         **{"fastest s": repeats.map(min), "slowest s": repeats.map(max), "timed passes": repeats.map(len)},
         **{"input size": frame["input_size"], "measured MiB": frame["measured_bytes"] / 2**20,
            "analysis MiB": frame["analysis_bytes"] / 2**20},

@@ -25,12 +25,9 @@ def test_eq2_plot_draws_the_split_and_the_unsplit_count():
     assert len(ax.lines) == 3 and ax.get_title() == "L0=3, L1=8, L2=8"
 
 
-def test_the_tradeoff_shows_the_split_found_at_each_threshold(tmp_path):
+def _tradeoff(tmp_path, thresholds=(2.0, 0.25, 1.0, 0.5, 5.0)):
     from dataclasses import replace
 
-    import pandas as pd
-
-    from netsplit.plots import tradeoff_plot
     from netsplit.records import RecordStore
     from netsplit.search import SearchConfig, SplitSearch
     from netsplit.study import tradeoff_frame
@@ -41,23 +38,85 @@ def test_the_tradeoff_shows_the_split_found_at_each_threshold(tmp_path):
 
     def costed(job):
         record = oracle(job)
-        record.params, record.macs = 1000 // sum(job.split), 10**6 // sum(job.split)
+        record.params, record.macs = 1000 // sum(job.split), 10**6 // 3 // sum(job.split)
         return record
 
     store = RecordStore(tmp_path / "r.jsonl", config.hash)
     results = {t: SplitSearch(replace(config, threshold=t), costed, store, log=lambda line: None).run()
-               for t in (2.0, 0.25, 1.0, 0.5)}
-    found = tradeoff_frame(results)
-    assert list(found.index) == [0.25, 0.5, 1.0, 2.0]
-    assert list(found["split"]) == ["2,1,1,1,1", "2,2,1,1,1", "4,2,1,1,1", "4,4,1,1,1"]
+               for t in thresholds}
+    return tradeoff_frame(results), oracle
+
+
+def test_the_tradeoff_shows_the_split_found_at_each_threshold(tmp_path):
+    from netsplit.study import tradeoff_display
+
+    found, oracle = _tradeoff(tmp_path)
+    assert list(found.index) == [0.25, 0.5, 1.0, 2.0, 5.0]
+    assert list(found["split"]) == ["2,1,1,1,1", "2,2,1,1,1", "4,2,1,1,1", "4,4,1,1,1", "4,4,1,1,1"]
     assert found.loc[2.0, "accuracy %"] == pytest.approx(90 - 0.8 - 1.5)
-    assert found.loc[0.25, "parameters"] == 1000 // 6
+    assert found.loc[0.25, "parameters"] == 1000 // 6 and found.loc[0.25, "MMACs"] == 10**6 // 3 // 6 / 1e6
+    assert list(found["epochs"]) == [13, 16, 16, 16, 16], "10 from scratch, then 3 for each block fine-tuned"
+    assert found.attrs["unsplit"] == {"accuracy %": 90.0, "epochs": 10, "parameters": 200, "MMACs": 10**6 // 3 // 5 / 1e6}
     assert len(oracle.calls) == len({(tuple(job.split), job.seed) for job in oracle.calls}), "no network twice"
-    comparison = pd.DataFrame({"parameters": [1000, 400], "MMACs": [1.0, 0.4], "accuracy %": [90.0, 88.0]},
-                              index=pd.Index(["baseline", "proposed_I"], name="network"))
+    shown = tradeoff_display(found).to_html()
+    assert ">0.25</th>" in shown and "0.250000" not in shown, "thresholds as written"
+    assert ">0.06</td>" in shown and ">0.10</td>" not in shown, "MMACs rounded once (0.0555…), not to 0.1 first"
+
+
+def test_the_tradeoff_figure_keeps_search_and_scratch_accuracies_apart_and_its_labels_clear(tmp_path):
+    import itertools
+
+    import pandas as pd
+
+    from netsplit.plots import tradeoff_plot
+
+    found, _ = _tradeoff(tmp_path)
+    comparison = pd.DataFrame({"parameters": [200, 120, 100, 140], "MMACs": [0.07, 0.04, 0.03, 0.05],
+                               "accuracy %": [90.0, 88.0, 87.9, 88.1], "± sd": [0.1, 0.3, 0.2, 0.1], "seeds": 3},
+                              index=pd.Index(["baseline", "proposed_I", "naive split", "found by search"], name="network"))
     figure = tradeoff_plot(found, comparison, "test")
-    line = figure.axes[0].lines[0]
+    searched, scratch = figure.axes
+    line = searched.lines[0]
     assert list(line.get_xdata()) == list(found["parameters"]) and list(line.get_ydata()) == list(found["accuracy %"])
-    labels = [text.get_text() for text in figure.axes[-1].get_legend().get_texts()]
-    assert labels == ["found at threshold t (fine-tuned in the search)", "baseline (from scratch)",
-                      "proposed_I (from scratch)"]
+    assert "fine-tuned" in searched.get_title() and "13–16 epochs" in searched.get_title()
+    assert "from scratch" in scratch.get_title() and "3 seeds" in scratch.get_title()
+    from matplotlib.collections import PathCollection
+
+    points = [tuple(o) for c in scratch.collections if isinstance(c, PathCollection) for o in c.get_offsets()]
+    assert points == list(zip(comparison["parameters"], comparison["accuracy %"])) and not scratch.lines, \
+        "the networks trained from scratch, and nothing the search fine-tuned, on the right"
+    labels = {ax: [t for t in ax.texts] for ax in figure.axes}
+    assert sorted(t.get_text() for t in labels[searched]) == ["t=0.25: 2,1,1,1,1", "t=0.5: 2,2,1,1,1",
+                                                             "t=1: 4,2,1,1,1", "t=2, 5: 4,4,1,1,1", "unsplit\n(10 epochs)"]
+    assert [t.get_text() for t in labels[scratch]] == list(comparison.index)
+    renderer = figure.canvas.get_renderer()
+    for ax, points in ((searched, [*zip(found["parameters"], found["accuracy %"]), (200, 90.0)]),
+                       (scratch, list(zip(comparison["parameters"], comparison["accuracy %"])))):
+        boxes = [t.get_window_extent(renderer) for t in labels[ax]]
+        for a, b in itertools.combinations(boxes, 2):
+            assert not a.overlaps(b), "two labels overlap"
+        for x, y in ax.transData.transform(points):
+            assert not any(b.x0 - 3 < x < b.x1 + 3 and b.y0 - 3 < y < b.y1 + 3 for b in boxes), "a label covers a point"
+        frame = ax.get_window_extent(renderer)
+        assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1 for b in boxes)
+
+
+def test_the_search_trend_names_the_accuracy_it_decided_on_and_titles_its_legends(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from netsplit.plots import search_frame, search_trend
+    from netsplit.records import RecordStore
+    from netsplit.search import SearchConfig, SplitSearch
+    from oracle import Oracle
+
+    for validation_size, accuracy in ((100, "validation accuracy"), (None, "test accuracy")):
+        config = SearchConfig(blocks=(1, 2), factors=(2, 4), validation_size=validation_size)
+        oracle = Oracle(config, {1: {2: 0.2, 4: 0.8}}, validation=validation_size is not None)
+        store = RecordStore(tmp_path / f"{validation_size}.jsonl", config.hash)
+        result = SplitSearch(config, oracle, store, log=lambda line: None).run()
+        fig, ax = plt.subplots()
+        search_trend(search_frame(result), 0.5, "test", ax)
+        assert ax.get_ylabel() == f"drop in {accuracy}\n(percentage points)"
+        legends = [a for a in ax.get_children() if isinstance(a, plt.matplotlib.legend.Legend)]
+        assert sorted(legend.get_title().get_text() for legend in legends) == ["block", "the rule"]
+        plt.close(fig)

@@ -1,7 +1,9 @@
 """Study helpers: comparison tables, provenance, memory savings."""
 
 import json
+import statistics
 
+import pandas as pd
 import pytest
 
 from netsplit.complexity import analyse, total
@@ -230,3 +232,181 @@ def test_the_searchs_unsplit_network_is_copied_not_trained_again(tmp_path, monke
     study.train_networks(longer, networks[:1], tmp_path / "l.jsonl", data=load_dataset("synthetic", 20, 10),
                          searched=searched)
     assert trained == ["baseline seed 0"], "trained for other epochs than the comparison networks: not a twin"
+
+
+def shown(styler) -> dict:
+    """What a styled table displays: {(row, column as shown): text}, read from its HTML."""
+    import html
+    import re
+
+    cells = re.findall(r'<td id="T_\w+_row(\d+)_col(\d+)"[^>]*>(.*?)</td>', styler.to_html(), re.DOTALL)
+    data = styler.data
+    return {(data.index[int(r)], data.columns[int(c)]): html.unescape(text).strip() for r, c, text in cells}
+
+
+def _comparison_records():
+    """Three seeds of four networks whose numbers round differently once and twice: MACs 19.608 M (19.61,
+    not 19.6 then 19.60), a parameter ratio 0.2546 (0.25, not 0.255 then 0.26), means whose drop is 0.9233
+    (0.92, not 92.63 - 91.70 = 0.93)."""
+    config = SearchConfig(blocks=(1,))
+    oracle = Oracle(config, {})
+    networks = {"baseline": ((0.9261, 0.9276, 0.9251), 1_000_000, 19_608_000, 131_072),
+                "found by search": ((0.9167, 0.9182, 0.9162), 449_000, 9_855_400, 49_152),
+                "naive split": ((0.9120, 0.9136, 0.9121), 254_600, 5_013_000, 37_274),
+                "shared split": ((0.9193, 0.9187, 0.9208), 270_049, 9_444_800, 131_072)}
+    records = []
+    for name, (accuracies, params, macs, branchwise) in networks.items():
+        for seed, accuracy in enumerate(accuracies):
+            record = oracle(Job((1, 1, 1, 1, 1), seed, "baseline", 1, 1, 1))
+            record.experiment, record.accuracy, record.params, record.macs = name, accuracy, params, macs
+            record.memory_layerwise, record.memory_branchwise = 131_072, branchwise
+            records.append(record)
+    return records
+
+
+def test_the_comparison_table_keeps_full_precision_and_rounds_once_where_shown():
+    from netsplit.study import COMPARISON_SHOWN, comparison_display
+
+    records = _comparison_records()
+    table = comparison_table(records)
+    assert table.loc["baseline", "MMACs"] == 19.608 and table.loc["naive split", "parameters vs baseline"] == 0.2546
+    cells = shown(comparison_display(table))
+    expected = {}
+    for name in table.index:
+        group = [r for r in records if r.experiment == name]
+        accuracies = [100 * r.accuracy for r in group]
+        base = [100 * r.accuracy for r in records if r.experiment == "baseline"]
+        values = {"accuracy %": statistics.fmean(accuracies), "± sd": statistics.stdev(accuracies),
+                  "drop (points)": statistics.fmean(base) - statistics.fmean(accuracies),
+                  "parameters": group[0].params, "parameters vs baseline": group[0].params / 1_000_000,
+                  "MMACs": group[0].macs / 1e6, "memory branch by branch (KiB)": group[0].memory_branchwise / 1024}
+        for column, value in values.items():
+            header, decimals = COMPARISON_SHOWN[column]
+            expected[(name, header)] = f"{value:,.{decimals}f}"
+    assert {key: cells[key] for key in expected} == expected
+    assert cells[("baseline", ("MMACs", ""))] == "19.61", "rounded once, not 19.6 shown as 19.60"
+    assert cells[("naive split", ("parameters", "of baseline"))] == "0.25", "not 0.255 shown as 0.26"
+    assert cells[("found by search", ("test accuracy %", "drop"))] == "0.92", "not 92.63 - 91.70"
+    assert cells[("naive split", ("peak memory, KiB", "branch by branch"))] == "36.4"
+    assert cells[("baseline", ("test accuracy %", "beyond spread"))] == "–"
+    assert {cells[(n, ("test accuracy %", "beyond spread"))] for n in table.index[1:]} == {"yes"}
+
+
+def test_the_comparison_table_fits_the_text_column():
+    """Seven short headers under four groups: the seed count and a memory column the same for every
+    network move to the caption, and one seed leaves no spread columns."""
+    from netsplit.study import comparison_display
+
+    records = _comparison_records()
+    style = comparison_display(comparison_table(records))
+    assert [name for _, name in style.data.columns] == ["split", "mean", "± sd", "drop", "beyond spread", "count",
+                                                        "of baseline", "", "branch by branch"]
+    assert max(len(part) for column in style.data.columns for part in column) <= 16
+    assert "seeds = 3, memory layer by layer (KiB) = 128.0" in style.to_html()
+    single = comparison_display(comparison_table([r for r in records if r.seed == 0]))
+    assert not {"± sd", "beyond spread"} & {name for _, name in single.data.columns}
+
+
+def test_the_search_table_shows_two_decimals_in_every_cell(tmp_path):
+    from netsplit.records import RecordStore
+    from netsplit.search import SplitSearch
+    from netsplit.study import search_table
+
+    config = SearchConfig(blocks=(1, 2), factors=(2, 4, 6))
+    oracle = Oracle(config, {1: {2: 0.1, 4: 0.7}, 2: {2: 0.2, 4: 0.3, 6: 0.9}}, base=0.923)
+    result = SplitSearch(config, oracle, RecordStore(tmp_path / "r.jsonl", config.hash), log=lambda line: None).run()
+    table = search_table(result)
+    assert table.loc[1].to_dict() == {"baseline": "92.30", "K=2": "92.20", "K=4": "91.60", "K=6": "–", "chosen": "2"}
+    assert table.loc[2].to_dict() == {"baseline": "92.20", "K=2": "92.00", "K=4": "91.90", "K=6": "91.30", "chosen": "4"}
+
+
+def _trained_search(tmp_path, **options):
+    from netsplit.records import RecordStore
+    from netsplit.search import SplitSearch
+
+    config = SearchConfig(**{"blocks": (1, 2), "factors": (2, 4, 6), "validation_size": 100, **options})
+    oracle = Oracle(config, {1: {2: 0.2, 4: 0.8, 6: 0.3}, 2: {2: 0.1, 4: 0.3, 6: 0.45}}, validation=True)
+    store = RecordStore(tmp_path / "r.jsonl", config.hash)
+    return config, SplitSearch(config, oracle, store, log=lambda line: None).run(), store
+
+
+def test_the_search_networks_in_the_order_they_trained_with_the_rules_decisions(tmp_path):
+    from netsplit.study import training_order
+
+    _, result, _ = _trained_search(tmp_path, sweep=True)
+    for minute, record in enumerate(result.records):
+        record.timestamp, record.train_seconds = f"2026-01-01T10:{minute:02d}:00+00:00", 60.0 + minute
+    result.records.reverse()  # the order of the records does not matter, their timestamps do
+    order = training_order(result)
+    assert list(order.columns) == ["split", "block", "factor", "seed", "validation %", "test %", "drop (points)",
+                                   "decision", "epochs", "train s"]
+    assert list(order["split"]) == ["1,1,1,1,1", "2,1,1,1,1", "4,1,1,1,1", "6,1,1,1,1", "2,2,1,1,1", "2,4,1,1,1",
+                                    "2,6,1,1,1"]
+    assert list(order["decision"]) == ["reference", "accept, kept", "stop", "after the stop", "accept", "accept",
+                                       "accept, kept"]
+    assert list(order["block"]) == [1, 1, 1, 1, 2, 2, 2] and list(order["factor"]) == [1, 2, 4, 6, 2, 4, 6]
+    assert order["drop (points)"].iloc[0] is None or pd.isna(order["drop (points)"].iloc[0])
+    assert list(order["drop (points)"].iloc[1:].round(6)) == [0.2, 0.8, 0.3, 0.1, 0.3, 0.45], "against the block's baseline"
+    assert list(order["validation %"].round(6)) == [90.0, 89.8, 89.2, 89.7, 89.7, 89.5, 89.35]
+    assert set(order["test %"]) == {90.0} and list(order["epochs"]) == [10, 3, 3, 3, 3, 3, 3]
+    assert list(order["train s"]) == [60.0 + m for m in range(7)] and list(order.index) == list(range(1, 8))
+
+
+def test_the_training_order_leaves_out_networks_off_the_path_and_says_when_it_decided_on_test(tmp_path):
+    from netsplit.records import read_records
+    from netsplit.search import replay
+    from netsplit.study import training_order, training_order_display
+
+    _trained_search(tmp_path, threshold=0.5)
+    _trained_search(tmp_path, threshold=1.0)  # trains 6,1 and its block 2 on top of the first search's networks
+    records = read_records(tmp_path / "r.jsonl")
+    order = training_order(replay(records, threshold=0.5))
+    assert list(order["split"]) == ["1,1,1,1,1", "2,1,1,1,1", "4,1,1,1,1", "2,2,1,1,1", "2,4,1,1,1", "2,6,1,1,1",
+                                    "6,1,1,1,1"], "ties keep the records' order; 6,1 is the replay's sweep of block 1"
+    assert order["decision"].iloc[-1] == "after the stop"
+    assert not any(split.startswith("6,") for split in order["split"][:-1]), "the other threshold's block 2 is not on this path"
+    style = training_order_display(order)
+    assert "seed" not in style.data.columns and "In every row: seed = 0." in style.to_html()
+    assert shown(style)[(3, "validation %")] == "89.20" and shown(style)[(1, "drop")] == "–"
+    for record in records:
+        record.validation_accuracy = None
+    assert "validation %" not in training_order(replay(records, threshold=0.5)).columns
+
+
+def test_cpu_hours_count_every_network_of_a_chapter_once(tmp_path):
+    from dataclasses import replace
+
+    from netsplit.study import chapter_records, cpu_hours, record_devices
+
+    _, result, _ = _trained_search(tmp_path, blocks=(1,))
+    for minute, record in enumerate(result.records):
+        record.timestamp, record.train_seconds = f"2026-01-01T10:{minute:02d}:00+00:00", 900.0
+        record.device = "cpu (test)" if minute else "cpu (test) with oneDNN"
+    twin = replace(result.records[0], experiment="baseline", role="final", block=None)  # copied, not trained
+    other = replace(result.records[0], experiment="naive split", variant="naive", timestamp="2026-01-02T10:00:00+00:00",
+                    train_seconds=1800.0, device="")
+    again = list(result.records)  # a second threshold's search shares every network
+    used = chapter_records(result.records, [twin, other], again)
+    assert used == [*result.records, other]
+    assert len(result.records) == 3
+    assert cpu_hours([*result.records, twin, other, *again]) == pytest.approx((3 * 900 + 1800) / 3600)
+    assert isinstance(cpu_hours(used), float)
+    assert record_devices(used) == "cpu (test); cpu (test) with oneDNN"
+
+
+def test_the_search_chapter_shows_its_networks_and_cost_without_hiding_warnings():
+    """The chapter's source: no blanket warning filter, figures at twice the resolution, the search's
+    networks as a table (its log is not in the book), tables shown through the rounding helpers, and the
+    training hours and devices glued for the summary page."""
+    from helpers import ROOT
+
+    cells = json.loads((ROOT / "notebooks" / "search.ipynb").read_text())["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert "filterwarnings" not in code and "simplefilter" not in code
+    assert 'InlineBackend.figure_formats = ["retina"]' in code
+    assert "line of the log" not in text and "order they trained" in text
+    assert "training_order_display(order)" in code and "order = training_order(result)" in code
+    assert "comparison_display(comparison)" in code and "tradeoff_display(found)" in code and "precision=" not in code
+    assert 'glue("cpu_hours", cpu_hours(run_records)' in code and 'glue("cpu_device", record_devices(run_records)' in code
+    assert "run_records = chapter_records(result.records, network_records, *(s.records for s in searches.values()))" in code

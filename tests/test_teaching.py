@@ -58,9 +58,10 @@ def test_count_the_weights_of_a_split():
     second = sum(int(np.prod(c.kernel.shape)) for c in block.convs[1::2])
     unsplit = SplitBlock([Unit("conv", 128), Unit("conv", 128)])
     unsplit.build((None, 16, 16, 64))
-    for number in (sum(int(np.prod(c.kernel.shape)) for c in unsplit.convs), first, second, first + second,
-                   128 * 128):
+    whole = sum(int(np.prod(c.kernel.shape)) for c in unsplit.convs)
+    for number in (whole, first, second, first + second, 128 * 128):
         assert f"{number:,}".replace(",", "{,}") in text, number
+    assert 2 * (first + second) == whole and "half of the block" in text
     info = subprocess.run([sys.executable, "-m", "netsplit.cli", "info", "--model", "vgg16", "--split", "1,4,1,1,1",
                            "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     block2 = next(b for b in json.loads(info.stdout)["blocks"] if b["block"] == "block2")
@@ -82,8 +83,9 @@ def test_where_the_memory_goes():
 
 
 def test_split_your_own_network():
+    """The solution's own two lines, run on a CNN like the chapter's, print what it says."""
     text = solution("ex-own")
-    assert "is 0.0" in text and "`InputError` that names the `Add` layer" in text
+    assert "`InputError` that names the `Add` layer" in text
     cnn = keras.Sequential([keras.Input((32, 32, 1)),
                             layers.Conv2D(8, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
                             layers.Conv2D(8, 3, padding="same", use_bias=False), layers.BatchNormalization(),
@@ -91,8 +93,13 @@ def test_split_your_own_network():
                             layers.Conv2D(16, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
                             layers.GlobalAveragePooling2D(), layers.Dense(10)])
     x = np.random.default_rng(0).normal(size=(4, 32, 32, 1)).astype("float32")
-    same = netsplit.split_network(cnn, factors=(1, 1, 1))
-    assert np.abs(same.predict(x, verbose=0) - cnn.predict(x, verbose=0)).max() == 0.0
+    snippets = re.findall(r"`([^`]+)`", text)
+    split = next(code for code in snippets if code.startswith("same = netsplit.split_network(cnn"))
+    difference = next(code for code in snippets if code.startswith("np.abs("))
+    stated = re.search(re.escape(f"`{difference}`") + r"\s+is\s+(\d+\.\d+)", text).group(1)
+    namespace = {"netsplit": netsplit, "np": np, "cnn": cnn, "x": x}
+    exec(split, namespace)
+    assert str(eval(difference, namespace)) == stated
     inputs = keras.Input((32, 32, 1))
     h = layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
     h = layers.Add(name="shortcut")([h, layers.Conv2D(8, 3, padding="same", activation="relu")(h)])
@@ -101,13 +108,38 @@ def test_split_your_own_network():
         netsplit.split_network(residual, factors=(2,))
 
 
-def test_the_fusion_solution_matches_netsplit_fusion():
-    code = re.search(r"```python\n(.*?)```", solution("ex-fusion"), re.S).group(1)
+def printed_by(code: str) -> str:
+    """The last thing ``code`` prints."""
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(code, {})
-    assert float(printed.getvalue().split()[-1]) < 1e-5
-    assert "epsilon=1e-5" in code and "`epsilon` of $10^{-5}$" in solution("ex-fusion")
+    return printed.getvalue().split()[-1]
+
+
+def test_the_fusion_solution_prints_what_its_text_says():
+    """The solution's code prints the difference its text states; without the library's epsilon, the
+    difference the text states for Keras' default."""
+    text = solution("ex-fusion")
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    assert "epsilon=1e-5" in code and "`epsilon` of $10^{-5}$" in text
+    assert printed_by(code) == re.search(r"prints `([^`]+)`", text).group(1)
+    default = float(printed_by(code.replace("epsilon=1e-5", "")))
+    stated = re.search(r"default `epsilon` of \$10\^\{-3\}\$.*?about (\d\.\d+)", text, re.S).group(1)
+    assert f"{default:.1g}" == stated
+
+
+DECIMALS = {"no": 0, "one": 1, "two": 2, "three": 3}
+
+
+def test_the_rule_solution_names_the_decimals_of_the_chapters_table():
+    """What ex-rule says of the search table's rounding is what the published VGG16 chapter prints."""
+    cell = next(c for c in json.loads((ROOT / "book" / "vgg16.ipynb").read_text())["cells"]
+                if "outcome_rows(result)" in "".join(c["source"]))
+    table = next("".join(o["data"]["text/plain"]) for o in cell["outputs"]
+                 if "text/plain" in o.get("data", {}) and "baseline" in "".join(o["data"]["text/plain"]))
+    shown = max(len(number.split(".")[1]) for number in re.findall(r"\b\d+\.\d+\b", table))
+    stated = re.search(r"The table rounds to (\w+) decimals?", solution("ex-rule")).group(1)
+    assert DECIMALS[stated] == shown
 
 
 def search_records() -> tuple[list, float]:
