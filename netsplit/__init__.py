@@ -52,19 +52,27 @@ def __dir__() -> list[str]:
 
 
 class _RegisterWithKeras(importlib.abc.MetaPathFinder):
-    """Imports :mod:`netsplit.layers` (which registers the layers) right after Keras is first imported."""
+    """Imports :mod:`netsplit.layers` (which registers the layers) right after Keras is first imported; a
+    mere look-up of Keras (``importlib.util.find_spec``, as TensorFlow makes) leaves it waiting."""
+
+    looking = False
 
     def find_spec(self, name, path=None, target=None):
-        if name != "keras":
+        if name != "keras" or self.looking:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec("keras")
+        self.looking = True
+        try:
+            spec = importlib.util.find_spec("keras")
+        finally:
+            self.looking = False
         if spec is None or spec.loader is None:
             return spec
         run_module = spec.loader.exec_module
 
         def run_and_register(module) -> None:
             run_module(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             importlib.import_module("netsplit.layers")
 
         spec.loader.exec_module = run_and_register

@@ -25,6 +25,8 @@ from netsplit.errors import InputError
 DATASET_HELP = "cifar10, fashion_mnist, folder:PATH (a sub-folder of images per class) or npz:PATH"
 GLOBAL_FLAGS = ("--traceback", "--verbose")
 """Options taken anywhere on the command line, before or after the command."""
+HOW_TO_RUN = ("traceback", "verbose")
+"""The global options' names: how a command shows itself, never what it trains."""
 
 
 class UsageError(InputError):
@@ -93,8 +95,8 @@ def _train(args) -> int:
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr)
     network = _own_network(args)
-    options = {k: v for k, v in vars(args).items() if k not in ("run", "json", "records", "command")}
-    key = config_hash(options)
+    fields = _network_fields(args, network)
+    key = config_hash(training_options(args))
     with RecordsLock(args.records) if args.records else contextlib.nullcontext():
         store = RecordStore(args.records, key) if args.records else None
         data = load_dataset(args.dataset, args.train_size, args.test_size, seed=args.seed, path=args.data_path,
@@ -103,7 +105,7 @@ def _train(args) -> int:
         build = partial(_build_fresh, args, network, data.input_shape, data.num_classes)
         model, record = train_network(
             build, data, config, args.seed, store, experiment="train", config_hash=key, variant=args.variant,
-            factor=args.factor, width=args.width_multiplier, **_network_fields(args, network),
+            factor=args.factor, width=args.width_multiplier, **fields,
         )
     if args.json:
         print(record.to_json())
@@ -113,6 +115,11 @@ def _train(args) -> int:
         print(f"{model.name} on {data.title}: test accuracy {record.accuracy:.2%}{validation}, "
               f"{record.params:,} parameters, {record.train_seconds:.1f} s")
     return 0
+
+
+def training_options(args: argparse.Namespace) -> dict:
+    """The ``train`` options that determine the trained network: its records file's key."""
+    return {k: v for k, v in vars(args).items() if k not in ("run", "json", "records", "command", *HOW_TO_RUN)}
 
 
 def _own_network(args):

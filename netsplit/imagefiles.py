@@ -157,8 +157,10 @@ def _npz_images(file: Path, key: str, x: np.ndarray) -> np.ndarray:
 def _npz_labels(file: Path, labels: tuple[np.ndarray, np.ndarray]) -> int:
     """The number of classes that y_train and y_test (integers from 0; every test label a training one) name."""
     for key, y in zip(("y_train", "y_test"), labels):
-        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
-            raise DatasetError(f"{file}: {key} must hold one integer label from 0 per image, got {y.dtype} labels "
+        if not np.issubdtype(y.dtype, np.integer):
+            raise DatasetError(f"{file}: {key} must hold one integer label from 0 per image, got {y.dtype} labels")
+        if y.min() < 0:
+            raise DatasetError(f"{file}: {key} must hold one integer label from 0 per image, got labels "
                                f"from {y.min()} to {y.max()}")
     unseen = np.setdiff1d(labels[1], labels[0])
     if len(unseen):

@@ -198,14 +198,18 @@ class RecordsLock:
 
     def __enter__(self) -> RecordsLock:
         stream = self._open()
-        if fcntl is not None:
-            try:
+        try:
+            if fcntl is not None:
                 fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise self._in_use(stream) from None
-        stream.truncate(0)  # the file is kept and rewritten: deleting it would race the next run's open
-        stream.write(json.dumps(_this_run()) + "\n")
-        stream.flush()
+            stream.truncate(0)  # the file is kept and rewritten: deleting it would race the next run's open
+            stream.write(json.dumps(_this_run()) + "\n")
+            stream.flush()
+        except BlockingIOError:
+            raise self._in_use(stream) from None
+        except OSError as error:
+            stream.close()
+            raise RecordsError(f"{self.path} cannot be locked for this run ({self.lock_path}: {error.strerror}); "
+                               "use a records file on a local disk") from None
         self._stream = stream
         return self
 

@@ -78,10 +78,30 @@ def check_value(name: str, value: object, default: object) -> None:
         raise InputError(f"{name} must be {kind}, got {value!r}")
 
 
-def read_overrides(pairs: list[list[str]]) -> dict:
-    """``-p NAME VALUE`` pairs as a dict, each value read as YAML (as papermill's ``-p`` does)."""
+def profile_example(key: str, sections: dict) -> object:
+    """A value the profile gives ``key`` (in any of its sections), whose type an override must have, or None."""
+    values = [section.get(key) for section in sections.values() if isinstance(section, dict)]
+    return next((value for value in values if value is not None), None)
+
+
+def read_value(text: str) -> object:
+    """A ``-p`` value read as YAML, and as papermill reads what YAML leaves as text: ``1e-3`` a number,
+    ``None`` nothing."""
+    value = yaml.safe_load(text)
+    if not isinstance(value, str):
+        return value
+    if value == "None":
+        return None
     try:
-        return {name: yaml.safe_load(value) for name, value in pairs}
+        return float(value)
+    except ValueError:
+        return value
+
+
+def read_overrides(pairs: list[list[str]]) -> dict:
+    """``-p NAME VALUE`` pairs as a dict (:func:`read_value`)."""
+    try:
+        return {name: read_value(value) for name, value in pairs}
     except yaml.YAMLError:
         raise InputError(f"a -p value is not YAML: {' '.join(map(' '.join, pairs))}") from None
 
@@ -116,7 +136,8 @@ def check_inputs(profile: str, dataset: str | None, notebooks: list[str], overri
         raise InputError(f"a chapter fixes {', '.join(fixed)}; choose chapters with --notebooks instead")
     for key, value in overrides.items():
         for defaults in declared.values():
-            check_value(key, value, defaults.get(key))
+            check_value(key, value, profile_example(key, profiles[profile]) if defaults.get(key) is None
+                        else defaults.get(key))
     if "dataset" in overrides:
         check_dataset(overrides["dataset"])
     return declared

@@ -60,7 +60,8 @@ def test_export_takes_a_sequential_keras_file(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["convolutions"] == 2
 
 
-@pytest.mark.parametrize("imports", ["import keras, netsplit", "import netsplit, keras"])
+@pytest.mark.parametrize("imports", ["import keras, netsplit", "import netsplit, keras",
+                                     "import netsplit, tensorflow, keras"])  # TensorFlow looks Keras up first
 def test_import_netsplit_alone_lets_keras_load_a_split_model(tmp_path, imports):
     saved = tmp_path / "split.keras"
     netsplit.split_model("vgg16", (2, 1, 1, 1, 1), width_multiplier=0.125).save(saved)
@@ -250,3 +251,13 @@ def test_int8_export_of_a_keras_file_calibrates_on_images_resized_to_its_input(t
     argv = ["export", str(source), str(tmp_path / "colour-int8.tflite"), "--precision", "int8",
             "--calibration-images", "16", "--data-path", str(fashion_dir)]
     assert main(argv) == 0, capsys.readouterr().err
+
+
+def test_train_files_records_under_the_options_it_always_had():
+    """--traceback and --verbose say how a run shows itself: they are not part of a records file's key."""
+    from netsplit.cli import training_options
+
+    args = parser().parse_args(["train", "--dataset", "synthetic"])
+    assert set(training_options(args)) == {
+        "model", "variant", "split", "factor", "width_multiplier", "dataset", "data_path", "epochs", "batch_size",
+        "lr", "train_size", "test_size", "seed", "validation_size"}

@@ -159,3 +159,12 @@ def test_npz_test_labels_must_be_classes_of_the_training_labels(tmp_path):
 def test_unknown_kinds_say_what_is_valid(name):
     with pytest.raises(ValueError, match="folder:PATH .* npz:PATH"):
         load_dataset(name)
+
+
+@pytest.mark.parametrize("labels,message", [
+    (np.array(["a", "b", "c", "a", "b", "c"]), r"y_train must hold one integer label from 0 per image, got <U1 labels"),
+    (np.array([0, 1, 2, 0, 1, -1]), r"y_train must hold one integer label from 0 per image, got labels from -1 to 2"),
+])
+def test_npz_labels_that_are_not_class_numbers(tmp_path, labels, message):
+    with pytest.raises(DatasetError, match=message):
+        load_dataset(write_npz(tmp_path / "labels.npz", y_train=labels))

@@ -111,3 +111,17 @@ def test_a_search_is_refused_before_training_where_its_records_cannot_be_written
 def test_the_command_line_refuses_a_second_search_with_exit_status_2(records, holder, no_training, capsys):
     assert main(["search", "--dataset", "synthetic", "--blocks", "1", "--records", str(records)]) == 2
     assert f"in use by another run (pid {holder.pid}, netsplit search" in capsys.readouterr().err
+
+
+def test_a_lock_the_file_system_cannot_take_is_refused_in_one_line(tmp_path, monkeypatch):
+    import errno
+
+    import netsplit.records
+
+    def no_locks(stream, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(netsplit.records.fcntl, "flock", no_locks)
+    with pytest.raises(RecordsError, match=r"r.jsonl cannot be locked for this run \(.*No locks available\)"):
+        with RecordsLock(tmp_path / "r.jsonl"):
+            pass

@@ -120,3 +120,17 @@ def test_chapters_reach_the_book_only_once_every_chapter_ran(tmp_path, monkeypat
     assert reproduce.execute(chapters, book, "python3") == [book / "method.ipynb", book / "complexity.ipynb"]
     assert (book / "method.ipynb").read_text() == "method"
     assert list((tmp_path / "_build").iterdir()) == [kept], "the successful run's folder is gone"
+
+
+def test_a_parameter_none_by_default_takes_the_type_its_profile_gives_it(tmp_path):
+    done, _ = run(tmp_path, "--profile", "cpu", "--notebooks", "vgg16", "-p", "validation_size", "abc")
+    assert done.returncode == 2 and done.stderr.startswith("reproduce: error: validation_size must be an integer")
+    assert not list(tmp_path.iterdir())
+
+
+def test_values_are_read_as_papermill_reads_them():
+    assert reproduce.read_overrides([["learning_rate", "1e-3"], ["validation_size", "None"], ["factors", "[2, 4]"],
+                                     ["threshold", "1"], ["dataset", "npz:my.npz"]]) == {
+        "learning_rate": 0.001, "validation_size": None, "factors": [2, 4], "threshold": 1, "dataset": "npz:my.npz"}
+    reproduce.check_inputs("cpu", None, ["vgg16"], {"finetune_learning_rate": 1e-3, "validation_size": 5000},
+                           reproduce.load_profiles())
