@@ -93,7 +93,7 @@ def test_every_notebook_runs_with_the_smoke_profile(executed):
         cells = json.loads(path.read_text())["cells"]
         outputs = [o for c in cells if c["cell_type"] == "code" for o in c["outputs"]]
         assert not [o for o in outputs if o["output_type"] == "error"], path.name
-        assert any("image/png" in o.get("data", {}) for o in outputs), f"{path.name} shows a plot"
+        assert any({"image/png", "image/svg+xml"} & set(o.get("data", {})) for o in outputs), f"{path.name} shows a plot"
     for name, study in MODEL_STUDIES.items():
         text = (folder / "book" / f"{name}.ipynb").read_text()
         assert "Fashion-MNIST (2,000 train / 1,000 test images" in text, "tables and plots name the data set"
