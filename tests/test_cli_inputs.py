@@ -212,7 +212,8 @@ def test_ctrl_c_exits_130_and_says_the_records_are_kept(tmp_path):
     run = subprocess.Popen(
         [sys.executable, "-m", "netsplit", "train", "--dataset", "synthetic", "--epochs", "200", "--batch-size", "16",
          "--width-multiplier", "0.125", "--records", str(tmp_path / "r.jsonl")],
-        stderr=subprocess.PIPE, text=True, env=FRESH)
+        stderr=subprocess.PIPE, text=True, env=FRESH,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a background job's shell ignores SIGINT
     for line in run.stderr:
         if "epoch 1/200" in line:
             break

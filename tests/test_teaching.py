@@ -134,7 +134,7 @@ DECIMALS = {"no": 0, "one": 1, "two": 2, "three": 3}
 def test_the_rule_solution_names_the_decimals_of_the_chapters_table():
     """What ex-rule says of the search table's rounding is what the published VGG16 chapter prints."""
     cell = next(c for c in json.loads((ROOT / "book" / "vgg16.ipynb").read_text())["cells"]
-                if "outcome_rows(result)" in "".join(c["source"]))
+                if "search_table(result)" in "".join(c["source"]))
     table = next("".join(o["data"]["text/plain"]) for o in cell["outputs"]
                  if "text/plain" in o.get("data", {}) and "baseline" in "".join(o["data"]["text/plain"]))
     shown = max(len(number.split(".")[1]) for number in re.findall(r"\b\d+\.\d+\b", table))
