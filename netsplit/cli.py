@@ -24,9 +24,8 @@ from netsplit.errors import InputError
 
 DATASET_HELP = "cifar10, fashion_mnist, folder:PATH (a sub-folder of images per class) or npz:PATH"
 GLOBAL_FLAGS = ("--traceback", "--verbose")
-"""Options taken anywhere on the command line, before or after the command."""
-HOW_TO_RUN = ("traceback", "verbose")
-"""The global options' names: how a command shows itself, never what it trains."""
+"""Options taken anywhere on the command line, before or after the command: how a command shows itself,
+never what it trains."""
 
 
 class UsageError(InputError):
@@ -119,20 +118,18 @@ def _train(args) -> int:
 
 def training_options(args: argparse.Namespace) -> dict:
     """The ``train`` options that determine the trained network: its records file's key."""
-    return {k: v for k, v in vars(args).items() if k not in ("run", "json", "records", "command", *HOW_TO_RUN)}
+    shown = {flag.removeprefix("--") for flag in GLOBAL_FLAGS}
+    return {k: v for k, v in vars(args).items() if k not in {"run", "json", "records", "command", *shown}}
 
 
 def _own_network(args):
-    """``--model``'s network cut into blocks where it is a .keras file (checked), else None."""
-    from netsplit.models import check_factors
+    """``--model``'s network cut into blocks where it is a .keras file (options checked), else None."""
     from netsplit.networks import describe_network, load_network
 
     if not is_network_file(args.model):
         return None
     _own_network_options_only(args)
-    network = describe_network(load_network(args.model))
-    check_factors(args.split, len(network.blocks))
-    return network
+    return describe_network(load_network(args.model))
 
 
 def _build_fresh(args, network, input_shape: tuple[int, int, int], num_classes: int):
@@ -145,7 +142,8 @@ def _build_fresh(args, network, input_shape: tuple[int, int, int], num_classes: 
 
 
 def _network_fields(args, network) -> dict:
-    """What a record says of the trained network: its model name, split and (your own) architecture hash."""
+    """What a record says of the trained network: its model name, split (checked: a factor per block) and
+    (your own) architecture hash."""
     from pathlib import Path
 
     from netsplit.models import architecture, check_factors

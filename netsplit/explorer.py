@@ -18,16 +18,10 @@ from typing import Iterable
 from IPython.display import HTML
 
 from netsplit.records import RunRecord
-from netsplit.search import SearchResult, accuracy_drop, check_threshold, replay
+from netsplit.search import SearchResult, accuracy_drop, check_threshold, replay, searched_records
 
 STEPS = (0.05, 0.01, 0.005, 0.001, 0.0001)
 """Slider steps, coarsest first: the widget takes the coarsest that reaches every interval."""
-
-
-def _searched(records: list[RunRecord], seeds: Iterable[int] | None) -> list[RunRecord]:
-    """The records a replay reads: baselines and candidates, of the given seeds."""
-    seeds = None if seeds is None else set(seeds)
-    return [r for r in records if r.role in ("baseline", "candidate") and (seeds is None or r.seed in seeds)]
 
 
 def _drops(result: SearchResult) -> set[float]:
@@ -94,7 +88,7 @@ def explorer_data(records: list[RunRecord], reference: str = "block", seeds: Ite
     """The search's path for every threshold, one entry per interval (low, high] over which it stays the same
     (the first from 0, the last unbounded: None), with the split or the ``missing`` network it needs next."""
     seeds = None if seeds is None else list(seeds)
-    searched, entries, keys = _searched(records, seeds), [], []
+    searched, entries, keys = searched_records(records, seeds), [], []
     for low, high, result in _intervals(records, reference, seeds):
         if keys and keys[-1] == _path_key(result):
             entries[-1]["high"] = high
@@ -123,7 +117,7 @@ def _step(data: list[dict], maximum: float) -> float:
 def _payload(records: list[RunRecord], data: list[dict], reference: str, seeds: Iterable[int] | None,
              step: float) -> dict:
     """What the widget's script reads: the entries, the table's blocks and factors, the unsplit network."""
-    searched = _searched(records, None if seeds is None else list(seeds))
+    searched = searched_records(records, seeds)
     unsplit = (1,) * len(searched[0].split)
     entries = [{**e, "first": _first(e, step)} for e in data]
     return {"entries": entries, "step": step, "digits": max(2, len(f"{step:g}".partition(".")[2])),

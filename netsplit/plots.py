@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from netsplit.complexity import eq1_params, eq2_params
 from netsplit.layers import SplitBlock, Unit
@@ -137,8 +141,6 @@ def search_frame(result: SearchResult) -> pd.DataFrame:
 def search_trend(frame: pd.DataFrame, threshold: float, title: str, ax=None) -> plt.Axes:
     """Accuracy drop per candidate factor, one line per block, with the threshold marked; the y-axis names
     the accuracy the search decided on (``frame.attrs["decided_on"]``), the legends sit right of the axes."""
-    import textwrap
-
     ax = ax or plt.gca()
     sns.lineplot(frame, x="factor", y="drop (points)", hue="block", marker="o", palette="tab10", ax=ax)
     blocks = ax.get_legend_handles_labels()
@@ -160,25 +162,26 @@ def search_trend(frame: pd.DataFrame, threshold: float, title: str, ax=None) -> 
     return ax
 
 
+def _log_count_axis(ax: plt.Axes, name: str) -> None:
+    """A logarithmic x-axis of counts, ticked in plain numbers (200k, 300k, 500k, 1M) and named with its scale."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 3, 5)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:g}M" if v >= 1e6 else
+                                               f"{v / 1e3:g}k" if v >= 1e3 else f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(f"{name} (log scale)")
+
+
 def comparison_plot(table: pd.DataFrame, title: str) -> plt.Figure:
     """Accuracy against parameters and against MACs, one point per network (mean ± sd over seeds), the
     networks named in a legend below the panels; sized for the book's text column."""
-    import textwrap
-
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
     fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.5), sharey=True)
     frame = table.reset_index()
     for ax, column in zip(axes, ("parameters", "MMACs")):
         sns.scatterplot(frame, x=column, y="accuracy %", hue="network", s=70, ax=ax, legend=ax is axes[-1])
         if frame["± sd"].notna().any():
             ax.errorbar(frame[column], frame["accuracy %"], yerr=frame["± sd"].fillna(0), fmt="none", ecolor="grey")
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 3, 5)))  # 200k, 300k, 500k, 1M: plain numbers
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:g}M" if v >= 1e6 else
-                                                   f"{v / 1e3:g}k" if v >= 1e3 else f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel(f"{column} (log scale)")
+        _log_count_axis(ax, column)
     axes[0].set_ylabel("test accuracy %")
     handles, labels = axes[-1].get_legend_handles_labels()
     axes[-1].get_legend().remove()
@@ -197,10 +200,6 @@ def tradeoff_plot(found: pd.DataFrame, comparison: pd.DataFrame, title: str) -> 
     beside it, at the first of a few offsets whose label overlaps no other label or point and stays in
     the axes, and crosses the line or an error bar least (thresholds that found the same split share one
     label)."""
-    import itertools
-    import textwrap
-
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
     from matplotlib.transforms import Bbox
 
     fig, (ax_found, ax_scratch) = plt.subplots(1, 2, figsize=(7.0, 3.9), sharex=True)
@@ -222,11 +221,7 @@ def tradeoff_plot(found: pd.DataFrame, comparison: pd.DataFrame, title: str) -> 
     ax_scratch.set_title(f"comparison networks, trained from scratch\n(mean ± sd of {seeds} seeds)", fontsize=9)
     ax_found.set_ylabel("test accuracy %")
     for ax in (ax_found, ax_scratch):
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 3, 5)))  # 200k, 300k, 500k, 1M: plain numbers
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:g}M" if v >= 1e6 else f"{v / 1e3:g}k"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("parameters (log scale)")
+        _log_count_axis(ax, "parameters")
         ax.margins(x=0.3, y=0.2)
     fig.suptitle(textwrap.fill(title, 80), fontsize=10)
     fig.tight_layout()

@@ -164,7 +164,8 @@ def validate(config: SearchConfig) -> None:
         raise InputError(f"candidate factors must be a non-empty list of integers >= 2, got {list(factors)}")
     if list(factors) != sorted(set(factors)):
         raise InputError(f"candidate factors must be strictly ascending, got {list(factors)}")
-    count = config.block_count
+    units = config.block_units()
+    count = len(units)
     if not config.blocks or any(not _is_integer(b, 1) or b > count for b in config.blocks):
         raise InputError(f"blocks must be numbers 1..{count} of {config.model}, got {list(config.blocks)}")
     if list(config.blocks) != sorted(set(config.blocks)):
@@ -194,12 +195,12 @@ def validate(config: SearchConfig) -> None:
     if config.validation_size is not None and not _is_integer(config.validation_size, minimum=1):
         raise InputError(f"validation_size must be a positive integer or None (decide on the test set), "
                          f"got {config.validation_size!r}")
-    _check_candidates(config)
+    _check_candidates(config, units)
 
 
-def _check_candidates(config: SearchConfig) -> None:
-    """Raise InputError if a candidate factor cannot split a searched block (wider than its narrowest layer)."""
-    units = config.block_units()
+def _check_candidates(config: SearchConfig, units: list[tuple[Unit, ...]]) -> None:
+    """Raise InputError if a candidate factor cannot split a searched block (its ``units``: wider than the
+    block's narrowest layer)."""
     for block in config.blocks:
         widths = [unit.width for unit in units[block - 1]]
         for factor in config.factors:
@@ -388,6 +389,12 @@ def _progress_line(record: RunRecord, reference: float | None, threshold: float,
     return line + f" ({seconds:.1f} s)"
 
 
+def searched_records(records: Iterable[RunRecord], seeds: Iterable[int] | None = None) -> list[RunRecord]:
+    """The records a search decides on: its baselines and candidates (of ``seeds``, if given)."""
+    seeds = None if seeds is None else set(seeds)
+    return [r for r in records if r.role in ("baseline", "candidate") and (seeds is None or r.seed in seeds)]
+
+
 def replay(records: list[RunRecord], threshold: float | None = None, reference: str = "block",
            seeds: Iterable[int] | None = None) -> SearchResult:
     """Rebuild a search's outcome from its records alone (what ``netsplit report`` shows).
@@ -401,7 +408,7 @@ def replay(records: list[RunRecord], threshold: float | None = None, reference: 
     >>> replay(read_records("results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl"), threshold=0.5).split
     (1, 2, 1, 1, 1)
     """
-    searched = [r for r in records if r.role in ("baseline", "candidate") and (seeds is None or r.seed in seeds)]
+    searched = searched_records(records, seeds)
     if not searched:
         raise InputError("no search records (roles baseline and candidate) to report")
     if threshold is None:

@@ -25,7 +25,7 @@ from netsplit.layers import Fusion, SplitBlock
 from netsplit.models import MODELS, build_model, split_model
 from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
 from netsplit.runtime import project_root  # noqa: F401  (notebooks find results/ through it)
-from netsplit.search import BlockOutcome, SearchConfig, SearchResult, selection_accuracy
+from netsplit.search import BlockOutcome, SearchConfig, SearchResult, outcome_rows, searched_records, selection_accuracy
 from netsplit.train import TrainConfig, train_network
 
 MEMORY_NETWORKS = {"original": (1, 1, 1, 1, 1), "proposed_I": (8, 2, 2, 4, 4), "all 8": (8, 8, 8, 8, 8)}
@@ -399,17 +399,12 @@ def search_table(result: SearchResult) -> pd.DataFrame:
     """The paper's Table 1 for a search, as shown: each block's baseline and each factor's accuracy (%, the
     accuracy the search decided on), all with two decimals (``mean ± sd`` over several seeds), – for a
     factor not tried, and the factor kept (? where the records stop before the block is decided)."""
-    factors = sorted({f for o in result.outcomes for f in o.candidates})
-    rows = []
-    for o in result.outcomes:
-        row = {"block": o.block, "baseline": f"{100 * o.baseline:.2f}"}
-        for factor in factors:
-            mean, sd = o.candidates.get(factor, (None, 0.0))
-            row[f"K={factor}"] = "–" if mean is None else f"{100 * mean:.2f}" if sd == 0 else \
-                f"{100 * mean:.2f} ± {100 * sd:.2f}"
-        row["chosen"] = str(o.chosen) if o.decided else "?"
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("block")
+    def shown(value: object) -> str:  # outcome_rows' numbers are rounded to two decimals already
+        if pd.isna(value):
+            return "–"
+        return f"{value:.2f}" if isinstance(value, float) else str(value).replace("±", " ± ")
+
+    return pd.DataFrame(outcome_rows(result)).set_index("block").map(shown)
 
 
 def _decision(outcome: BlockOutcome, factor: int) -> str:
@@ -475,7 +470,7 @@ def trained_epochs(records: Iterable[RunRecord], split: tuple[int, ...], inherit
     """Epochs a search's network ``split`` trained in all: its own and, where the search fine-tuned it
     (``inherit``), those of the network it started from (its last split block back at 1), and so on back to
     a network trained from scratch; None where the records lack one of them."""
-    by_split = {tuple(r.split): r for r in records if r.role in ("baseline", "candidate")}
+    by_split = {tuple(r.split): r for r in searched_records(records)}
     epochs, split = 0, tuple(split)
     while split in by_split:
         record = by_split[split]
@@ -494,7 +489,7 @@ def tradeoff_frame(results: dict[float, SearchResult], inherit: bool = True) -> 
     trained it (accuracy, epochs, parameters, MMACs), the start of every threshold's path."""
     rows, unsplit = [], None
     for threshold, result in sorted(results.items()):
-        searched = [r for r in result.records if r.role in ("baseline", "candidate")]
+        searched = searched_records(result.records)
         found = [r for r in searched if tuple(r.split) == result.split]
         rows.append({"threshold": threshold, "split": ",".join(map(str, result.split)),
                      "accuracy %": 100 * statistics.fmean(r.accuracy for r in found),
