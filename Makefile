@@ -41,7 +41,7 @@ reproduce: install
 		$(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(if $(THRESHOLD),-p threshold $(THRESHOLD)) $(OVERRIDES)
 
 benchmark: install
-	$(BIN)/python -m benchmarks.cpu_split_speed
+	TF_ENABLE_ONEDNN_OPTS=$(ONEDNN) $(BIN)/python -m benchmarks.train_speed
 
 clean:
 	rm -rf _build .pytest_cache

@@ -19,9 +19,10 @@ import numpy as np
 from keras import layers, ops
 
 from netsplit.errors import InputError
-from netsplit import runtime  # as a module: runtime's own import of Keras registers these layers
 
-IMPLEMENTATIONS = ("auto", "branches", "grouped")
+IMPLEMENTATIONS = ("auto", "branches", "grouped", "masked")
+"""How a split block runs: chosen per block ("auto"), one convolution per branch, one grouped convolution
+per position, or one dense convolution per position whose kernel is zero outside the branches (masked)."""
 FIRST_CONVS = ("whole", "share")
 """What each branch's first conv (and first shortcut) reads: the whole block input, or its share of it."""
 POOLINGS = (None, "max", "avg", "global", "global_max")
@@ -79,7 +80,7 @@ class Unit:
 class ConvSpec:
     """A conv position inside a block: its name, kernel, stride, output width, whether it reads the
     whole block input (first conv and first shortcut of each branch, unless they read their share), its
-    padding and bias, and its BN's (epsilon, momentum), None where it has no BN."""
+    padding and bias, its BN's (epsilon, momentum), None where it has no BN, and the channels it reads."""
 
     name: str
     kernel: int
@@ -89,6 +90,7 @@ class ConvSpec:
     padding: str = "same"
     bias: bool = False
     norm: tuple[float, float] | None = (BN_OPTIONS["epsilon"], BN_OPTIONS["momentum"])
+    reads: int = 0  # the channels of the whole block's tensor this conv reads (all branches together)
 
     @property
     def weight_keys(self) -> tuple[str, ...]:
@@ -121,19 +123,16 @@ def check_factor(factor: object, widths: list[int], where: str) -> int:
     return int(factor)
 
 
-def resolve_implementation(requested: str, factor: int, units: tuple[Unit, ...]) -> str:
-    """Pick "branches" (separate convs, any K, fast on CPU) or "grouped" (one grouped conv, fast on GPU)."""
+def check_implementation(requested: str, factor: int, units: tuple[Unit, ...]) -> str:
+    """Return ``requested`` if it is one of :data:`IMPLEMENTATIONS` and can run this block, else raise."""
     if requested not in IMPLEMENTATIONS:
         raise InputError(f"implementation must be one of {IMPLEMENTATIONS}, got {requested!r}")
-    divisible = all(u.width % factor == 0 for u in units)
-    if requested == "grouped" and not divisible:
+    if requested == "grouped" and not all(u.width % factor == 0 for u in units):
         widths = [u.width for u in units]
         raise InputError(
             f"grouped convolutions need the factor {factor} to divide every width {widths}; "
-            "use implementation='branches'"
+            "use implementation='branches' or 'masked'"
         )
-    if requested == "auto":
-        return "grouped" if factor > 1 and divisible and runtime.has_accelerator() else "branches"
     return requested
 
 
@@ -255,10 +254,41 @@ class TensorSteps:
 
 
 def _conv(filters: int, kernel: int, stride: int, groups: int, name: str, padding: str = "same",
-          bias: bool = False) -> layers.Conv2D:
-    return layers.Conv2D(
-        filters, kernel, strides=stride, padding=padding, groups=groups, use_bias=bias, name=name
-    )
+          bias: bool = False, initializer="glorot_uniform", mask: np.ndarray | None = None) -> layers.Conv2D:
+    conv = layers.Conv2D if mask is None else MaskedConv2D
+    options = {} if mask is None else {"mask": mask}
+    return conv(filters, kernel, strides=stride, padding=padding, groups=groups, use_bias=bias, name=name,
+                kernel_initializer=initializer, **options)
+
+
+class MaskedConv2D(layers.Conv2D):
+    """A dense convolution whose kernel is multiplied by a fixed 0/1 ``mask`` (block-diagonal: each branch's
+    filters read only their branch's channels); the masked-out weights stay zero and get no gradient."""
+
+    def __init__(self, *args, mask: np.ndarray, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mask = mask
+
+    def convolution_op(self, inputs, kernel):
+        return super().convolution_op(inputs, kernel * ops.cast(self.mask, kernel.dtype))
+
+
+class BranchKernels(keras.initializers.Initializer):
+    """The kernel of all branches in one conv: each branch's kernel drawn by its own initializer, as one
+    conv per branch would draw it, placed in its output channels (and, masked, its input channels)."""
+
+    def __init__(self, branches: list, layout: tuple[list, list], grouped: bool):
+        self.branches, self.layout, self.grouped = branches, layout, grouped
+
+    def __call__(self, shape, dtype=None):
+        reads, writes = self.layout
+        kernel = np.zeros(shape, "float32")
+        for initializer, read, write in zip(self.branches, reads, writes):
+            inputs = shape[2] if read is None or self.grouped else read.stop - read.start
+            part = initializer((*shape[:2], inputs, write.stop - write.start), dtype="float32")
+            at = slice(None) if read is None or self.grouped else read
+            kernel[:, :, at, write] = keras.ops.convert_to_numpy(part)
+        return ops.convert_to_tensor(kernel, dtype=dtype)
 
 
 def _norm(options: tuple[float, float] | None, name: str) -> layers.BatchNormalization | None:
@@ -287,9 +317,12 @@ class SplitBlock(layers.Layer):
     With ``factor=1`` this is the ordinary, unsplit block. The concatenation keeps branch order, so
     channel ``c`` of the output is channel ``c`` of the unsplit block it was cut from.
 
-    ``implementation="auto"`` is saved as such and resolved where the layer is made, and the weights
-    are saved branch by branch whatever the form, so a model saved on a GPU (grouped convolutions)
-    loads in the fast form of a CPU (separate branches) and the other way round.
+    ``implementation`` is the form the block runs in: "branches" (one convolution per branch), "grouped"
+    (one grouped convolution per position) or "masked" (one dense convolution per position, its kernel
+    zero outside the branches). All draw the same initial weights for a seed and compute the same
+    function. "auto" is saved as such and resolved where the layer is built, by the forms' timings on
+    this device (:mod:`netsplit.implementations`); the weights are saved branch by branch whatever the
+    form, so a model trained in one form loads in any other.
 
     ``first_conv="share"`` makes branch j's first conv (and first shortcut) read only channel slice j
     of the block input, split as :func:`split_widths` does; a block whose input has fewer channels than
@@ -307,8 +340,8 @@ class SplitBlock(layers.Layer):
         if not self.unit_specs:
             raise InputError("a split block needs at least one unit")
         self.factor = check_factor(factor, [u.width for u in self.unit_specs], self.name)
-        self.requested_implementation = implementation
-        self.implementation = resolve_implementation(implementation, self.factor, self.unit_specs)
+        self.requested_implementation = check_implementation(implementation, self.factor, self.unit_specs)
+        self.implementation = implementation  # "auto" is resolved in build, where the input shape is known
         if first_conv not in FIRST_CONVS:
             raise InputError(f"first_conv must be one of {FIRST_CONVS}, got {first_conv!r}")
         self.first_conv = first_conv
@@ -319,8 +352,12 @@ class SplitBlock(layers.Layer):
 
     @property
     def paths(self) -> int:
-        """Separate code paths: K for "branches", 1 for "grouped" (all branches in one grouped conv)."""
+        """Separate code paths: K for "branches", 1 for "grouped" and "masked" (all branches in one conv)."""
         return self.factor if self.implementation == "branches" else 1
+
+    def count_params(self) -> int:
+        """The block's parameters, branch by branch, whatever the form (the masked form's zeros excluded)."""
+        return sum(int(a.size) for branches in self.get_branch_weights().values() for b in branches for a in b.values())
 
     def shares_input(self, in_channels: int) -> bool:
         """Whether each branch's first conv reads only its share of ``in_channels`` block input channels:
@@ -334,44 +371,69 @@ class SplitBlock(layers.Layer):
             whole = i == 0 and not self.shares_input(in_channels)
             norm = None if unit.norm == "none" else (unit.epsilon, unit.momentum)
             if unit.kind == "conv":
-                specs.append(ConvSpec(f"u{i}", unit.kernel, unit.stride, unit.width, whole, unit.padding, unit.bias, norm))
+                specs.append(ConvSpec(f"u{i}", unit.kernel, unit.stride, unit.width, whole, unit.padding, unit.bias,
+                                      norm, previous))
             else:
-                specs.append(ConvSpec(f"u{i}a", 3, unit.stride, unit.width, whole, norm=norm))
-                specs.append(ConvSpec(f"u{i}b", 3, 1, unit.width, False, norm=norm))
+                specs.append(ConvSpec(f"u{i}a", 3, unit.stride, unit.width, whole, norm=norm, reads=previous))
+                specs.append(ConvSpec(f"u{i}b", 3, 1, unit.width, False, norm=norm, reads=unit.width))
                 # a branch reading its share keeps an identity shortcut where the unsplit block has one
                 if unit.stride > 1 or previous != unit.width or (whole and self.factor > 1):
-                    specs.append(ConvSpec(f"u{i}p", 1, unit.stride, unit.width, whole, norm=norm))
+                    specs.append(ConvSpec(f"u{i}p", 1, unit.stride, unit.width, whole, norm=norm, reads=previous))
             previous = unit.width
         return specs
 
     def build(self, input_shape) -> None:
         self.in_channels = int(input_shape[-1])
         self.specs = self.conv_specs(self.in_channels)
+        if self.implementation == "auto":
+            from netsplit.implementations import choose_implementation
+
+            self.implementation = choose_implementation(self, tuple(input_shape[1:]))
         if self.implementation == "grouped" and self.shares_input(self.in_channels) and self.in_channels % self.factor:
             if self.requested_implementation == "grouped":
                 raise InputError(
                     f"{self.name}: grouped convolutions with first_conv='share' need the factor {self.factor} to "
-                    f"divide the {self.in_channels} input channels; use implementation='branches'"
+                    f"divide the {self.in_channels} input channels; use implementation='branches' or 'masked'"
                 )
             self.implementation = "branches"
         self.spec_map = {spec.name: spec for spec in self.specs}
         self.positions = [s.name for s in self.specs]
+        # One initializer per branch and position, drawn in the same order whatever the implementation,
+        # so that a seed gives the same initial network in every form.
+        seeds = [[keras.initializers.GlorotUniform() for _ in self.specs] for _ in range(self.factor)]
         self.convs, self.norms = [], []
         for path in range(self.paths):
-            for spec in self.specs:
-                if self.implementation == "branches":
-                    filters, groups = split_widths(spec.width, self.factor)[path], 1
-                else:
-                    filters, groups = spec.width, 1 if spec.full_input else self.factor
+            for index, spec in enumerate(self.specs):
                 suffix = f"{spec.name}_b{path}" if self.paths > 1 else spec.name
-                self.convs.append(_conv(filters, spec.kernel, spec.stride, groups, f"conv_{suffix}",
-                                        spec.padding, spec.bias))
+                if self.implementation == "branches":
+                    filters, groups, initializer = split_widths(spec.width, self.factor)[path], 1, seeds[path][index]
+                else:
+                    grouped = self.implementation == "grouped" and not spec.full_input
+                    filters, groups = spec.width, self.factor if grouped else 1
+                    initializer = BranchKernels([branch[index] for branch in seeds], self.layout(spec), grouped)
+                self.convs.append(_conv(filters, spec.kernel, spec.stride, groups, f"conv_{suffix}", spec.padding,
+                                        spec.bias, initializer, self.mask(spec)))
                 self.norms.append(_norm(spec.norm, f"bn_{suffix}"))
         for path in range(self.paths):
             share = self.path_input(path)
             shape = tuple(input_shape) if share is None else (*input_shape[:-1], share.stop - share.start)
             walk_units(self.unit_specs, self.spec_map, shape, BuildSteps(self, path))
         self.built = True
+
+    def layout(self, spec: ConvSpec) -> tuple[list[slice | None], list[slice]]:
+        """Which input channels (None: all) and output channels branch j holds at the conv of ``spec``."""
+        reads = [None] * self.factor if spec.full_input else split_slices(spec.reads, self.factor)
+        return reads, split_slices(spec.width, self.factor)
+
+    def mask(self, spec: ConvSpec) -> np.ndarray | None:
+        """The masked form's 0/1 kernel mask at ``spec`` (None where no mask is needed)."""
+        if self.implementation != "masked" or spec.full_input or self.factor == 1:
+            return None
+        reads, writes = self.layout(spec)
+        mask = np.zeros((1, 1, spec.reads, spec.width), "float32")
+        for read, write in zip(reads, writes):
+            mask[..., read, write] = 1.0
+        return mask
 
     def path_input(self, path: int) -> slice | None:
         """The block input channels code path ``path`` reads; None for all (a grouped conv splits them itself)."""
@@ -403,12 +465,22 @@ class SplitBlock(layers.Layer):
         the implementation."""
         result = {}
         for name in self.positions:
-            per_path = [self.conv_and_norm(name, path) for path in range(self.paths)]
-            arrays = [conv_arrays(conv, norm) for conv, norm in per_path]
+            per_path = [conv_arrays(*self.conv_and_norm(name, path)) for path in range(self.paths)]
             if self.paths == 1 and self.factor > 1:
-                arrays = _split_arrays(arrays[0], self.factor)
-            result[name] = arrays
+                per_path = self._branch_parts(self.spec_map[name], per_path[0])
+            result[name] = per_path
         return result
+
+    def _branch_parts(self, spec: ConvSpec, arrays: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+        """One conv of all branches (grouped or masked) cut into each branch's arrays."""
+        masked = self.implementation == "masked"
+        parts = []
+        for read, write in zip(*self.layout(spec)):
+            part = {key: value[..., write] for key, value in arrays.items()}
+            if masked and read is not None:
+                part["kernel"] = arrays["kernel"][:, :, read, write]
+            parts.append(part)
+        return parts
 
     def set_branch_weights(self, weights: dict[str, list[dict[str, np.ndarray]]]) -> None:
         """Inverse of :meth:`get_branch_weights`."""
@@ -418,6 +490,13 @@ class SplitBlock(layers.Layer):
                 raise InputError(f"{name}: expected {self.factor} branches, got {len(branches)}")
             if self.paths == 1:
                 branches = [{k: np.concatenate([b[k] for b in branches], axis=-1) for k in branches[0]}]
+                mask = self.mask(self.spec_map[name])
+                if mask is not None:  # the branch kernels placed on the mask's diagonal blocks
+                    reads, writes = self.layout(self.spec_map[name])
+                    kernel = np.zeros((*weights[name][0]["kernel"].shape[:2], *mask.shape[2:]), "float32")
+                    for part, read, write in zip(weights[name], reads, writes):
+                        kernel[:, :, read, write] = part["kernel"]
+                    branches[0]["kernel"] = kernel
             for path, arrays in enumerate(branches):
                 for key, variable in _variables(*self.conv_and_norm(name, path)).items():
                     variable.assign(arrays[key])
@@ -464,11 +543,6 @@ def _variables(conv: layers.Conv2D, norm: layers.BatchNormalization | None) -> d
 def conv_arrays(conv: layers.Conv2D, norm: layers.BatchNormalization | None) -> dict[str, np.ndarray]:
     """A conv position's weights as arrays by weight key (see :attr:`ConvSpec.weight_keys`)."""
     return {k: keras.ops.convert_to_numpy(v) for k, v in _variables(conv, norm).items()}
-
-
-def _split_arrays(arrays: dict[str, np.ndarray], factor: int) -> list[dict[str, np.ndarray]]:
-    parts = {k: np.split(v, factor, axis=-1) for k, v in arrays.items()}
-    return [{k: parts[k][j] for k in parts} for j in range(factor)]
 
 
 @keras.saving.register_keras_serializable(package="netsplit")

@@ -76,6 +76,24 @@ def device_name() -> str:
     return f"cpu ({model}){' with oneDNN' if onednn_enabled() else ''}"
 
 
+CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+"""The instruction-set flags that decide which kernels a CPU runs fast (vector width, int8 and bfloat16 units)."""
+
+
+@functools.cache
+def cpu_details() -> dict[str, object]:
+    """This CPU's model, its :data:`CPU_FLAGS`, clock (MHz, as the kernel reports it) and usable cores."""
+    info = {}
+    cpuinfo = Path("/proc/cpuinfo")
+    for line in cpuinfo.read_text().splitlines() if cpuinfo.exists() else []:
+        key, _, value = line.partition(":")
+        info.setdefault(key.strip(), value.strip())
+    flags = set(info.get("flags", "").split())
+    return {"model": info.get("model name", platform.processor() or platform.machine()),
+            "flags": [flag for flag in CPU_FLAGS if flag in flags], "mhz": float(info.get("cpu MHz", 0) or 0),
+            "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
+
+
 def onednn_enabled() -> bool:
     """Whether TensorFlow runs its CPU kernels through oneDNN (``TF_ENABLE_ONEDNN_OPTS``; the default
     depends on the processor): the same networks, other rounding, other speed."""

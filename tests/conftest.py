@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# "auto" split blocks run as separate branches in tests instead of timing their forms; the timing has its own tests.
+os.environ["NETSPLIT_MEASURE_IMPLEMENTATIONS"] = "0"
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

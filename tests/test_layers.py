@@ -1,4 +1,4 @@
-"""Split and fusion layers: widths, both implementations, saving."""
+"""Split and fusion layers: widths, every implementation, saving."""
 
 import keras
 import numpy as np
@@ -63,10 +63,10 @@ def test_grouped_share_needs_the_factor_to_divide_the_input_channels(monkeypatch
     with pytest.raises(ValueError, match="divide the 6 input channels"):
         SplitBlock([Unit("conv", 8)], factor=4, implementation="grouped", first_conv="share").build((None, 8, 8, 6))
     monkeypatch.setattr(netsplit.runtime, "has_accelerator", lambda: True)
-    block = SplitBlock([Unit("conv", 8)], factor=4, implementation="auto", first_conv="share")
-    assert block.implementation == "grouped"
-    block.build((None, 8, 8, 6))
-    assert block.implementation == "branches"
+    for channels, form in ((8, "grouped"), (6, "branches")):
+        block = SplitBlock([Unit("conv", 8)], factor=4, implementation="auto", first_conv="share")
+        block.build((None, 8, 8, channels))
+        assert block.implementation == form
 
 
 def _copy(source: keras.Model, target: keras.Model) -> None:
@@ -81,17 +81,18 @@ def _copy(source: keras.Model, target: keras.Model) -> None:
     ("vgg16", (2, 4, 2, 4, 8), "whole"), ("resnet18", (2, 2, 4, 4, 8), "whole"),
     ("vgg16", (4, 4, 2, 4, 8), "share"), ("resnet18", (4, 2, 4, 4, 8), "share"),
 ])
-def test_grouped_and_branches_give_the_same_outputs(model, split, first_conv):
+@pytest.mark.parametrize("form", ["grouped", "masked"])
+def test_every_form_gives_the_outputs_of_separate_branches(model, split, first_conv, form):
     options = {"width_multiplier": 0.125, "first_conv": first_conv}
     branches = split_model(model, split, implementation="branches", **options)
-    grouped = split_model(model, split, implementation="grouped", **options)
+    other = split_model(model, split, implementation=form, **options)
     for layer in branches.layers:  # make BN state non-trivial so that its slicing is checked too
         for w in layer.weights:
             if "moving_" in w.path:
                 w.assign(RNG.uniform(0.5, 1.5, w.shape).astype("float32"))
-    _copy(branches, grouped)
+    _copy(branches, other)
     x = images()
-    np.testing.assert_allclose(grouped.predict(x, verbose=0), branches.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(other.predict(x, verbose=0), branches.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
 
 
 def test_grouped_needs_divisible_widths():

@@ -11,7 +11,7 @@ import netsplit.networks
 from netsplit.complexity import analyse, total
 from netsplit.errors import InputError
 from netsplit.inheritance import inherit
-from netsplit.layers import SplitBlock, split_widths
+from netsplit.layers import split_widths
 from netsplit.networks import describe_network, split_network
 
 RNG = np.random.default_rng(11)

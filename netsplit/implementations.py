@@ -1,0 +1,162 @@
+"""How each split block trains on this machine: its forms timed once per device and block shape, then cached.
+
+A split block can run as one convolution per branch ("branches"), as one grouped convolution per
+position ("grouped"), or as one dense convolution per position whose kernel is zero outside the
+branches ("masked"). They compute the same function from the same weights; which is fastest depends
+on the device and on the widths: narrow branches leave a CPU's convolution kernels idle, so 8 branches
+of 2 filters cost more as 8 convolutions than as one masked 16-filter convolution, while 4 branches of
+32 filters are cheaper apart. ``implementation="auto"`` times every form a block can take on the block's
+own input shape (a training step at batch :data:`MEASURE_BATCH`, in a fresh process so that the timing
+leaves no trace in the caller's random state or layer names) and keeps the fastest in a cache file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from netsplit import runtime
+
+MEASURE_BATCH = 128
+"""The batch of the timed training steps: the study's."""
+MEASURE_ENV = "NETSPLIT_MEASURE_IMPLEMENTATIONS"
+"""Set to 0 to skip the timing: "auto" then runs separate branches (grouped convolutions on a GPU)."""
+CACHE_ENV = "NETSPLIT_IMPLEMENTATION_CACHE"
+"""The cache file (default ``~/.cache/netsplit/implementations.json``)."""
+
+
+def cache_path() -> Path:
+    """Where the timed choices are kept."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "netsplit" / "implementations.json")
+
+
+def candidates(block) -> list[str]:
+    """The forms ``block`` (built or not, its input channels known) can take."""
+    forms = ["branches", "masked"]
+    divisible = all(u.width % block.factor == 0 for u in block.unit_specs)
+    if divisible and not (block.shares_input(block.in_channels) and block.in_channels % block.factor):
+        forms.append("grouped")
+    return forms
+
+
+def untimed_choice(block) -> str:
+    """The form "auto" takes without timing: grouped convolutions on a GPU where they fit, else branches."""
+    return "grouped" if runtime.has_accelerator() and "grouped" in candidates(block) else "branches"
+
+
+def signature(block, input_shape: tuple) -> dict:
+    """What decides a block's timing, besides the device: its units, factor, first conv and input shape."""
+    from dataclasses import asdict
+
+    return {"units": [asdict(u) for u in block.unit_specs], "factor": block.factor, "first_conv": block.first_conv,
+            "input_shape": [int(d) for d in input_shape], "dtype_policy": keras.config.dtype_policy().name,
+            "batch": MEASURE_BATCH}
+
+
+def cache_key(block_signature: dict) -> str:
+    """One line naming the backend, the device (oneDNN included) and the block."""
+    return json.dumps({"backend": keras.backend.backend(), "device": runtime.device_name(), **block_signature},
+                      sort_keys=True)
+
+
+def read_cache() -> dict:
+    """The cached timings by key; empty when there is no cache or it cannot be read."""
+    try:
+        return json.loads(cache_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_cache(key: str, entry: dict) -> None:
+    """Add one entry, keeping what other processes wrote meanwhile (atomic replace)."""
+    path = cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cache = read_cache() | {key: entry}
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+            json.dump(cache, handle, indent=1, sort_keys=True)
+        os.replace(handle.name, path)
+    except OSError:
+        pass  # a read-only home: the choice is timed again next time
+
+
+def block_timings(block) -> dict[str, float]:
+    """The cached step milliseconds of a built, timed block's forms and of its unsplit twin ({} if untimed)."""
+    entry = read_cache().get(cache_key(signature(block, tuple(block.input.shape[1:]))), {})
+    return entry.get("ms", {})
+
+
+def choose_implementation(block, input_shape: tuple) -> str:
+    """The fastest form of ``block`` on this device at ``input_shape`` (no batch axis), timed once and cached."""
+    forms = candidates(block)
+    if block.factor == 1:
+        return "branches"  # one branch: every form is the same convolution
+    if os.environ.get(MEASURE_ENV, "1") == "0":
+        return untimed_choice(block)
+    key = cache_key(signature(block, input_shape))
+    entry = read_cache().get(key)
+    if entry is None or entry.get("choice") not in forms:
+        times = time_in_child(signature(block, input_shape), forms)
+        entry = {"choice": min(forms, key=times.get), "ms": {form: round(1000 * t, 3) for form, t in times.items()}}
+        print(f"{block.name}: split {block.factor} ways at input {tuple(input_shape)}, train step ms "
+              + ", ".join(f"{form} {ms:.1f}" for form, ms in entry["ms"].items()) + f": runs {entry['choice']}",
+              file=sys.stderr, flush=True)
+        write_cache(key, entry)
+    return entry["choice"]
+
+
+def time_in_child(block_signature: dict, forms: list[str]) -> dict[str, float]:
+    """Median train-step seconds of each form, timed in a fresh Python process."""
+    request = json.dumps({"signature": block_signature, "forms": forms})
+    done = subprocess.run([sys.executable, "-m", "netsplit.implementations", request],
+                          capture_output=True, text=True, env={**os.environ, MEASURE_ENV: "0"})
+    if done.returncode != 0:
+        raise RuntimeError(f"timing the forms of a split block failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def time_forms(block_signature: dict, forms: list[str], rounds: int = 5) -> dict[str, float]:
+    """Median seconds of a training step (forward, backward, SGD update) of the block in each form, and
+    of the same block unsplit ("unsplit", for comparison), interleaved round by round; a form slower than
+    3 times the fastest after one round stops early."""
+    from netsplit.layers import SplitBlock
+
+    keras.config.set_dtype_policy(block_signature["dtype_policy"])
+    shape = tuple(block_signature["input_shape"])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(block_signature["batch"], *shape)).astype("float32")
+    models = {}
+    for form in (*forms, "unsplit"):
+        inputs = keras.Input(shape)
+        factor = 1 if form == "unsplit" else block_signature["factor"]
+        block = SplitBlock(block_signature["units"], factor, "branches" if form == "unsplit" else form,
+                           block_signature["first_conv"])
+        model = keras.Model(inputs, keras.ops.mean(block(inputs), axis=(1, 2)))
+        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="mse")
+        y = np.zeros((len(x), model.output_shape[-1]), "float32")
+        model.train_on_batch(x, y)
+        model.train_on_batch(x, y)
+        models[form] = (model, y)
+    times: dict[str, list[float]] = {form: [] for form in models}
+    for round_ in range(rounds):
+        for form, (model, y) in models.items():
+            if round_ and times[form][0] > 3 * min(t[0] for t in times.values()):
+                continue
+            start = time.perf_counter()
+            model.train_on_batch(x, y)
+            times[form].append(time.perf_counter() - start)
+    return {form: statistics.median(values) for form, values in times.items()}
+
+
+if __name__ == "__main__":
+    request = json.loads(sys.argv[1])
+    print(json.dumps(time_forms(request["signature"], request["forms"])))
