@@ -192,6 +192,32 @@ def comparison_plot(table: pd.DataFrame, title: str) -> plt.Figure:
     return fig
 
 
+def thinning_plot(table: pd.DataFrame, title: str) -> plt.Figure:
+    """Splitting against thinning: test accuracy (mean ± sd over seeds) against parameters and against MACs;
+    the unsplit network and its thin controls joined by a line (what narrowing the network buys), the split
+    networks as labelled points beside it."""
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.6), sharey=True)
+    frame = table.reset_index()
+    thin = frame[frame["network"].str.startswith("thin:") | (frame["network"] == "baseline")]
+    split = frame.drop(thin.index)
+    for ax, column in zip(axes, ("parameters", "MMACs")):
+        line = thin.sort_values(column)
+        ax.errorbar(line[column], line["accuracy %"], yerr=line["± sd"].astype(float).fillna(0), fmt="o-",
+                    color="grey", mfc="white", ms=5, capsize=2, label="unsplit, thinner")
+        ax.errorbar(split[column], split["accuracy %"], yerr=split["± sd"].astype(float).fillna(0), fmt="s",
+                    color="C0", ms=6, capsize=2, label="split")
+        for _, row in split.iterrows():
+            ax.annotate(row["network"], (row[column], row["accuracy %"]), textcoords="offset points",
+                        xytext=(4, 4), fontsize=7)
+        _log_count_axis(ax, column)
+    axes[0].set_ylabel("test accuracy %")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=2, bbox_to_anchor=(0.5, 0.0), frameon=False)
+    fig.suptitle(textwrap.fill(title, 80), fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
 def tradeoff_plot(found: pd.DataFrame, comparison: pd.DataFrame, title: str) -> plt.Figure:
     """Two panels on one parameter axis, as the two kinds of network were trained differently: left, the
     split found at each threshold as the search fine-tuned it (:func:`~netsplit.study.tradeoff_frame`:

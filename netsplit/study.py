@@ -67,9 +67,12 @@ class Network:
     split: tuple[int, ...] = (1, 1, 1, 1, 1)
     factor: int = 4
     first_conv: str = "whole"
+    width: float | None = None  # its own width multiplier (a thin control), instead of the study's
 
     def build(self, model: str, **options) -> keras.Model:
         """This network of ``model`` (``options``, e.g. ``width_multiplier``, go to :func:`build_model`)."""
+        if self.width is not None:
+            options = {**options, "width_multiplier": self.width}
         if self.variant == "proposed":
             return build_model(model, self.variant, self.split, first_conv=self.first_conv, **options)
         return build_model(model, self.variant, factor=self.factor, first_conv=self.first_conv, **options)
@@ -87,6 +90,42 @@ def paper_networks(found: tuple[int, ...]) -> list[Network]:
         Network("shared split", "shared", factor=4),
         Network("found by search", split=tuple(found)),
     ]
+
+
+CONTROLS = {"vgg16": ("proposed_I", "found by search", "shared split"), "resnet18": ("found by search", "naive split")}
+"""The split networks that get thin controls: unsplit networks narrowed to their parameters, and to their MACs."""
+COSTS = ("params", "macs")
+
+
+def matched_width(model: str, cost: str, target: int, width: float, input_shape: tuple[int, int, int]) -> float:
+    """The width multiplier (at most ``width``, in steps of 1/1024) at which unsplit ``model`` costs closest to
+    ``target`` parameters or MACs (``cost``)."""
+    def counted(multiplier: float) -> int:
+        return getattr(total(analyse(split_model(model, None, input_shape, width_multiplier=multiplier,
+                                                 implementation="branches"))), cost)
+
+    low, high = 1, round(width * 1024)
+    while high - low > 1:  # the cost grows with the width: bisect for the last multiplier below the target
+        middle = (low + high) // 2
+        low, high = (middle, high) if counted(middle / 1024) <= target else (low, middle)
+    return min((low / 1024, high / 1024), key=lambda m: abs(counted(m) - target))
+
+
+def thin_controls(model: str, networks: list[Network], width: float,
+                  input_shape: tuple[int, int, int]) -> list[Network]:
+    """For each of ``model``'s :data:`CONTROLS` among ``networks``: the unsplit network made thinner to its
+    parameters, and to its MACs (named "thin: parameters of proposed_I" and so on)."""
+    controls = []
+    for network in networks:
+        if network.name not in CONTROLS[model]:
+            continue
+        built = network.build(model, input_shape=input_shape, width_multiplier=width, implementation="branches")
+        for cost in COSTS:
+            target = getattr(total(analyse(built)), cost)
+            thin = matched_width(model, cost, target, width, input_shape)
+            label = "parameters" if cost == "params" else "MACs"
+            controls.append(Network(f"thin: {label} of {network.name}", width=thin))
+    return controls
 
 
 @dataclass(frozen=True)
@@ -281,12 +320,13 @@ def train_networks(config: FinalConfig, networks: list[Network], records: str | 
                 if twin is not None:
                     store.append(twin)
                     continue
+                width = network.width or s.width_multiplier
                 build = partial(network.build, s.model, input_shape=data.input_shape, num_classes=data.num_classes,
-                                width_multiplier=s.width_multiplier)
+                                width_multiplier=width)
                 train_network(build, data, train, seed, store, label=f"{network.name} seed {seed}",
                               experiment=network.name, config_hash=config.hash, model=s.model,
                               variant=network.variant, split=list(network.split), factor=network.factor,
-                              width=s.width_multiplier, role="final")
+                              width=width, role="final")
     wanted = {(n.name, tuple(n.split)) for n in networks}
     return [r for r in store.records if (r.experiment, tuple(r.split)) in wanted and r.seed in seeds]
 
@@ -298,16 +338,19 @@ def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
     Against the baseline: the drop in points, and whether it is larger than the seed spread (the two
     networks' standard deviations combined, ``sqrt(sd_a² + sd_b²)``); unknown with a single seed."""
     rows = []
+    widths = [r.width for r in records if r.experiment == "baseline"][:1]
     for name in dict.fromkeys(r.experiment for r in records):
         group = [r for r in records if r.experiment == name]
         accuracies = [100 * r.accuracy for r in group]
         first = group[0]
+        split = ",".join(map(str, first.split)) if first.variant == "proposed" else f"{first.variant}, K={first.factor}"
         rows.append({
             "network": name,
-            "split": ",".join(map(str, first.split)) if first.variant == "proposed" else f"{first.variant}, K={first.factor}",
+            "split": f"unsplit, width {first.width:.3g}" if widths and first.width != widths[0] else split,
             "accuracy %": statistics.fmean(accuracies),
             "± sd": statistics.stdev(accuracies) if len(group) > 1 else None,
             "seeds": len(group),
+            "accuracies": accuracies,
             "parameters": first.params,
             "MMACs": first.macs / 1e6,
             "memory layer by layer (KiB)": first.memory_layerwise / 1024,
@@ -549,14 +592,8 @@ class Verdict:
 
     key: str
     claim: str
-    verdict: str  # confirmed | not confirmed | not testable here
+    verdict: str  # confirmed | not confirmed | refuted | not settled | not testable here
     evidence: str
-
-
-def _spread(comparison: pd.DataFrame, *names: str) -> float | None:
-    """The combined seed spread of the named networks; None where any has a single seed."""
-    rows = comparison.loc[list(names)]
-    return None if (rows["seeds"] < 2).any() else float((rows["± sd"].astype(float) ** 2).sum() ** 0.5)
 
 
 def verdicts(model: str, comparison: pd.DataFrame, result: SearchResult) -> list[Verdict]:
@@ -588,7 +625,7 @@ def _vgg16_verdicts(comparison: pd.DataFrame) -> list[Verdict]:
                             ["baseline", "proposed_I"], _proposed_i_drop),
         "naive_worst": ("the naive split loses the most accuracy of the four splits of Table 2",
                         ["proposed_I", "proposed_II", "naive split", "shared split"], _naive_worst),
-        "proposed_I_complexity": ("proposed_I is slightly more complex than the shared split",
+        "proposed_I_complexity": ("proposed_I is slightly more complex than the shared split, and more accurate",
                                   ["proposed_I", "proposed_I, input split", "shared split"], _proposed_i_complexity),
     }
     found = []
@@ -600,39 +637,105 @@ def _vgg16_verdicts(comparison: pd.DataFrame) -> list[Verdict]:
     return found
 
 
+@dataclass(frozen=True)
+class Difference:
+    """Mean accuracy of one network minus another's (points), its 95 % interval and p-value by Welch's t-test
+    on the seeds; ``low``, ``high`` and ``p`` are None with fewer than two seeds on either side."""
+
+    mean: float
+    low: float | None
+    high: float | None
+    p: float | None
+
+    def __str__(self) -> str:
+        interval = "" if self.low is None else f" (95 % interval {self.low:+.2f} to {self.high:+.2f}, p = {self.p:.2f})"
+        return f"{self.mean:+.2f} points{interval}"
+
+
+def difference(comparison: pd.DataFrame, a: str, b: str) -> Difference:
+    """Network ``a``'s test accuracy minus ``b``'s, over their seeds (Welch's t-test, unequal variances)."""
+    from scipy.stats import ttest_ind
+
+    x, y = comparison.loc[a, "accuracies"], comparison.loc[b, "accuracies"]
+    mean = statistics.fmean(x) - statistics.fmean(y)
+    if min(len(x), len(y)) < 2:
+        return Difference(mean, None, None, None)
+    test = ttest_ind(x, y, equal_var=False)
+    interval = test.confidence_interval(0.95)
+    return Difference(mean, float(interval.low), float(interval.high), float(test.pvalue))
+
+
 def _proposed_i_drop(comparison: pd.DataFrame) -> tuple[str, str]:
-    drop = float(comparison.loc["proposed_I", "drop (points)"])
-    spread = _spread(comparison, "baseline", "proposed_I")
-    evidence = f"proposed_I loses {drop:.2f} points here"
-    if spread is None:
+    drop = difference(comparison, "baseline", "proposed_I")
+    evidence = f"proposed_I loses {drop} here"
+    if drop.low is None:
         return "not testable here", evidence + "; one seed per network"
-    evidence += f" (seed spread {spread:.2f})"
-    if spread > 0.5:
-        return "not testable here", evidence + "; the spread is too large to tell"
-    return ("confirmed" if abs(drop - PAPER_PROPOSED_I_DROP) <= 0.5 else "not confirmed",
-            evidence + f"; within 0.5 points of {PAPER_PROPOSED_I_DROP} counts as confirmed")
+    inside = drop.low <= PAPER_PROPOSED_I_DROP <= drop.high
+    return ("confirmed" if inside else "refuted",
+            evidence + f"; confirmed only if {PAPER_PROPOSED_I_DROP} lies in the interval")
 
 
 def _naive_worst(comparison: pd.DataFrame) -> tuple[str, str]:
-    splits = comparison["accuracy %"][["proposed_I", "proposed_II", "naive split", "shared split"]].sort_values()
-    spread = _spread(comparison, *splits.index[:2])
-    evidence = ", ".join(f"{name} {value:.2f} %" for name, value in splits.items())
-    if spread is None:
+    names = ["proposed_I", "proposed_II", "naive split", "shared split"]
+    others = [name for name in names if name != "naive split"]
+    gaps = {name: difference(comparison, name, "naive split") for name in others}
+    evidence = "; ".join(f"{name} {gap}" for name, gap in gaps.items()) + " above the naive split"
+    if any(gap.p is None for gap in gaps.values()):
         return "not testable here", evidence + "; one seed per network"
-    lowest_by_margin = splits.index[0] == "naive split" and splits.iloc[1] - splits.iloc[0] > spread
-    return ("confirmed" if lowest_by_margin else "not confirmed",
-            evidence + f"; spread of the two lowest {spread:.2f}")
+    if all(gap.mean > 0 and gap.p < 0.05 for gap in gaps.values()):
+        return "confirmed", evidence
+    if any(gap.mean < 0 and gap.p < 0.05 for gap in gaps.values()):
+        return "refuted", evidence
+    return "not settled", evidence + "; a difference counts at the 0.05 level"
 
 
 def _proposed_i_complexity(comparison: pd.DataFrame) -> tuple[str, str]:
     params = comparison["parameters"]
-    whole = params["proposed_I"] / params["shared split"]
-    share = params["proposed_I, input split"] / params["shared split"]
-    slightly = [reading for reading, ratio in (("whole-input", whole), ("input-split", share)) if 1 < ratio <= 1.5]
-    verdict = f"confirmed under the {slightly[0]} reading" if len(slightly) == 1 else \
-        "confirmed" if slightly else "not confirmed"
-    return verdict, (f"parameters against the shared split: {whole:.2f}x with each branch's first convolution "
-                     f"reading the whole block input, {share:.2f}x reading its share (counted)")
+    readings = {"whole-input": "proposed_I", "input-split": "proposed_I, input split"}
+    parts, states = [], {}
+    for reading, name in readings.items():
+        ratio = params[name] / params["shared split"]
+        gap = difference(comparison, name, "shared split")
+        parts.append(f"{reading} reading: {ratio:.2f}x the parameters, accuracy {gap} against the shared split")
+        if gap.p is None:
+            states[reading] = "untested"
+        elif not 1 < ratio <= 1.5 or (gap.mean < 0 and gap.p < 0.05):
+            states[reading] = "fails"
+        else:
+            states[reading] = "holds" if gap.mean > 0 and gap.p < 0.05 else "unsettled"
+    evidence = "; ".join(parts) + " (slightly: at most 1.5x; a difference counts at the 0.05 level)"
+    holding = [reading for reading, state in states.items() if state == "holds"]
+    if "untested" in states.values():
+        return "not testable here", evidence + "; one seed per network"
+    if holding:
+        return ("confirmed under both readings" if len(holding) == 2
+                else f"confirmed under the {holding[0]} reading only"), evidence
+    return ("not settled" if "unsettled" in states.values() else "refuted"), evidence
+
+
+def thinning_verdicts(model: str, table: pd.DataFrame, alpha: float = 0.05) -> list[Verdict]:
+    """Splitting against thinning, at equal parameters and at equal MACs: each of ``model``'s
+    :data:`CONTROLS` against its thin control by Welch's t-test on the seeds' accuracies (``table``: a
+    :func:`comparison_table`)."""
+    found = []
+    for label, cost in (("parameters", "params"), ("MACs", "macs")):
+        claim = f"at equal {label}, a split network is more accurate than a thinner unsplit one"
+        gaps = {split: difference(table, split, f"thin: {label} of {split}") for split in CONTROLS[model]
+                if split in table.index and f"thin: {label} of {split}" in table.index}
+        if not gaps:
+            found.append(Verdict(f"{model}_thinning_{cost}", claim, "not testable here", "this run trains no thin control"))
+            continue
+        evidence = "; ".join(f"{split} {gap} against its control" for split, gap in gaps.items())
+        if any(gap.p is None for gap in gaps.values()):
+            verdict = "not testable here"
+        elif all(gap.mean > 0 and gap.p < alpha for gap in gaps.values()):
+            verdict = "confirmed"
+        elif any(gap.mean < 0 and gap.p < alpha for gap in gaps.values()):
+            verdict = "refuted"
+        else:
+            verdict = "not settled"
+        found.append(Verdict(f"{model}_thinning_{cost}", claim, verdict, evidence + f"; Welch's t-test, {alpha:g} level"))
+    return found
 
 
 def verdict_table(found: list[Verdict]) -> str:

@@ -120,3 +120,22 @@ def test_the_search_trend_names_the_accuracy_it_decided_on_and_titles_its_legend
         legends = [a for a in ax.get_children() if isinstance(a, plt.matplotlib.legend.Legend)]
         assert sorted(legend.get_title().get_text() for legend in legends) == ["block", "the rule"]
         plt.close(fig)
+
+
+def test_the_thinning_plot_joins_the_unsplit_networks_and_labels_the_split_ones():
+    import numpy as np
+    import pandas as pd
+
+    from netsplit.plots import thinning_plot
+
+    table = pd.DataFrame({
+        "accuracy %": [92.0, 91.0, 90.0, 91.5], "± sd": [0.1, 0.2, None, 0.3],
+        "parameters": [1000, 400, 200, 410], "MMACs": [10.0, 4.0, 2.0, 6.0],
+    }, index=pd.Index(["baseline", "thin: parameters of proposed_I", "thin: MACs of proposed_I", "proposed_I"],
+                      name="network"))
+    figure = thinning_plot(table, "title")
+    for ax, column in zip(figure.axes, ("parameters", "MMACs")):
+        thin_line = next(line for line in ax.lines if line.get_linestyle() == "-")
+        expected = table.drop("proposed_I").sort_values(column)
+        np.testing.assert_array_equal(thin_line.get_xdata(), expected[column])
+        assert [text.get_text() for text in ax.texts] == ["proposed_I"]
