@@ -4,6 +4,7 @@ shared split (the first conv layers shared, the rest as K slim networks)."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import keras
@@ -123,6 +124,10 @@ def split_model(
     split = check_factors(factors, len(arch.blocks))
     for i, (block, factor) in enumerate(zip(arch.blocks, split)):
         check_factor(factor, [u.width for u in block], f"block {i + 1} of {model}")
+        if factor > 1 and first_conv == "whole" and len(block) == 1 and block[0].kind == "conv":
+            warnings.warn(f"block {i + 1} of {model} is a single convolution: split {factor} ways, every branch "
+                          "reading its whole input, it keeps all its parameters and MACs and adds a fusion; "
+                          "leave it at 1 (or give first_conv='share')", stacklevel=2)
     inputs = keras.Input(check_input_shape(input_shape), name="image")
     x, stride_moved = inputs, False
     for i, (block, factor) in enumerate(zip(arch.blocks, split)):

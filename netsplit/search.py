@@ -13,10 +13,12 @@ search, a parallel executor and ``netsplit report`` reach the same split from th
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -125,6 +127,12 @@ class SearchConfig:
         """The key of records files written before networks were shared across thresholds."""
         return config_hash(self.legacy_fields())
 
+    def costs(self, split: tuple[int, ...]) -> tuple[int, int]:
+        """Parameters and MACs of the network split by ``split`` (counted, not trained)."""
+        if self.architecture:
+            return _own_network_costs(self.model, tuple(split))
+        return network_costs(self.model, tuple(split), self.width_multiplier)
+
     def load_data(self, path: str | None = None) -> Dataset:
         """The configuration's data: its subsets and held-out validation images, from ``path`` if given
         (for your own network, resized to its input)."""
@@ -141,6 +149,35 @@ class SearchConfig:
         network and data are named by their file or folder name)."""
         dataset = "-".join(Path(part).stem for part in self.dataset.split(":"))
         return Path(folder) / f"{Path(self.model_name).stem}-{dataset}-{self.hash}.jsonl"
+
+
+@functools.cache
+def network_costs(model: str, split: tuple[int, ...], width_multiplier: float) -> tuple[int, int]:
+    """Parameters and MACs of built-in ``model`` split by ``split`` at ``width_multiplier`` (CIFAR-sized input)."""
+    from netsplit.complexity import analyse, total
+    from netsplit.models import split_model
+
+    with warnings.catch_warnings():  # counting the split that saves nothing is how the search finds it out
+        warnings.simplefilter("ignore", UserWarning)
+        network = split_model(model, split, width_multiplier=width_multiplier, implementation="branches")
+    cost = total(analyse(network))
+    return cost.params, cost.macs
+
+
+@functools.cache
+def _own_network_costs(path: str, split: tuple[int, ...]) -> tuple[int, int]:
+    from netsplit.complexity import analyse, total
+    from netsplit.networks import split_network
+
+    cost = total(analyse(split_network(load_network(path), split, weights=False, implementation="branches")))
+    return cost.params, cost.macs
+
+
+def changes_nothing(base: tuple[int, int], candidate: tuple[int, int]) -> bool:
+    """Whether a candidate costs no fewer parameters and no fewer MACs than the network it splits: a block of
+    one convolution whose branches all read its whole input does the same arithmetic, plus a fusion. Such a
+    factor is skipped, not trained."""
+    return candidate[0] >= base[0] and candidate[1] >= base[1]
 
 
 def _is_number(value) -> bool:
@@ -261,6 +298,7 @@ class BlockOutcome:
     candidates: dict[int, tuple[float, float]] = field(default_factory=dict)  # factor: (mean, stdev)
     chosen: int = 1
     decided: bool = True  # False: the records lack the next factor this block's rule must try
+    skipped: tuple[int, ...] = ()  # factors that would not reduce the network's parameters or MACs
 
 
 def selection_accuracy(record: RunRecord) -> float:
@@ -274,11 +312,14 @@ def _mean_sd(records: list[RunRecord]) -> tuple[float, float]:
 
 
 def decide_block(block: int, baseline: float, reference: float, candidates: dict[int, list[RunRecord]],
-                 factors: Iterable[int], threshold: float) -> BlockOutcome:
-    """Accept the longest prefix of ascending factors whose mean drop stays below ``threshold``; every
-    candidate trained in that order is reported, also past the first that fails (a full sweep)."""
-    outcome, stopped = BlockOutcome(block, baseline, reference), False
+                 factors: Iterable[int], threshold: float, skipped: tuple[int, ...] = ()) -> BlockOutcome:
+    """Accept the longest prefix of ascending factors whose mean drop stays below ``threshold``, passing over
+    the ``skipped`` ones (see :func:`changes_nothing`); every candidate trained in that order is reported,
+    also past the first that fails (a full sweep)."""
+    outcome, stopped = BlockOutcome(block, baseline, reference, skipped=tuple(skipped)), False
     for factor in factors:
+        if factor in skipped:
+            continue
         if factor not in candidates:
             break
         outcome.candidates[factor] = _mean_sd(candidates[factor])
@@ -357,19 +398,33 @@ class SplitSearch:
             original = baseline if original is None else original
             reference = baseline if config.reference == "block" else original
             candidates = {}
-            jobs_by_factor = {k: [self._candidate(base, block, k, s) for s in self._seeds] for k in config.factors}
+            skipped = self._no_saving(base, block)
+            jobs_by_factor = {k: [self._candidate(base, block, k, s) for s in self._seeds] for k in config.factors
+                              if k not in skipped}
+            outcome = decide_block(block, baseline, reference, candidates, config.factors, config.threshold, skipped)
             if self.executor.parallel or config.sweep:
                 self._run([job for jobs in jobs_by_factor.values() for job in jobs], reference)
             for factor, jobs in jobs_by_factor.items():
                 self._run(jobs, reference)
                 candidates[factor] = self._records(jobs[0].split)
-                outcome = decide_block(block, baseline, reference, candidates, config.factors, config.threshold)
+                outcome = decide_block(block, baseline, reference, candidates, config.factors, config.threshold,
+                                       skipped)
                 if outcome.chosen != factor and not config.sweep:
                     break
             outcomes.append(outcome)
             split[block - 1] = outcome.chosen
             self.log(f"block {block}: factor {outcome.chosen} fixed; split so far {','.join(map(str, split))}")
         return SearchResult(tuple(split), outcomes, self.used_records(), config.threshold)
+
+    def _no_saving(self, base: tuple[int, ...], block: int) -> tuple[int, ...]:
+        """The candidate factors of ``block`` that would cost no fewer parameters or MACs (skipped, logged)."""
+        costs = self.config.costs
+        skipped = tuple(k for k in self.config.factors
+                        if changes_nothing(costs(base), costs(base[: block - 1] + (k,) + base[block:])))
+        if skipped:
+            self.log(f"block {block}: factor {', '.join(map(str, skipped))} skipped: the split would keep every "
+                     "parameter and MAC of the block (each branch reading its whole input) and add a fusion")
+        return skipped
 
     def _candidate(self, base: tuple[int, ...], block: int, factor: int, seed: int) -> Job:
         return job_for(self.config, base[: block - 1] + (factor,) + base[block:], seed)
@@ -431,9 +486,10 @@ def replay(records: list[RunRecord], threshold: float | None = None, reference: 
         original = baseline if original is None else original
         splits = {f: base[: block - 1] + (f,) + base[block:] for f in factors}
         candidates = {f: by_split[s] for f, s in splits.items() if s in by_split}
+        skipped = tuple(f for f, s in splits.items() if _no_saving(by_split, base, s))
         outcome = decide_block(block, baseline, baseline if reference == "block" else original, candidates,
-                               factors, threshold)
-        untried = [f for f in factors if f not in outcome.candidates]
+                               factors, threshold, skipped)
+        untried = [f for f in factors if f not in outcome.candidates and f not in skipped]
         if untried and outcome.chosen == max(outcome.candidates, default=1):  # every factor tried was accepted
             outcome.decided = False
             return SearchResult(base, [*outcomes, outcome], records, threshold, missing=splits[untried[0]])
@@ -442,15 +498,29 @@ def replay(records: list[RunRecord], threshold: float | None = None, reference: 
     return SearchResult(tuple(split), outcomes, records, threshold)
 
 
+def _no_saving(by_split: dict[tuple, list[RunRecord]], base: tuple[int, ...], split: tuple[int, ...]) -> bool:
+    """Whether ``split`` saves nothing over ``base``, by the costs their records hold, or, for a built-in
+    model whose records lack them (a skipped factor is never trained), by counting."""
+    first = by_split[base][0]
+    def costs(s: tuple[int, ...]) -> tuple[int, int] | None:
+        records = by_split.get(s)
+        if records and records[0].params and records[0].macs:
+            return records[0].params, records[0].macs
+        return network_costs(first.model, s, first.width) if first.model in MODELS else None
+    base_costs, split_costs = costs(base), costs(split)
+    return None not in (base_costs, split_costs) and changes_nothing(base_costs, split_costs)
+
+
 def outcome_rows(result: SearchResult) -> list[dict]:
     """One row per block, as in the paper's Table 1: baseline, accuracy per factor, chosen factor."""
-    factors = sorted({f for o in result.outcomes for f in o.candidates})
+    factors = sorted({f for o in result.outcomes for f in (*o.candidates, *o.skipped)})
     rows = []
     for o in result.outcomes:
         row = {"block": o.block, "baseline": round(100 * o.baseline, 2)}
         for factor in factors:
             mean, sd = o.candidates.get(factor, (None, 0.0))
-            row[f"K={factor}"] = None if mean is None else round(100 * mean, 2) if sd == 0 else f"{100 * mean:.2f}±{100 * sd:.2f}"
+            row[f"K={factor}"] = ("no saving" if factor in o.skipped else None) if mean is None else \
+                round(100 * mean, 2) if sd == 0 else f"{100 * mean:.2f}±{100 * sd:.2f}"
         row["chosen"] = o.chosen if o.decided else "?"
         rows.append(row)
     return rows

@@ -160,7 +160,9 @@ MODEL_STUDIES = {
         intro=(
             "For ResNet18 the blocks are the stem and the four residual stages. A split stage is K slim residual "
             "stages side by side; its fusion pools where the next stage would reduce resolution, and that "
-            "stage's stride moves into the pooling. The paper's Table 1 lists the accuracy of every block at "
+            "stage's stride moves into the pooling. Block 1, the stem, is a single convolution: split with every "
+            "branch reading its whole input it keeps all its parameters and MACs and only adds a fusion, so the "
+            "search skips it (\"no saving\" in the table). The paper's Table 1 lists the accuracy of every block at "
             "factors 1, 2, 4, 6 and 8 with a threshold of 0.5 points, and notes that splitting sometimes "
             "*improved* accuracy. The split found here is compared with the unsplit ResNet18 and the **naive "
             "split**, 4 slim ResNet18s joined only before the classifier."

@@ -84,7 +84,7 @@ def browser(tmp_path: Path) -> list[str]:
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("model, threshold", [("vgg16", 0.5), ("vgg16", 0.35), ("resnet18", 0.37)])
+@pytest.mark.parametrize("model, threshold", [("vgg16", 0.5), ("vgg16", 0.35), ("resnet18", 0.5)])
 def test_a_browser_shows_the_split_replay_finds_where_the_slider_is_moved(tmp_path, model, threshold):
     records = read_records(RECORDS[model])
     url = page(tmp_path, threshold_explorer(records, title=f"{model} search", threshold=0.0).data, threshold)

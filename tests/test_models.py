@@ -119,3 +119,14 @@ def test_bad_variant_and_shared_cut():
 def test_build_model_refuses_arguments_it_would_ignore(kwargs, message):
     with pytest.raises(InputError, match=message):
         build_model("vgg16", **kwargs)
+
+
+def test_splitting_a_single_convolution_with_whole_inputs_is_flagged():
+    import warnings as _warnings
+
+    with pytest.warns(UserWarning, match="keeps all its parameters and MACs"):
+        split_model("resnet18", (2, 1, 1, 1, 1), width_multiplier=0.125)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("error")
+        split_model("resnet18", (2, 1, 1, 1, 1), width_multiplier=0.125, first_conv="share")
+        split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.125)

@@ -182,11 +182,14 @@ def test_architecture_hash_ignores_names_and_weights_but_not_settings():
     assert describe_network(wider).architecture() != describe_network(narrower).architecture()
 
 
-def tiny_cnn(width=8, classes=2):
+def tiny_cnn(width=8, classes=2, convs=1):
+    """Two blocks of ``convs`` convolutions each; a block of one convolution saves nothing when split."""
+    first = [layers.Conv2D(width, 3, padding="same", activation="relu") for _ in range(convs)]
+    second = [layers.Conv2D(width, 3, padding="same", activation="relu") for _ in range(convs - 1)]
     return keras.Sequential([
-        keras.Input((16, 16, 1)), layers.Conv2D(width, 3, padding="same", activation="relu"), layers.MaxPooling2D(),
-        layers.Conv2D(width, 3, padding="same"), layers.BatchNormalization(), layers.ReLU(), layers.MaxPooling2D(),
-        layers.Flatten(), layers.Dense(classes, activation="softmax"),
+        keras.Input((16, 16, 1)), *first, layers.MaxPooling2D(),
+        *second, layers.Conv2D(width, 3, padding="same"), layers.BatchNormalization(), layers.ReLU(),
+        layers.MaxPooling2D(), layers.Flatten(), layers.Dense(classes, activation="softmax"),
     ])
 
 
@@ -209,18 +212,24 @@ def test_a_search_on_a_keras_file_is_keyed_by_its_name_and_architecture(tmp_path
     from netsplit.search import SearchConfig, SplitSearch
     from oracle import Oracle
 
-    config = SearchConfig(model=saved(tiny_cnn(), tmp_path / "a" / "cnn.keras"), dataset="npz:data/digits.npz",
+    config = SearchConfig(model=saved(tiny_cnn(convs=2), tmp_path / "a" / "cnn.keras"), dataset="npz:data/digits.npz",
                           factors=(2, 4))
-    assert config.blocks == (1, 2) and config.architecture == describe_network(tiny_cnn()).architecture()
-    moved = SearchConfig(model=saved(tiny_cnn(), tmp_path / "b" / "cnn.keras"), dataset="npz:data/digits.npz",
+    assert config.blocks == (1, 2) and config.architecture == describe_network(tiny_cnn(convs=2)).architecture()
+    moved = SearchConfig(model=saved(tiny_cnn(convs=2), tmp_path / "b" / "cnn.keras"), dataset="npz:data/digits.npz",
                          factors=(2, 4))
-    other = SearchConfig(model=saved(tiny_cnn(width=12), tmp_path / "c" / "cnn.keras"), dataset="npz:data/digits.npz",
-                         factors=(2, 4))
+    other = SearchConfig(model=saved(tiny_cnn(width=12, convs=2), tmp_path / "c" / "cnn.keras"),
+                         dataset="npz:data/digits.npz", factors=(2, 4))
     assert moved.hash == config.hash != other.hash
     assert config.default_records().name == f"cnn-npz-digits-{config.hash}.jsonl"
     oracle = Oracle(config, {1: {2: 0.1, 4: 0.9}, 2: {2: 0.1, 4: 0.2}})
     result = SplitSearch(config, oracle, RecordStore(tmp_path / "r.jsonl", config.hash), log=lambda line: None).run()
     assert result.split == (2, 4) and {job.split for job in oracle.calls} == {(1, 1), (2, 1), (4, 1), (2, 2), (2, 4)}
+    single = SearchConfig(model=saved(tiny_cnn(), tmp_path / "d" / "cnn.keras"), dataset="npz:data/digits.npz",
+                          factors=(2, 4))
+    oracle = Oracle(single, {})
+    result = SplitSearch(single, oracle, RecordStore(tmp_path / "s.jsonl", single.hash), log=lambda line: None).run()
+    assert result.split == (1, 1) and [o.skipped for o in result.outcomes] == [(2, 4), (2, 4)], \
+        "blocks of one convolution each save nothing when split"
 
 
 @pytest.mark.parametrize("options,message", [

@@ -306,3 +306,25 @@ def test_the_progress_line_shows_the_drop_the_decision_uses():
     assert "validation accuracy 93.00% (test 90.00%)" in line and "drop +0.50 pt -> stop" in line
     record.validation_accuracy = None
     assert "accuracy 90.00%, drop +3.50 pt -> stop" in _progress_line(record, 0.935, 0.5, 1, 4, 1.0)
+
+
+def test_a_factor_that_saves_nothing_is_skipped_not_trained(tmp_path):
+    result, oracle = search(tmp_path, {2: {2: 0.1, 4: 0.6}}, model="resnet18", blocks=(1, 2))
+    assert factors_tried(oracle, 1) == [], "ResNet18's stem is one convolution: splitting it saves nothing"
+    assert result.outcomes[0].skipped == (2, 4, 6, 8) and result.outcomes[0].chosen == 1
+    assert result.split[:2] == (1, 2) and factors_tried(oracle, 2) == [2, 4]
+    replayed = replay(read_records(tmp_path / "r.jsonl"), 0.5)
+    assert replayed.split == result.split and replayed.missing is None
+    assert replayed.outcomes[0].skipped == (2, 4), "replay knows the factors its records hold"
+    from netsplit.search import outcome_rows
+
+    assert outcome_rows(replayed)[0]["K=2"] == "no saving"
+
+
+def test_saving_nothing_means_no_fewer_parameters_and_no_fewer_macs():
+    from netsplit.search import changes_nothing, network_costs
+
+    assert changes_nothing((100, 100), (101, 100)) and not changes_nothing((100, 100), (101, 99))
+    unsplit = network_costs("resnet18", (1, 1, 1, 1, 1), 0.125)
+    assert changes_nothing(unsplit, network_costs("resnet18", (8, 1, 1, 1, 1), 0.125))
+    assert not changes_nothing(unsplit, network_costs("resnet18", (1, 8, 1, 1, 1), 0.125))
