@@ -11,25 +11,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from netsplit.implementations import in_form
 from netsplit.layers import Fusion, SplitBlock
-
-
-def as_branches(model: keras.Model) -> keras.Model:
-    """The same network with every split block in the separate-branch implementation."""
-    blocks = [layer for layer in model.layers if isinstance(layer, SplitBlock)]
-    if all(block.implementation == "branches" for block in blocks):
-        return model
-    config = model.get_config()
-    for layer in config["layers"]:
-        if layer["class_name"].endswith("SplitBlock"):
-            layer["config"]["implementation"] = "branches"
-    clone = keras.Model.from_config(config)
-    for source, target in zip(model.layers, clone.layers):
-        if isinstance(source, SplitBlock):
-            target.set_branch_weights(source.get_branch_weights())
-        elif source.weights:
-            target.set_weights(source.get_weights())
-    return clone
 
 
 def _forward(chain: list, x):
@@ -64,7 +47,7 @@ def predict_branchwise(model: keras.Model, images: np.ndarray, batch_size: int =
     >>> np.allclose(predict_branchwise(model, images), model.predict(images, verbose=0), atol=1e-4)
     True
     """
-    model = as_branches(model)
+    model = in_form(model, "branches")
     chain = [layer for layer in model.layers if not isinstance(layer, layers.InputLayer)]
     outputs = []
     for start in range(0, len(images), batch_size):

@@ -1,8 +1,9 @@
 """Inference on an engine: a netsplit network as a LiteRT flatbuffer, and the helpers that run it.
 
 :func:`convert` turns any netsplit model (trained or not) into a LiteRT (TensorFlow Lite) model at
-batch 1, with every split block as grouped convolutions, so that the engine runs one grouped
-convolution per layer; the converter folds batch normalisation into the convolutions. Weights can
+batch 1, each split block lowered to grouped convolutions (one per layer; the default), to dense
+convolutions with block-diagonal weights, or to one convolution per branch; the converter folds batch
+normalisation into the convolutions. Weights can
 stay float32, be stored as float16, or the whole network can be quantized to int8 after training,
 calibrated on a representative set of training images.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,40 +28,6 @@ from netsplit.errors import InputError
 
 if TYPE_CHECKING:
     import keras
-
-    from netsplit.layers import SplitBlock
-
-
-def _groupable(block: SplitBlock) -> bool:
-    """Whether a split block can be one grouped convolution per layer: its factor divides every width,
-    and the input channels where the branches read their share of them."""
-    widths = [unit.width for unit in block.unit_specs]
-    if block.shares_input(block.in_channels):
-        widths.append(block.in_channels)
-    return block.factor > 1 and all(width % block.factor == 0 for width in widths)
-
-
-def grouped_form(model: keras.Model, input_size: int | None = None) -> keras.Model:
-    """The same network and weights with split blocks as grouped convolutions (where the factor
-    divides every width; other blocks keep separate branches), optionally at a square ``input_size``."""
-    from netsplit.layers import SplitBlock
-
-    groupable = {layer.name for layer in model.layers if isinstance(layer, SplitBlock) and _groupable(layer)}
-    config = model.get_config()
-    for layer in config["layers"]:
-        if layer["class_name"] == "InputLayer" and input_size is not None:
-            batch, _, _, channels = layer["config"]["batch_shape"]
-            layer["config"]["batch_shape"] = [batch, input_size, input_size, channels]
-        if layer["config"]["name"] in groupable:
-            layer["config"]["implementation"] = "grouped"
-    grouped = type(model).from_config(config)  # a Sequential model's config is not a functional one's
-    for layer in model.layers:
-        target = grouped.get_layer(layer.name)
-        if isinstance(layer, SplitBlock):
-            target.set_branch_weights(layer.get_branch_weights())
-        else:
-            target.set_weights(layer.get_weights())
-    return grouped
 
 
 def _check_representative(representative: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
@@ -78,9 +46,15 @@ def convert(
     precision: str = "float32",
     representative: np.ndarray | None = None,
     input_size: int | None = None,
+    lowering: str | Mapping[str, str] = "grouped",
 ) -> bytes:
-    """The LiteRT flatbuffer of ``model`` at batch 1, in grouped form, at ``precision`` (one of
-    :data:`PRECISIONS`); int8 calibrates on ``representative`` images and keeps float input and output.
+    """The LiteRT flatbuffer of ``model`` at batch 1, at ``precision`` (one of :data:`PRECISIONS`); int8
+    calibrates on ``representative`` images and keeps float input and output.
+
+    ``lowering`` is the form the engine runs each split block in, for all blocks or by block name (see
+    :func:`~netsplit.implementations.in_form`): "grouped" (one grouped convolution per layer, where the
+    factor divides the widths), "masked" (one dense convolution with block-diagonal weights, zeros stored)
+    or "branches" (one convolution per branch).
 
     >>> from netsplit.models import split_model
     >>> model = split_model("vgg16", factors=(8, 2, 2, 4, 4), width_multiplier=0.125)
@@ -91,13 +65,15 @@ def convert(
 
     if precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r}; valid precisions are {', '.join(PRECISIONS)}")
-    grouped = grouped_form(model, input_size)
-    shape = tuple(int(d) for d in grouped.input_shape[1:])
+    from netsplit.implementations import in_form
+
+    lowered = in_form(model, lowering, input_size)
+    shape = tuple(int(d) for d in lowered.input_shape[1:])
     if precision == "int8":
         representative = _check_representative(representative, shape)
     with tempfile.TemporaryDirectory() as folder:
         signature = [tf.TensorSpec((1, *shape), tf.float32, name="image")]
-        grouped.export(folder, format="tf_saved_model", input_signature=signature, verbose=False)
+        lowered.export(folder, format="tf_saved_model", input_signature=signature, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(folder)
         if precision == "float16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import keras
@@ -46,6 +47,45 @@ def candidates(block) -> list[str]:
     if divisible and not (block.shares_input(block.in_channels) and block.in_channels % block.factor):
         forms.append("grouped")
     return forms
+
+
+def can_run(block, form: str) -> bool:
+    """Whether built ``block`` can take ``form`` (grouped convolutions need the factor to divide every width)."""
+    return block.factor > 1 and form in candidates(block) if form == "grouped" else True
+
+
+def in_form(model: keras.Model, forms: str | Mapping[str, str], input_size: int | None = None) -> keras.Model:
+    """The same network and weights with each split block in ``forms`` (one implementation for all, or one per
+    block name; a block that cannot take its form keeps separate branches), optionally at a square ``input_size``.
+
+    >>> from netsplit.models import split_model
+    >>> model = in_form(split_model("vgg16", (6, 2, 2, 4, 4), width_multiplier=0.125), "grouped")
+    >>> [layer.implementation for layer in model.layers if hasattr(layer, "implementation")]
+    ['branches', 'grouped', 'grouped', 'grouped', 'grouped']
+    """
+    from netsplit.layers import SplitBlock
+
+    blocks = {layer.name: layer for layer in model.layers if isinstance(layer, SplitBlock)}
+    wanted = {name: forms if isinstance(forms, str) else forms.get(name, block.implementation)
+              for name, block in blocks.items()}
+    wanted = {name: form if can_run(blocks[name], form) else "branches" for name, form in wanted.items()}
+    if input_size is None and all(blocks[name].implementation == form for name, form in wanted.items()):
+        return model
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"] == "InputLayer" and input_size is not None:
+            batch, _, _, channels = layer["config"]["batch_shape"]
+            layer["config"]["batch_shape"] = [batch, input_size, input_size, channels]
+        if layer["config"]["name"] in wanted:
+            layer["config"]["implementation"] = wanted[layer["config"]["name"]]
+    clone = type(model).from_config(config)  # a Sequential model's config is not a functional one's
+    for layer in model.layers:
+        target = clone.get_layer(layer.name)
+        if isinstance(layer, SplitBlock):
+            target.set_branch_weights(layer.get_branch_weights())
+        elif layer.weights:
+            target.set_weights(layer.get_weights())
+    return clone
 
 
 def untimed_choice(block) -> str:

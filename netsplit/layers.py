@@ -489,14 +489,15 @@ class SplitBlock(layers.Layer):
             if len(branches) != self.factor:
                 raise InputError(f"{name}: expected {self.factor} branches, got {len(branches)}")
             if self.paths == 1:
-                branches = [{k: np.concatenate([b[k] for b in branches], axis=-1) for k in branches[0]}]
                 mask = self.mask(self.spec_map[name])
+                joined = {k: np.concatenate([b[k] for b in branches], axis=-1) for k in branches[0]
+                          if k != "kernel" or mask is None}
                 if mask is not None:  # the branch kernels placed on the mask's diagonal blocks
                     reads, writes = self.layout(self.spec_map[name])
-                    kernel = np.zeros((*weights[name][0]["kernel"].shape[:2], *mask.shape[2:]), "float32")
-                    for part, read, write in zip(weights[name], reads, writes):
-                        kernel[:, :, read, write] = part["kernel"]
-                    branches[0]["kernel"] = kernel
+                    joined["kernel"] = np.zeros((*branches[0]["kernel"].shape[:2], *mask.shape[2:]), "float32")
+                    for part, read, write in zip(branches, reads, writes):
+                        joined["kernel"][:, :, read, write] = part["kernel"]
+                branches = [joined]
             for path, arrays in enumerate(branches):
                 for key, variable in _variables(*self.conv_and_norm(name, path)).items():
                     variable.assign(arrays[key])

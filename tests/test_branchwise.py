@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from netsplit.branchwise import as_branches, predict_branchwise
+from netsplit.branchwise import predict_branchwise
+from netsplit.implementations import in_form
 from netsplit.models import build_model, split_model
 from helpers import random_statistics
 
@@ -25,7 +26,7 @@ def test_same_predictions_as_the_ordinary_forward_pass(model, variant, factors, 
 
 def test_grouped_models_are_converted_to_branches():
     grouped = random_statistics(split_model("vgg16", (2, 4, 2, 4, 8), width_multiplier=0.125, implementation="grouped"))
-    converted = as_branches(grouped)
+    converted = in_form(grouped, "branches")
     assert {l.implementation for l in converted.layers if hasattr(l, "implementation")} == {"branches"}
     x = RNG.normal(size=(2, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(predict_branchwise(grouped, x), grouped.predict(x, verbose=0), rtol=1e-4, atol=1e-5)

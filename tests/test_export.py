@@ -8,7 +8,8 @@ import pytest
 
 from helpers import ROOT, profile_search, random_statistics
 from netsplit.cli import main
-from netsplit.export import accuracy, convert, grouped_form, interpreter, op_counts, predict
+from netsplit.export import accuracy, convert, interpreter, op_counts, predict
+from netsplit.implementations import in_form
 from netsplit.layers import Fusion, SplitBlock
 from netsplit.models import build_model, split_model
 
@@ -46,8 +47,21 @@ def test_float32_export_predicts_what_keras_predicts(name):
     reference = keras_outputs(model, x)
     exported = convert(model)
     assert np.abs(predict(exported, x) - reference).max() < 1e-5 * max(1.0, np.abs(reference).max())
-    assert op_counts(exported)["CONV_2D"] == conv_layers(grouped_form(model))
+    assert op_counts(exported)["CONV_2D"] == conv_layers(in_form(model, "grouped"))
     assert not any("BATCH_NORM" in op or op in ("MUL", "RSQRT") for op in op_counts(exported)), "BN folded"
+
+
+@pytest.mark.parametrize("lowering", ["masked", "branches"])
+@pytest.mark.parametrize("name", ["vgg16 8,2,2,4,4", "resnet18 8,2,2,2,4", "vgg16 6,2,2,4,4 (6 does not divide 16)"])
+def test_every_lowering_predicts_what_keras_predicts(name, lowering):
+    model = random_statistics(NETWORKS[name]())
+    x = images(4)
+    reference = keras_outputs(model, x)
+    exported = convert(model, lowering=lowering)
+    assert np.abs(predict(exported, x) - reference).max() < 1e-5 * max(1.0, np.abs(reference).max())
+    ops = op_counts(exported)
+    assert ops["CONV_2D"] == conv_layers(in_form(model, lowering))
+    assert not any("BATCH_NORM" in op or op in ("MUL", "RSQRT") for op in ops), "BN and the mask folded"
 
 
 def test_split_blocks_become_one_grouped_convolution_per_layer():
@@ -64,7 +78,7 @@ def test_split_blocks_become_one_grouped_convolution_per_layer():
 @pytest.mark.parametrize("split,first_conv", [((6, 2, 2, 4, 4), "whole"), ((2, 2, 2, 4, 4), "share")])
 def test_a_block_whose_factor_does_not_divide_keeps_its_branches(split, first_conv):
     """Block 1: 6 does not divide its 16 filters, or 2 does not divide the 3 input channels it shares out."""
-    model = grouped_form(split_model("vgg16", split, width_multiplier=WIDTH, first_conv=first_conv))
+    model = in_form(split_model("vgg16", split, width_multiplier=WIDTH, first_conv=first_conv), "grouped")
     implementations = [l.implementation for l in model.layers if isinstance(l, SplitBlock)]
     assert implementations == ["branches", "grouped", "grouped", "grouped", "grouped"]
 
@@ -103,7 +117,7 @@ def test_cli_exports_a_saved_model_with_its_predictions(tmp_path, capsys):
     out = tmp_path / "m.tflite"
     assert main(["export", str(tmp_path / "m.keras"), str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["bytes"] == out.stat().st_size and summary["convolutions"] == conv_layers(grouped_form(model))
+    assert summary["bytes"] == out.stat().st_size and summary["convolutions"] == conv_layers(in_form(model, "grouped"))
     x = images(2)
     assert np.abs(predict(out, x) - keras_outputs(model, x)).max() < 1e-5
 
