@@ -21,7 +21,7 @@ import keras
 
 from benchmarks.train_speed import STUDY_WIDTHS, study_records
 from benchmarks.train_steps import ROOT, compiled, random_batch, results_file, step_times
-from netsplit.runtime import cpu_details, provenance
+from netsplit.runtime import provenance
 
 SPLITS = {"baseline": None, "proposed_I": (8, 2, 2, 4, 4)}
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -70,9 +70,9 @@ def main() -> None:
         print(f"test accuracy: mixed bfloat16 {100 * trained['accuracy']:.2f} %, float32 records "
               + ", ".join(f"{100 * a:.2f}" for a in trained["float32_accuracies"]) + " %")
         with out.open("a") as handle:
-            handle.write(json.dumps({"kind": "train", **provenance(), "cpu": cpu_details(), **trained}) + "\n")
+            handle.write(json.dumps({"kind": "train", **provenance(), **trained}) + "\n")
     else:
-        lines = [{"kind": "provenance", **provenance(), "cpu": cpu_details(), "batch": args.batch, "steps": args.steps}]
+        lines = [{"kind": "provenance", **provenance(), "batch": args.batch, "steps": args.steps}]
         ms = time_steps(args.batch, args.steps)
         for name in SPLITS:
             ratio = ms[name, "mixed_bfloat16"] / ms[name, "float32"]

@@ -30,7 +30,7 @@ from netsplit.complexity import analyse, total
 from netsplit.implementations import block_timings
 from netsplit.layers import SplitBlock
 from netsplit.records import RunRecord, read_records
-from netsplit.runtime import cpu_details, device_name, provenance
+from netsplit.runtime import device_name, provenance
 from netsplit.study import Network, paper_networks
 
 STUDY_WIDTHS = {"vgg16": 0.25, "resnet18": 0.125}
@@ -195,7 +195,7 @@ def main() -> None:
         return
     out = args.out or results_file("train-speed")
     started = time.time()
-    header = {"kind": "provenance", **provenance(), "cpu": cpu_details(), "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+    header = {"kind": "provenance", **provenance(), "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
               "batch": args.batch, "steps": args.steps, "load_at_start": list(os.getloadavg())}
     print(f"Train step, batch {args.batch}, {args.steps} interleaved steps; {header['backend']}, {device_name()}; "
           f"cpu {header['cpu']}")

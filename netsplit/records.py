@@ -72,10 +72,11 @@ class RunRecord:
     versions: dict[str, str] = field(default_factory=dict)
     git_commit: str = ""
     timestamp: str = ""
+    cpu: dict[str, object] = field(default_factory=dict)  # model, instruction-set flags, clock, cores: timings differ by CPU
 
     @classmethod
     def create(cls, **fields) -> RunRecord:
-        """A record stamped with backend, device, versions, commit and the current UTC time."""
+        """A record stamped with backend, device, CPU, versions, commit and the current UTC time."""
         from netsplit.runtime import provenance  # imports Keras, which reading records and locking them need not
 
         stamp = {**provenance(), "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}

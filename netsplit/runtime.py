@@ -146,10 +146,11 @@ def project_root() -> Path:
 
 
 def provenance() -> dict[str, object]:
-    """Backend, device, versions and commit, as stored in each run record."""
+    """Backend, device, CPU, versions and commit, as stored in each run record."""
     return {
         "backend": keras.backend.backend(),
         "device": device_name(),
+        "cpu": cpu_details(),
         "versions": library_versions(),
         "git_commit": git_commit(),
     }
