@@ -11,6 +11,9 @@ VARIANTS = ("proposed", "naive", "shared")
 """How a built-in model is split: per block with fusions (the paper's method), or the two comparators."""
 PRECISIONS = ("float32", "float16", "int8")
 """What an exported LiteRT model computes in."""
+LOWERINGS = ("grouped", "masked", "branches")
+"""How an exported split block runs on the engine: grouped convolutions, dense convolutions with
+block-diagonal weights, or one convolution per branch."""
 DATASETS = ("cifar10", "fashion_mnist", "synthetic")
 """The built-in data sets (``synthetic`` is for tests only, never a result)."""
 OWN_DATA = ("folder", "npz")

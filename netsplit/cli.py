@@ -19,7 +19,7 @@ import traceback
 from functools import partial
 
 from netsplit import __version__
-from netsplit.choices import MODELS, PRECISIONS, VARIANTS, is_network_file
+from netsplit.choices import LOWERINGS, MODELS, PRECISIONS, VARIANTS, is_network_file
 from netsplit.errors import InputError
 
 DATASET_HELP = "cifar10, fashion_mnist, folder:PATH (a sub-folder of images per class) or npz:PATH"
@@ -228,7 +228,7 @@ def _export(args) -> int:
         size = args.input_size or 32
         model = _build(args, (size, size, args.channels))
     representative = _calibration_images(args, model, source) if args.precision == "int8" else None
-    path = export(model, out, args.precision, representative, args.input_size)
+    path = export(model, out, args.precision, representative, args.input_size, args.lowering)
     ops = op_counts(path)
     summary = {"path": str(path), "model": model.name, "precision": args.precision,
                "bytes": path.stat().st_size, "convolutions": ops.get("CONV_2D", 0)}
@@ -388,6 +388,8 @@ def parser() -> argparse.ArgumentParser:
                         help="float32, float16 weights, or int8 (calibrated on --dataset)")
     export.add_argument("--input-size", type=_positive_int, default=None,
                         help="square input size (default: 32, or a .keras model's own)")
+    export.add_argument("--lowering", default="grouped", choices=LOWERINGS,
+                        help="split blocks as grouped convolutions, masked dense ones, or one per branch")
     export.add_argument("--channels", type=_positive_int, default=3, help="input channels of a network built here")
     _data_options(export, "int8: training images to calibrate on")
     export.add_argument("--calibration-images", type=_positive_int, default=200,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from netsplit.choices import PRECISIONS
+from netsplit.choices import LOWERINGS, PRECISIONS
 from netsplit.errors import InputError
 
 if TYPE_CHECKING:
@@ -65,6 +65,9 @@ def convert(
 
     if precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r}; valid precisions are {', '.join(PRECISIONS)}")
+    for form in [lowering] if isinstance(lowering, str) else lowering.values():
+        if form not in LOWERINGS:
+            raise InputError(f"unknown lowering {form!r}; valid lowerings are {', '.join(LOWERINGS)}")
     from netsplit.implementations import in_form
 
     lowered = in_form(model, lowering, input_size)
@@ -91,12 +94,13 @@ def export(
     precision: str = "float32",
     representative: np.ndarray | None = None,
     input_size: int | None = None,
+    lowering: str | Mapping[str, str] = "grouped",
 ) -> Path:
     """Write :func:`convert`'s flatbuffer to ``path`` (a ``.tflite`` file) and return the path."""
     path = Path(path)
     if path.suffix != ".tflite":
         raise InputError(f"the exported model's file name must end in .tflite, got {str(path)!r}")
-    content = convert(model, precision, representative, input_size)
+    content = convert(model, precision, representative, input_size, lowering)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     return path

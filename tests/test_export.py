@@ -101,6 +101,11 @@ def test_larger_input_size_and_float16_weights():
     assert np.abs(predict(half, x) - reference).max() < 1e-2 * max(1.0, np.abs(reference).max())
 
 
+def test_an_unknown_lowering_is_refused_with_the_valid_ones():
+    with pytest.raises(ValueError, match="valid lowerings are grouped, masked, branches"):
+        convert(split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.125), lowering={"block1": "auto"})
+
+
 @pytest.mark.parametrize("precision,representative,message", [
     ("int4", None, "valid precisions are float32, float16, int8"),
     ("int8", None, "needs representative images"),
@@ -127,6 +132,8 @@ def test_cli_builds_and_exports_a_network(tmp_path, capsys):
     argv = ["export", "--model", "vgg16", "--split", "8,2,2,4,4", "--width-multiplier", "0.125", "--input-size", "64", str(out)]
     assert main(argv) == 0
     assert "18 convolution operators" in capsys.readouterr().out
+    assert main([*argv, "--lowering", "branches"]) == 0
+    assert f"{8 * 2 + 2 * 2 + 2 * 3 + 4 * 3 + 4 * 3 + 5} convolution operators" in capsys.readouterr().out
     assert list(interpreter(out).get_input_details()[0]["shape"]) == [1, 64, 64, 3]
 
 
