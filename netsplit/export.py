@@ -131,10 +131,28 @@ def interpreter(model: bytes | str | Path, threads: int = 1, input_size: int | N
     return engine
 
 
+def operators(model: bytes | str | Path) -> list[tuple[str, list[tuple[int, ...]]]]:
+    """Each operator of the model's main graph in order: its kind (e.g. ``CONV_2D``) and its inputs' shapes,
+    read from the flatbuffer by the LiteRT schema."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        from tensorflow.lite.python import schema_py_generated as schema
+
+    content = model if isinstance(model, bytes) else Path(model).read_bytes()
+    root = schema.Model.GetRootAs(content, 0)
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    kinds = [names[max(root.OperatorCodes(i).BuiltinCode(), root.OperatorCodes(i).DeprecatedBuiltinCode())]
+             for i in range(root.OperatorCodesLength())]
+    graph = root.Subgraphs(0)
+    shape = lambda index: tuple(int(d) for d in graph.Tensors(index).ShapeAsNumpy()) if index >= 0 else ()
+    return [(kinds[op.OpcodeIndex()], [shape(int(i)) for i in op.InputsAsNumpy()])
+            for op in (graph.Operators(j) for j in range(graph.OperatorsLength()))]
+
+
 def op_counts(model: bytes | str | Path) -> Counter:
     """How many operators of each kind the model holds (e.g. ``CONV_2D``)."""
-    details = interpreter(model)._get_ops_details()
-    return Counter(op["op_name"] for op in details)
+    return Counter(kind for kind, _ in operators(model))
 
 
 def predict(model: bytes | str | Path, images: np.ndarray, threads: int = 1) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 
 from helpers import ROOT, profile_search, random_statistics
 from netsplit.cli import main
-from netsplit.export import accuracy, convert, interpreter, op_counts, predict
+from netsplit.export import accuracy, convert, interpreter, op_counts, operators, predict
 from netsplit.implementations import in_form
 from netsplit.layers import Fusion, SplitBlock
 from netsplit.models import build_model, split_model
@@ -69,10 +69,8 @@ def test_split_blocks_become_one_grouped_convolution_per_layer():
     assert conv_layers(model) == 8 * 2 + 2 * 2 + 2 * 3 + 4 * 3 + 4 * 3 + 5, "on CPU: one conv per branch"
     ops = op_counts(convert(model))
     assert ops["CONV_2D"] == 13 + 5 and "CONCATENATION" not in ops, "13 layers and 5 fusions"
-    engine = interpreter(convert(model))
-    filters = [engine._get_tensor_details(op["inputs"][1], 0)["shape"] for op in engine._get_ops_details()
-               if op["op_name"] == "CONV_2D"]
-    assert list(filters[1]) == [16, 3, 3, 2], "block 1's second conv: 8 groups of 2 input channels"
+    filters = [inputs[1] for kind, inputs in operators(convert(model)) if kind == "CONV_2D"]
+    assert filters[1] == (16, 3, 3, 2), "block 1's second conv: 8 groups of 2 input channels"
 
 
 @pytest.mark.parametrize("split,first_conv", [((6, 2, 2, 4, 4), "whole"), ((2, 2, 2, 4, 4), "share")])
