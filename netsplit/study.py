@@ -462,6 +462,15 @@ def _decision(outcome: BlockOutcome, factor: int) -> str:
     return "stop" if factor == first_failed else "after the stop"
 
 
+def standard_error(accuracy: float, images: int) -> float | None:
+    """The binomial standard error of an accuracy measured on ``images`` images, in points (None without images).
+
+    >>> round(standard_error(0.93, 5000), 2)
+    0.36
+    """
+    return 100 * math.sqrt(accuracy * (1 - accuracy) / images) if images else None
+
+
 def training_order(result: SearchResult) -> pd.DataFrame:
     """The networks of a search's path, one row per trained network, in the order they trained (by their
     records' timestamps; ties in the order of ``result.records``): its split, the block and factor the
@@ -469,6 +478,10 @@ def training_order(result: SearchResult) -> pd.DataFrame:
     decided on the test set), its drop against the block's reference (points, on the accuracy the search
     decided on, unrounded), the decision the rule takes for that factor (on the mean over seeds, as
     :func:`~netsplit.search.decide_block`), its epochs and training seconds.
+
+    ``± se`` is the binomial standard error of the accuracy decided on (points); a decision is "clear of
+    noise" when its drop is farther from the threshold than 1.96 standard errors of the difference (counted
+    as if the two accuracies were independent; on the same images they are not, so this is cautious).
 
     A network that is only a block's reference (the unsplit one) is "reference"; records of networks off
     the path (a records file holds every threshold's) are left out."""
@@ -487,12 +500,18 @@ def training_order(result: SearchResult) -> pd.DataFrame:
     rows = []
     for _, _, record in sorted(on_path, key=lambda item: item[:2]):
         block, factor, reference, decision = path[tuple(record.split)]
+        accuracy = selection_accuracy(record)
+        drop = None if reference is None else 100 * (reference - accuracy)
+        error = standard_error(accuracy, record.validation_size or record.test_size)
+        noise = None if reference is None or error is None else \
+            1.96 * math.hypot(error, standard_error(reference, record.validation_size or record.test_size))
         rows.append({
             "split": ",".join(map(str, record.split)), "block": block, "factor": factor, "seed": record.seed,
             "validation %": None if record.validation_accuracy is None else 100 * record.validation_accuracy,
-            "test %": 100 * record.accuracy,
-            "drop (points)": None if reference is None else 100 * (reference - selection_accuracy(record)),
-            "decision": decision, "epochs": record.epochs, "train s": record.train_seconds,
+            "test %": 100 * record.accuracy, "± se": error,
+            "drop (points)": drop, "decision": decision,
+            "clear of noise": None if noise is None else abs(drop - result.threshold) > noise,
+            "epochs": record.epochs, "train s": record.train_seconds,
         })
     frame = pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="trained"))
     if result.decided_on == "test":
@@ -500,8 +519,8 @@ def training_order(result: SearchResult) -> pd.DataFrame:
     return frame
 
 
-TRAINING_ORDER_SHOWN = {"block": 0, "factor": 0, "seed": 0, "validation %": 2, "test %": 2, "drop (points)": 2,
-                        "decision": None, "epochs": 0, "train s": 0}
+TRAINING_ORDER_SHOWN = {"block": 0, "factor": 0, "seed": 0, "validation %": 2, "test %": 2, "± se": 2,
+                        "drop (points)": 2, "decision": None, "clear of noise": None, "epochs": 0, "train s": 0}
 """Decimals of :func:`training_order`'s columns as shown."""
 
 

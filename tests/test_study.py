@@ -346,10 +346,17 @@ def test_the_search_networks_in_the_order_they_trained_with_the_rules_decisions(
     _, result, _ = _trained_search(tmp_path, sweep=True)
     for minute, record in enumerate(result.records):
         record.timestamp, record.train_seconds = f"2026-01-01T10:{minute:02d}:00+00:00", 60.0 + minute
+        record.validation_size = 100_000
     result.records.reverse()  # the order of the records does not matter, their timestamps do
     order = training_order(result)
-    assert list(order.columns) == ["split", "block", "factor", "seed", "validation %", "test %", "drop (points)",
-                                   "decision", "epochs", "train s"]
+    assert list(order.columns) == ["split", "block", "factor", "seed", "validation %", "test %", "± se", "drop (points)",
+                                   "decision", "clear of noise", "epochs", "train s"]
+    assert order["± se"].iloc[0] == pytest.approx(100 * (0.9 * 0.1 / 100_000) ** 0.5)
+    assert list(order["clear of noise"].iloc[1:]) == [True, True, False, True, False, False], \
+        "drops of 0.3, 0.2 and 0.05 from the 0.5 threshold against 1.96 standard errors of about 0.13"
+    for record in result.records:
+        record.validation_size = 100
+    assert not training_order(result)["clear of noise"].iloc[1:].any(), "on 100 images nothing is clear of noise"
     assert list(order["split"]) == ["1,1,1,1,1", "2,1,1,1,1", "4,1,1,1,1", "6,1,1,1,1", "2,2,1,1,1", "2,4,1,1,1",
                                     "2,6,1,1,1"]
     assert list(order["decision"]) == ["reference", "accept, kept", "stop", "after the stop", "accept", "accept",
