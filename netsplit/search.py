@@ -370,7 +370,7 @@ class SplitSearch:
             self.store.append(record)
             done = len(self.used_records())
             self.log(_progress_line(record, reference, self.config.threshold, done, self.planned,
-                                    time.perf_counter() - started))
+                                    time.perf_counter() - started, self._records(tuple(record.split))))
             started = time.perf_counter()
 
     def used_records(self) -> list[RunRecord]:
@@ -431,7 +431,9 @@ class SplitSearch:
 
 
 def _progress_line(record: RunRecord, reference: float | None, threshold: float, done: int, planned: int,
-                   seconds: float) -> str:
+                   seconds: float, seeds_so_far: list[RunRecord] = ()) -> str:
+    """One trained network: its accuracy and, for a candidate, what the rule makes of it, which with several
+    seeds is the mean over the seeds trained so far (the decision waits for all of them)."""
     split = ",".join(map(str, record.split))
     line = f"[{done}/{planned} at most] block {record.block} factor {record.factor} (split {split}, seed {record.seed}): "
     if record.validation_accuracy is None:
@@ -440,7 +442,11 @@ def _progress_line(record: RunRecord, reference: float | None, threshold: float,
         line += f"validation accuracy {record.validation_accuracy:.2%} (test {record.accuracy:.2%})"
     if reference is not None:
         drop = accuracy_drop(reference, selection_accuracy(record))
-        line += f", drop {drop:+.2f} pt -> {'accept' if drop < threshold else 'stop'}"
+        line += f", drop {drop:+.2f} pt"
+        if len(seeds_so_far) > 1:
+            drop = accuracy_drop(reference, _mean_sd(list(seeds_so_far))[0])
+            line += f", mean over {len(seeds_so_far)} seeds {drop:+.2f} pt"
+        line += f" -> {'accept' if drop < threshold else 'stop'}"
     return line + f" ({seconds:.1f} s)"
 
 

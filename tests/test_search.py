@@ -306,6 +306,11 @@ def test_the_progress_line_shows_the_drop_the_decision_uses():
     assert "validation accuracy 93.00% (test 90.00%)" in line and "drop +0.50 pt -> stop" in line
     record.validation_accuracy = None
     assert "accuracy 90.00%, drop +3.50 pt -> stop" in _progress_line(record, 0.935, 0.5, 1, 4, 1.0)
+    other = Oracle(config, {})(Job((2, 1, 1, 1, 1), 1, "candidate", 1, 2, 1))
+    other.accuracy, other.validation_accuracy = 0.90, None
+    record.accuracy = 0.94
+    line = _progress_line(record, 0.935, 0.5, 2, 4, 1.0, [record, other])
+    assert "drop -0.50 pt, mean over 2 seeds +1.50 pt -> stop" in line, "the rule decides on the mean"
 
 
 def test_a_factor_that_saves_nothing_is_skipped_not_trained(tmp_path):
