@@ -35,6 +35,8 @@ from netsplit.study import Network, paper_networks
 
 STUDY_WIDTHS = {"vgg16": 0.25, "resnet18": 0.125}
 INPUT_SHAPE = (32, 32, 1)
+BENCHMARK_FILES = ("inference", "memory", "train-speed", "precision")
+"""The results/ files that hold benchmark results, not run records."""
 VALIDATION_SIZE = 5000
 """The cpu profile is the profile that holds 5,000 training images out to decide on: its records are those."""
 TARGET, PROPOSED_I_TARGET, HOURS_TARGET = 1.0, 0.85, 8.0
@@ -43,7 +45,7 @@ NOISY = 1.3
 
 def study_records(folder: Path) -> list[RunRecord]:
     """Every run record of the cpu study (its searches, its comparison networks and the own network's search)."""
-    return [record for path in sorted(folder.glob("*.jsonl")) if not path.name.startswith(("inference", "memory", "train-speed"))
+    return [record for path in sorted(folder.glob("*.jsonl")) if not path.name.startswith(BENCHMARK_FILES)
             for record in read_records(path) if record.validation_size == VALIDATION_SIZE]
 
 
