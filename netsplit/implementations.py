@@ -42,11 +42,7 @@ def cache_path() -> Path:
 
 def candidates(block) -> list[str]:
     """The forms ``block`` (built or not, its input channels known) can take."""
-    forms = ["branches", "masked"]
-    divisible = all(u.width % block.factor == 0 for u in block.unit_specs)
-    if divisible and not (block.shares_input(block.in_channels) and block.in_channels % block.factor):
-        forms.append("grouped")
-    return forms
+    return ["branches", "masked", *(["grouped"] if block.fits_grouped() else [])]
 
 
 def can_run(block, form: str) -> bool:

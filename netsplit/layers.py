@@ -364,6 +364,14 @@ class SplitBlock(layers.Layer):
         with ``first_conv="share"``, in a split block whose input has at least K channels."""
         return self.first_conv == "share" and 1 < self.factor <= in_channels
 
+    def fits_grouped(self) -> bool:
+        """Whether grouped convolutions can run this block (its input channels known): the factor divides every
+        width, and the input channels where each branch reads its share of them."""
+        widths = [u.width for u in self.unit_specs]
+        if self.shares_input(self.in_channels):
+            widths.append(self.in_channels)
+        return all(width % self.factor == 0 for width in widths)
+
     def conv_specs(self, in_channels: int) -> list[ConvSpec]:
         """Every conv position of one branch, in execution order."""
         specs, previous = [], in_channels
@@ -389,7 +397,7 @@ class SplitBlock(layers.Layer):
             from netsplit.implementations import choose_implementation
 
             self.implementation = choose_implementation(self, tuple(input_shape[1:]))
-        if self.implementation == "grouped" and self.shares_input(self.in_channels) and self.in_channels % self.factor:
+        if self.implementation == "grouped" and not self.fits_grouped():
             if self.requested_implementation == "grouped":
                 raise InputError(
                     f"{self.name}: grouped convolutions with first_conv='share' need the factor {self.factor} to "

@@ -129,8 +129,6 @@ class SearchConfig:
 
     def costs(self, split: tuple[int, ...]) -> tuple[int, int]:
         """Parameters and MACs of the network split by ``split`` (counted, not trained)."""
-        if self.architecture:
-            return _own_network_costs(self.model, tuple(split))
         return network_costs(self.model, tuple(split), self.width_multiplier)
 
     def load_data(self, path: str | None = None) -> Dataset:
@@ -152,24 +150,23 @@ class SearchConfig:
 
 
 @functools.cache
-def network_costs(model: str, split: tuple[int, ...], width_multiplier: float) -> tuple[int, int]:
-    """Parameters and MACs of built-in ``model`` split by ``split`` at ``width_multiplier`` (CIFAR-sized input)."""
+def network_costs(model: str, split: tuple[int, ...] | None, width_multiplier: float = 1.0,
+                  input_shape: tuple[int, int, int] = (32, 32, 3)) -> tuple[int, int]:
+    """Parameters and MACs of ``model`` (built-in, at ``width_multiplier`` and ``input_shape``, or a .keras
+    file of your own at its input) split by ``split``."""
     from netsplit.complexity import analyse, total
     from netsplit.models import split_model
 
-    with warnings.catch_warnings():  # counting the split that saves nothing is how the search finds it out
-        warnings.simplefilter("ignore", UserWarning)
-        network = split_model(model, split, width_multiplier=width_multiplier, implementation="branches")
+    if is_network_file(model):
+        from netsplit.networks import split_network
+
+        network = split_network(load_network(model), split, weights=False, implementation="branches")
+    else:
+        with warnings.catch_warnings():  # counting the split that saves nothing is how the search finds it out
+            warnings.simplefilter("ignore", UserWarning)
+            network = split_model(model, split, input_shape, width_multiplier=width_multiplier,
+                                  implementation="branches")
     cost = total(analyse(network))
-    return cost.params, cost.macs
-
-
-@functools.cache
-def _own_network_costs(path: str, split: tuple[int, ...]) -> tuple[int, int]:
-    from netsplit.complexity import analyse, total
-    from netsplit.networks import split_network
-
-    cost = total(analyse(split_network(load_network(path), split, weights=False, implementation="branches")))
     return cost.params, cost.macs
 
 

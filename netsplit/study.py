@@ -25,7 +25,8 @@ from netsplit.layers import Fusion, SplitBlock
 from netsplit.models import MODELS, build_model, split_model
 from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
 from netsplit.runtime import project_root  # noqa: F401  (notebooks find results/ through it)
-from netsplit.search import BlockOutcome, SearchConfig, SearchResult, outcome_rows, searched_records, selection_accuracy
+from netsplit.search import (BlockOutcome, SearchConfig, SearchResult, network_costs, outcome_rows,
+                             searched_records, selection_accuracy)
 from netsplit.train import TrainConfig, train_network
 
 MEMORY_NETWORKS = {"original": (1, 1, 1, 1, 1), "proposed_I": (8, 2, 2, 4, 4), "all 8": (8, 8, 8, 8, 8)}
@@ -101,8 +102,7 @@ def matched_width(model: str, cost: str, target: int, width: float, input_shape:
     """The width multiplier (at most ``width``, in steps of 1/1024) at which unsplit ``model`` costs closest to
     ``target`` parameters or MACs (``cost``)."""
     def counted(multiplier: float) -> int:
-        return getattr(total(analyse(split_model(model, None, input_shape, width_multiplier=multiplier,
-                                                 implementation="branches"))), cost)
+        return network_costs(model, None, multiplier, input_shape)[COSTS.index(cost)]
 
     low, high = 1, round(width * 1024)
     while high - low > 1:  # the cost grows with the width: bisect for the last multiplier below the target
