@@ -8,6 +8,7 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 PROFILE ?= smoke
 DATASET ?= fashion_mnist
+# TRAIN=0 executes the chapters from the records alone, training nothing (what they lack is named).
 # oneDNN kernels train ResNet18, split or not, 1.5 to 2.1 times faster on a CPU where TensorFlow leaves them
 # off (e.g. AMD); records name them in their device. ONEDNN=0 turns them off.
 ONEDNN ?= 1
@@ -38,7 +39,8 @@ test-fast: install
 
 reproduce: install
 	TF_ENABLE_ONEDNN_OPTS=$(ONEDNN) $(BIN)/python -m netsplit.reproduce --profile $(PROFILE) --dataset $(DATASET) \
-		$(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(if $(THRESHOLD),-p threshold $(THRESHOLD)) $(OVERRIDES)
+		$(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(if $(THRESHOLD),-p threshold $(THRESHOLD)) \
+		$(if $(filter 0,$(TRAIN)),-p train false) $(OVERRIDES)
 
 benchmark: install
 	TF_ENABLE_ONEDNN_OPTS=$(ONEDNN) $(BIN)/python -m benchmarks.train_speed

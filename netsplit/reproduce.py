@@ -156,11 +156,12 @@ def notebook_parameters(profile: str, notebook: str, declared: dict, dataset: st
 
 
 def default_output(profile: str, dataset: str | None, overrides: dict, profiles: dict) -> Path:
-    """Where executed chapters go: ``book/`` only for the profile the book publishes, unchanged;
-    any other run (a lesson, a new threshold) goes to ``_build/reproduced/<profile>/``, so that the
-    published chapters are never overwritten by it."""
+    """Where executed chapters go: ``book/`` only for the profile the book publishes, unchanged (``train``
+    false only shows its records); any other run (a lesson, a new threshold) goes to
+    ``_build/reproduced/<profile>/``, so that the published chapters are never overwritten by it."""
     published = profiles.get("published", {})
-    if profile == published.get("profile") and dataset in (None, published.get("dataset")) and not overrides:
+    changed = {key: value for key, value in overrides.items() if (key, value) != ("train", False)}
+    if profile == published.get("profile") and dataset in (None, published.get("dataset")) and not changed:
         return ROOT / "book"
     return ROOT / "_build" / "reproduced" / profile
 

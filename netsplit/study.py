@@ -10,6 +10,7 @@ import numbers
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from functools import partial
 from itertools import chain
 from pathlib import Path
@@ -279,6 +280,11 @@ class FinalConfig:
         return config_hash({"search": training, "epochs": self.epochs})
 
     @property
+    def seed_range(self) -> range:
+        """The seeds every network trains with."""
+        return range(self.search.seed, self.search.seed + self.seeds)
+
+    @property
     def legacy_hash(self) -> str:
         """The key of records files written before networks were shared across thresholds."""
         return config_hash({"search": self.search.legacy_fields(), "epochs": self.epochs, "seeds": self.seeds})
@@ -305,17 +311,19 @@ def searched_twin(config: FinalConfig, network: Network, seed: int, searched: Se
 
 def train_networks(config: FinalConfig, networks: list[Network], records: str | Path,
                    data: Dataset | None = None, data_path: str | None = None,
-                   searched: Sequence[RunRecord] = ()) -> list[RunRecord]:
+                   searched: Sequence[RunRecord] = (), train: bool = True) -> list[RunRecord]:
     """Train each network with each seed, skipping those already in ``records`` (so a re-run resumes) and
-    copying those the search already trained the same way (``searched``: its records) instead of repeating them."""
+    copying those the search already trained the same way (``searched``: its records) instead of repeating them.
+    With ``train=False`` only the records are read (:func:`untrained` names what they lack)."""
+    if not train:
+        return _wanted(RecordStore(records, config.hash).records, networks, config)
     with RecordsLock(records):  # one run at a time trains into a records file
         s = config.search
         store = RecordStore(records, config.hash)
         data = data or s.load_data(data_path)
-        train = TrainConfig(epochs=config.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate)
-        seeds = range(s.seed, s.seed + config.seeds)
+        recipe = TrainConfig(epochs=config.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate)
         for network in networks:
-            for seed in seeds:
+            for seed in config.seed_range:
                 if store.find(experiment=network.name, seed=seed, split=list(network.split)):
                     continue
                 twin = searched_twin(config, network, seed, searched)
@@ -325,12 +333,69 @@ def train_networks(config: FinalConfig, networks: list[Network], records: str | 
                 width = network.width or s.width_multiplier
                 build = partial(network.build, s.model, input_shape=data.input_shape, num_classes=data.num_classes,
                                 width_multiplier=width)
-                train_network(build, data, train, seed, store, label=f"{network.name} seed {seed}",
+                train_network(build, data, recipe, seed, store, label=f"{network.name} seed {seed}",
                               experiment=network.name, config_hash=config.hash, model=s.model,
                               variant=network.variant, split=list(network.split), factor=network.factor,
                               width=width, role="final")
+    return _wanted(store.records, networks, config)
+
+
+def _wanted(records: list[RunRecord], networks: list[Network], config: FinalConfig) -> list[RunRecord]:
     wanted = {(n.name, tuple(n.split)) for n in networks}
-    return [r for r in store.records if (r.experiment, tuple(r.split)) in wanted and r.seed in seeds]
+    return [r for r in records if (r.experiment, tuple(r.split)) in wanted and r.seed in config.seed_range]
+
+
+def untrained(config: FinalConfig, networks: list[Network], records: list[RunRecord]) -> list[str]:
+    """Each network with seeds that ``records`` lack, as "name (seeds 1, 2)"."""
+    found = {(r.experiment, tuple(r.split), r.seed) for r in records}
+    lacking = {n.name: [s for s in config.seed_range if (n.name, tuple(n.split), s) not in found] for n in networks}
+    return [f"{name} (seed{'s' * (len(s) > 1)} {', '.join(map(str, s))})" for name, s in lacking.items() if s]
+
+
+def other_searches(config: SearchConfig, changes: list[dict]) -> dict[str, SearchConfig]:
+    """The search of ``config`` again with each of ``changes`` (``{"seed": 1}``, ``{"reference": "original"}``),
+    by a label naming the change ("seed 1"); a change of a field the search has not is refused."""
+    fields = {f.name for f in dataclass_fields(SearchConfig)}
+    searches = {}
+    for change in changes:
+        unknown = sorted(set(change) - fields) if isinstance(change, dict) else [change]
+        if unknown or not change:
+            raise InputError(f"a search to compare changes search settings, e.g. {{'seed': 1}}, not {unknown or change}; "
+                             f"settings are {', '.join(sorted(fields))}")
+        searches[", ".join(f"{key} {value}" for key, value in change.items())] = replace(config, **change)
+    return searches
+
+
+def found_networks(results: dict[str, SearchResult], networks: list[Network]) -> list[Network]:
+    """A comparison network for each split the searches ``results`` found that no network of ``networks`` has,
+    named after its search ("found by search, seed 1")."""
+    known = {network.split for network in networks if network.variant == "proposed" and network.first_conv == "whole"}
+    found = []
+    for label, result in results.items():
+        if result.split not in known:
+            known.add(result.split)
+            found.append(Network(f"found by search, {label}", split=result.split))
+    return found
+
+
+def paths_table(results: dict[str, SearchResult], comparison: pd.DataFrame) -> pd.DataFrame:
+    """Each search's path (the factor it fixed per block), the split it found, and that split's test
+    accuracy trained from scratch (mean, sd and seeds, from ``comparison``: a :func:`comparison_table`)."""
+    trained = comparison[comparison["split"].str.fullmatch(r"[\d,]+")].drop_duplicates("split").set_index("split")
+    rows = []
+    for label, result in results.items():
+        split = ",".join(map(str, result.split))
+        row = {"search": label, **{f"block {o.block}": o.chosen for o in result.outcomes}, "found split": split}
+        if split in trained.index:
+            row.update({key: trained.loc[split, key] for key in ("accuracy %", "± sd", "seeds")})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("search")
+
+
+def paths_display(table: pd.DataFrame) -> Styler:
+    """:func:`paths_table` as shown: factors as integers, accuracy to two decimals."""
+    decimals = {column: 0 for column in table.columns if column.startswith("block ")}
+    return styled(table, decimals | {"found split": None, "accuracy %": 2, "± sd": 2, "seeds": 0})
 
 
 def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
@@ -600,169 +665,6 @@ def cpu_hours(records: Iterable[RunRecord]) -> float:
 def record_devices(records: Iterable[RunRecord]) -> str:
     """The devices the records name, each once, in alphabetical order, joined by "; "."""
     return "; ".join(sorted({r.device for r in records if r.device}))
-
-
-PAPER_PROPOSED_I_DROP = 0.61
-"""Accuracy points proposed_I (8,2,2,4,4) loses against the unsplit VGG16 on CIFAR-10 (paper, Table 2)."""
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One claim of the paper (``key`` names it in glued results), what this study's records say of it,
-    and the evidence."""
-
-    key: str
-    claim: str
-    verdict: str  # confirmed | not confirmed | refuted | not settled | not testable here
-    evidence: str
-
-
-def verdicts(model: str, comparison: pd.DataFrame, result: SearchResult) -> list[Verdict]:
-    """The paper's claims about ``model`` judged from its comparison table (:func:`comparison_table`)
-    and its search; a difference counts only where it exceeds the seed spread."""
-    if model == "resnet18":
-        return [_resnet18_gain(result)]
-    return _vgg16_verdicts(comparison) if model == "vgg16" else []
-
-
-def _resnet18_gain(result: SearchResult) -> Verdict:
-    claim = "splitting some ResNet18 blocks improves accuracy"
-    gains = [(o.block, factor, 100 * (mean - o.baseline), 100 * sd) for o in result.outcomes
-             for factor, (mean, sd) in o.candidates.items()]
-    block, factor, gain, sd = max(gains, key=lambda g: g[2])
-    seeds = len({r.seed for r in result.records if r.role == "candidate"})
-    where = (f"block {block} at factor {factor}, {gain:+.2f} points ({result.decided_on} accuracy; a candidate "
-             "trains the fine-tuning epochs on top of its baseline)")
-    if seeds < 2:
-        return Verdict("resnet18_gain", claim, "not testable here", f"largest gain: {where}; one seed per candidate")
-    spread = sd * 2**0.5  # the candidate's spread over seeds, counted for the baseline too
-    verdict = "confirmed" if gain > spread else "not confirmed"
-    return Verdict("resnet18_gain", claim, verdict, f"largest gain: {where}; seed spread {spread:.2f} ({seeds} seeds)")
-
-
-def _vgg16_verdicts(comparison: pd.DataFrame) -> list[Verdict]:
-    judges = {
-        "proposed_I_drop": (f"proposed_I (8,2,2,4,4) loses about {PAPER_PROPOSED_I_DROP} points",
-                            ["baseline", "proposed_I"], _proposed_i_drop),
-        "naive_worst": ("the naive split loses the most accuracy of the four splits of Table 2",
-                        ["proposed_I", "proposed_II", "naive split", "shared split"], _naive_worst),
-        "proposed_I_complexity": ("proposed_I is slightly more complex than the shared split, and more accurate",
-                                  ["proposed_I", "proposed_I, input split", "shared split"], _proposed_i_complexity),
-    }
-    found = []
-    for key, (claim, needed, judge) in judges.items():
-        missing = [name for name in needed if name not in comparison.index]
-        verdict, evidence = ("not testable here", f"this run does not train {', '.join(missing)}") if missing \
-            else judge(comparison)
-        found.append(Verdict(key, claim, verdict, evidence))
-    return found
-
-
-@dataclass(frozen=True)
-class Difference:
-    """Mean accuracy of one network minus another's (points), its 95 % interval and p-value by Welch's t-test
-    on the seeds; ``low``, ``high`` and ``p`` are None with fewer than two seeds on either side."""
-
-    mean: float
-    low: float | None
-    high: float | None
-    p: float | None
-
-    def __str__(self) -> str:
-        interval = "" if self.low is None else f" (95 % interval {self.low:+.2f} to {self.high:+.2f}, p = {self.p:.2f})"
-        return f"{self.mean:+.2f} points{interval}"
-
-
-def difference(comparison: pd.DataFrame, a: str, b: str) -> Difference:
-    """Network ``a``'s test accuracy minus ``b``'s, over their seeds (Welch's t-test, unequal variances)."""
-    from scipy.stats import ttest_ind
-
-    x, y = comparison.loc[a, "accuracies"], comparison.loc[b, "accuracies"]
-    mean = statistics.fmean(x) - statistics.fmean(y)
-    if min(len(x), len(y)) < 2:
-        return Difference(mean, None, None, None)
-    test = ttest_ind(x, y, equal_var=False)
-    interval = test.confidence_interval(0.95)
-    return Difference(mean, float(interval.low), float(interval.high), float(test.pvalue))
-
-
-def _proposed_i_drop(comparison: pd.DataFrame) -> tuple[str, str]:
-    drop = difference(comparison, "baseline", "proposed_I")
-    evidence = f"proposed_I loses {drop} here"
-    if drop.low is None:
-        return "not testable here", evidence + "; one seed per network"
-    inside = drop.low <= PAPER_PROPOSED_I_DROP <= drop.high
-    return ("confirmed" if inside else "refuted",
-            evidence + f"; confirmed only if {PAPER_PROPOSED_I_DROP} lies in the interval")
-
-
-def _naive_worst(comparison: pd.DataFrame) -> tuple[str, str]:
-    names = ["proposed_I", "proposed_II", "naive split", "shared split"]
-    others = [name for name in names if name != "naive split"]
-    gaps = {name: difference(comparison, name, "naive split") for name in others}
-    evidence = "; ".join(f"{name} {gap}" for name, gap in gaps.items()) + " above the naive split"
-    if any(gap.p is None for gap in gaps.values()):
-        return "not testable here", evidence + "; one seed per network"
-    if all(gap.mean > 0 and gap.p < 0.05 for gap in gaps.values()):
-        return "confirmed", evidence
-    if any(gap.mean < 0 and gap.p < 0.05 for gap in gaps.values()):
-        return "refuted", evidence
-    return "not settled", evidence + "; a difference counts at the 0.05 level"
-
-
-def _proposed_i_complexity(comparison: pd.DataFrame) -> tuple[str, str]:
-    params = comparison["parameters"]
-    readings = {"whole-input": "proposed_I", "input-split": "proposed_I, input split"}
-    parts, states = [], {}
-    for reading, name in readings.items():
-        ratio = params[name] / params["shared split"]
-        gap = difference(comparison, name, "shared split")
-        parts.append(f"{reading} reading: {ratio:.2f}x the parameters, accuracy {gap} against the shared split")
-        if gap.p is None:
-            states[reading] = "untested"
-        elif not 1 < ratio <= 1.5 or (gap.mean < 0 and gap.p < 0.05):
-            states[reading] = "fails"
-        else:
-            states[reading] = "holds" if gap.mean > 0 and gap.p < 0.05 else "unsettled"
-    evidence = "; ".join(parts) + " (slightly: at most 1.5x; a difference counts at the 0.05 level)"
-    holding = [reading for reading, state in states.items() if state == "holds"]
-    if "untested" in states.values():
-        return "not testable here", evidence + "; one seed per network"
-    if holding:
-        return ("confirmed under both readings" if len(holding) == 2
-                else f"confirmed under the {holding[0]} reading only"), evidence
-    return ("not settled" if "unsettled" in states.values() else "refuted"), evidence
-
-
-def thinning_verdicts(model: str, table: pd.DataFrame, alpha: float = 0.05) -> list[Verdict]:
-    """Splitting against thinning, at equal parameters and at equal MACs: each of ``model``'s
-    :data:`CONTROLS` against its thin control by Welch's t-test on the seeds' accuracies (``table``: a
-    :func:`comparison_table`)."""
-    found = []
-    for label, cost in (("parameters", "params"), ("MACs", "macs")):
-        claim = f"at equal {label}, a split network is more accurate than a thinner unsplit one"
-        gaps = {split: difference(table, split, f"thin: {label} of {split}") for split in CONTROLS[model]
-                if split in table.index and f"thin: {label} of {split}" in table.index}
-        if not gaps:
-            found.append(Verdict(f"{model}_thinning_{cost}", claim, "not testable here", "this run trains no thin control"))
-            continue
-        evidence = "; ".join(f"{split} {gap} against its control" for split, gap in gaps.items())
-        if any(gap.p is None for gap in gaps.values()):
-            verdict = "not testable here"
-        elif all(gap.mean > 0 and gap.p < alpha for gap in gaps.values()):
-            verdict = "confirmed"
-        elif any(gap.mean < 0 and gap.p < alpha for gap in gaps.values()):
-            verdict = "refuted"
-        else:
-            verdict = "not settled"
-        found.append(Verdict(f"{model}_thinning_{cost}", claim, verdict, evidence + f"; Welch's t-test, {alpha:g} level"))
-    return found
-
-
-def verdict_table(found: list[Verdict]) -> str:
-    """The verdicts as a Markdown table (claim, verdict, evidence)."""
-    lines = ["| the paper says | verdict here | evidence |", "| --- | --- | --- |"]
-    return "\n".join(lines + [f"| {v.claim} | **{v.verdict}** | {v.evidence} |" for v in found])
 
 
 def provenance_note(records: list[RunRecord]) -> str:

@@ -41,10 +41,14 @@ def toc_pages() -> list[str]:
     return [Path(name).name for name in files]
 
 
+INCLUDE = re.compile(r"^```\{include\} (\S+)\n```$", re.M)
+"""A MyST include of another file of book/ (the verdict table, shared by the introduction and the summary)."""
+
+
 def page_source(page: str) -> str:
-    """The MyST text of a page: a Markdown file, or the Markdown cells of an executed notebook."""
+    """The MyST text of a page: a Markdown file with its includes, or the Markdown cells of an executed notebook."""
     if (BOOK / f"{page}.md").exists():
-        return (BOOK / f"{page}.md").read_text()
+        return INCLUDE.sub(lambda match: (BOOK / match.group(1)).read_text(), (BOOK / f"{page}.md").read_text())
     notebook = json.loads((BOOK / f"{page}.ipynb").read_text())
     return "\n\n".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown")
 
@@ -111,8 +115,8 @@ def test_every_verdict_has_a_row_that_links_to_its_chapter(page):
     """Each verdict the executed chapters glue has a row; the row links to the chapter and section it rests
     on, and only its verdict cell is bold."""
     rows = verdict_rows(page)
-    glued = {(chapter, name) for chapter in ("vgg16", "resnet18") for name in glue_names(chapter)
-             if name.startswith("verdict_")}
+    glued = {(chapter, name) for chapter in ("vgg16", "resnet18", "method", "memory", "inference")
+             for name in glue_names(chapter) if name.startswith("verdict_")}
     shown = {(chapter, name) for row in rows for chapter, name in re.findall(r"(\w+)\.ipynb::(verdict_\w+)", row[1])}
     assert glued and shown == glued, f"{page}: verdict rows {sorted(shown)}, chapters glue {sorted(glued)}"
     for row in rows:

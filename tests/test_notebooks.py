@@ -124,8 +124,29 @@ def test_only_the_published_profile_as_it_is_writes_into_the_book():
     assert default_output(published["profile"], published["dataset"], {}, profiles) == ROOT / "book"
     elsewhere = ROOT / "_build" / "reproduced" / published["profile"]
     assert default_output(published["profile"], None, {"threshold": 2.0}, profiles) == elsewhere
+    assert default_output(published["profile"], None, {"train": False}, profiles) == ROOT / "book", "shows the records"
+    assert default_output(published["profile"], None, {"train": False, "threshold": 2.0}, profiles) == elsewhere
     assert default_output(published["profile"], "cifar10", {}, profiles) == elsewhere
     other = next(name for name in profiles if name not in ("published", published["profile"]))
     assert default_output(other, None, {}, profiles) == ROOT / "_build" / "reproduced" / other
     with pytest.raises(ValueError, match="unknown profile 'published'"):
         reproduce("published", notebooks=["method"])
+
+
+@pytest.mark.slow
+def test_a_chapter_shown_from_its_records_trains_nothing_and_names_what_they_lack(tmp_path, fashion_dir):
+    results = tmp_path / "results"
+    results.mkdir()
+    for path in (ROOT / "results").glob("vgg16-fashion_mnist-*.jsonl"):
+        (results / path.name).write_bytes(path.read_bytes())
+    dropped = []
+    for networks in results.glob("*-networks.jsonl"):  # the smoke profile's, and the published one's
+        *kept, last = networks.read_text().splitlines(keepends=True)
+        networks.write_text("".join(kept))
+        dropped.append(json.loads(last))
+    before = {path.name: path.read_bytes() for path in results.iterdir()}
+    [chapter] = reproduce("smoke", "fashion_mnist", ["vgg16"], tmp_path / "book", results, {"train": False})
+    assert {path.name: path.read_bytes() for path in results.iterdir()} == before, "nothing trained, nothing written"
+    text = chapter.read_text()
+    assert "Not trained yet" in text and any(f"{r['experiment']} (seed {r['seed']})" in text for r in dropped)
+    assert "verdict_vgg16_thinning_params" in text, "the verdicts are glued from what the records hold"

@@ -1,6 +1,7 @@
 """Study helpers: comparison tables, provenance, memory savings."""
 
 import json
+import re
 import statistics
 
 import pandas as pd
@@ -144,80 +145,6 @@ def test_comparison_table_says_which_drops_exceed_the_seed_spread():
     assert one_baseline["beyond seed spread"].isna().all(), "nor has a baseline of one seed"
 
 
-def _table(accuracies: dict[str, float], sd: float | None, seeds: int) -> "pd.DataFrame":
-    import pandas as pd
-
-    params = {"baseline": 100, "proposed_I": 48, "proposed_I, input split": 30, "proposed_II": 45,
-              "naive split": 20, "shared split": 25}
-    spread = [-1, 0, 1][:seeds] if seeds > 1 else [0]
-    table = pd.DataFrame({"accuracy %": accuracies, "± sd": {n: sd for n in accuracies},
-                          "accuracies": {n: [a + (sd or 0) * k for k in spread] for n, a in accuracies.items()},
-                          "seeds": {n: seeds for n in accuracies}, "parameters": params})
-    table["drop (points)"] = table.loc["baseline", "accuracy %"] - table["accuracy %"]
-    return table
-
-
-def test_verdicts_test_each_vgg16_claim_on_the_seeds():
-    from netsplit.study import verdicts
-
-    accuracies = {"baseline": 92.7, "proposed_I": 92.0, "proposed_I, input split": 91.5, "proposed_II": 92.1,
-                  "naive split": 90.0, "shared split": 91.0}
-    found = {v.key: v for v in verdicts("vgg16", _table(accuracies, 0.1, 3), None)}
-    assert found["proposed_I_drop"].verdict == "confirmed", "0.61 lies in the interval of a 0.70 drop"
-    assert "+0.70 points (95 % interval +0.47 to +0.93" in found["proposed_I_drop"].evidence
-    assert found["naive_worst"].verdict == "confirmed"
-    assert found["proposed_I_complexity"].verdict == "confirmed under the input-split reading only", \
-        "1.92x the parameters is not slightly more"
-    worse = {**accuracies, "proposed_I": 90.5, "naive split": 90.4, "proposed_I, input split": 90.2}
-    found = {v.key: v for v in verdicts("vgg16", _table(worse, 0.2, 3), None)}
-    assert found["proposed_I_drop"].verdict == "refuted", "a 2.2-point drop is not about 0.61"
-    assert found["naive_worst"].verdict == "not settled", "naive is lowest by less than the noise"
-    assert found["proposed_I_complexity"].verdict == "refuted", "too large one way, less accurate the other"
-    close = {**accuracies, "proposed_I, input split": 91.05}
-    assert {v.key: v for v in verdicts("vgg16", _table(close, 0.1, 3), None)}["proposed_I_complexity"].verdict \
-        == "not settled"
-    reversed_ = {**accuracies, "naive split": 92.5}
-    assert {v.key: v for v in verdicts("vgg16", _table(reversed_, 0.1, 3), None)}["naive_worst"].verdict == "refuted"
-    single = verdicts("vgg16", _table(accuracies, None, 1), None)
-    assert [v.verdict for v in single] == ["not testable here"] * 3
-
-
-def test_the_resnet18_claim_needs_a_gain_beyond_the_spread_of_several_seeds():
-    from netsplit.search import BlockOutcome, SearchResult
-    from netsplit.study import verdicts
-
-    config = SearchConfig(model="resnet18", blocks=(1,))
-    records = [Oracle(config, {})(Job((2, 1, 1, 1, 1), seed, "candidate", 1, 2, 1)) for seed in (0, 1)]
-
-    def claim(candidates: dict, seeds: int):
-        outcome = BlockOutcome(1, 0.90, 0.90, candidates, 2)
-        return verdicts("resnet18", None, SearchResult((2, 1, 1, 1, 1), [outcome], records[:seeds], 0.5))[0]
-
-    one = claim({2: (0.91, 0.0), 4: (0.88, 0.0)}, 1)
-    assert one.verdict == "not testable here" and "+1.00 points" in one.evidence
-    assert claim({2: (0.89, 0.0)}, 1).verdict == "not testable here", "one seed settles neither way"
-    assert claim({2: (0.91, 0.002)}, 2).verdict == "confirmed"
-    assert claim({2: (0.91, 0.01)}, 2).verdict == "not confirmed", "a gain of 1 point within a spread of 1.4"
-
-
-def test_a_chapter_may_train_only_some_comparison_networks():
-    from netsplit.errors import InputError
-    from netsplit.study import verdicts
-
-    names = [n.name for n in comparison_networks("vgg16", (2, 1, 1, 1, 1), ["proposed_I", "found by search"])]
-    assert names == ["baseline", "proposed_I", "found by search"], "the baseline always"
-    with pytest.raises(InputError, match=r"no comparison network \['proposed_III'\]; its networks are baseline"):
-        comparison_networks("vgg16", None, ["proposed_III"])
-    partial = _table({"baseline": 92.7, "proposed_I": 92.0, "proposed_I, input split": 91.5, "proposed_II": 92.1,
-                      "naive split": 90.0, "shared split": 91.0}, 0.1, 3).drop(index="shared split")
-    found = {v.key: v for v in verdicts("vgg16", partial, None)}
-    assert found["proposed_I_drop"].verdict == "confirmed", "needs only the baseline and proposed_I"
-    for key in ("naive_worst", "proposed_I_complexity"):
-        assert found[key].verdict == "not testable here" and "shared split" in found[key].evidence
-    names = [n.name for n in comparison_networks("vgg16", (2, 1, 1, 1, 1), ["proposed_I"])]
-    assert names == ["baseline", "proposed_I", "found by search"], "the chapter always shows the found split"
-
-
 def test_the_searchs_unsplit_network_is_copied_not_trained_again(tmp_path, monkeypatch):
     import netsplit.study as study
     from netsplit.data import load_dataset
@@ -238,6 +165,8 @@ def test_the_searchs_unsplit_network_is_copied_not_trained_again(tmp_path, monke
     assert (copied.experiment, copied.role, copied.seed, copied.accuracy) == ("baseline", "final", 0, searched[0].accuracy)
     assert records == [copied] and copied.config_hash == final.hash
     trained.clear()
+    assert study.train_networks(final, networks, tmp_path / "n.jsonl", train=False) == [copied] and not trained
+    assert study.untrained(final, networks, [copied]) == ["baseline (seed 1)", "found by search (seeds 0, 1)"]
     longer = study.FinalConfig(config, epochs=10, seeds=1)
     study.train_networks(longer, networks[:1], tmp_path / "l.jsonl", data=load_dataset("synthetic", 20, 10),
                          searched=searched)
@@ -426,7 +355,9 @@ def test_the_search_chapter_shows_its_networks_and_cost_without_hiding_warnings(
     assert "training_order_display(order)" in code and "order = training_order(result)" in code
     assert "comparison_display(comparison)" in code and "tradeoff_display(found)" in code and "precision=" not in code
     assert 'glue("cpu_hours", cpu_hours(run_records)' in code and 'glue("cpu_device", record_devices(run_records)' in code
-    assert "run_records = chapter_records(result.records, network_records, control_records, *(s.records for s in searches.values()))" in code
+    counted = re.search(r"run_records = chapter_records\((.*?)\)\n", code, re.S).group(1)
+    for group in ("results.values()", "network_records", "control_records", "path_records", "searches.values()"):
+        assert group in counted, f"the chapter's training hours leave out {group}"
 
 
 @pytest.mark.parametrize("cost", ["params", "macs"])
@@ -451,23 +382,6 @@ def test_a_thin_control_costs_what_its_split_network_costs(cost):
             < built["thin"], "the width is the closest, not merely close"
 
 
-def test_splitting_against_thinning_is_decided_by_welchs_test():
-    from netsplit.study import thinning_verdicts
-
-    def table(split: list[float], thin: list[float]) -> pd.DataFrame:
-        rows = {"proposed_I": split, "thin: parameters of proposed_I": thin, "thin: MACs of proposed_I": thin}
-        return pd.DataFrame({"accuracies": rows}).rename_axis("network")
-
-    better = {v.key: v.verdict for v in thinning_verdicts("vgg16", table([92.0, 92.1, 91.9], [90.0, 90.2, 89.9]))}
-    assert better == {"vgg16_thinning_params": "confirmed", "vgg16_thinning_macs": "confirmed"}
-    worse = thinning_verdicts("vgg16", table([90.0, 90.2, 89.9], [92.0, 92.1, 91.9]))
-    assert {v.verdict for v in worse} == {"refuted"}
-    noisy = thinning_verdicts("vgg16", table([91.0, 92.5, 90.1], [91.2, 90.4, 92.0]))
-    assert {v.verdict for v in noisy} == {"not settled"}
-    assert {v.verdict for v in thinning_verdicts("vgg16", table([92.0], [90.0]))} == {"not testable here"}
-    assert {v.verdict for v in thinning_verdicts("resnet18", table([92.0], [90.0]))} == {"not testable here"}
-
-
 def test_a_thin_control_is_labelled_by_its_width_in_the_comparison_table():
     config = SearchConfig(blocks=(1,))
     oracle = Oracle(config, {})
@@ -478,3 +392,39 @@ def test_a_thin_control_is_labelled_by_its_width_in_the_comparison_table():
         records.append(record)
     table = comparison_table(records)
     assert table["split"].tolist() == ["1,1,1,1,1", "unsplit, width 0.171"]
+
+
+def test_other_searches_are_the_chapters_search_with_one_change_each():
+    from netsplit.errors import InputError
+    from netsplit.study import other_searches
+
+    config = SearchConfig(blocks=(1, 2))
+    searches = other_searches(config, [{"seed": 1}, {"reference": "original"}])
+    assert list(searches) == ["seed 1", "reference original"]
+    assert searches["seed 1"].seed == 1 and searches["seed 1"].hash != config.hash, "other data: other records"
+    assert searches["reference original"].hash == config.hash, "the same networks, judged otherwise"
+    for wrong in ([{"sed": 1}], ["seed"], [{}]):
+        with pytest.raises(InputError, match=r"e\.g\. \{'seed': 1\}.*settings are .*reference"):
+            other_searches(config, wrong)
+    with pytest.raises(InputError, match="reference must be one of"):
+        other_searches(config, [{"reference": "first"}])
+
+
+def test_each_search_path_shows_its_split_trained_from_scratch():
+    from netsplit.search import BlockOutcome, SearchResult
+    from netsplit.study import Network, found_networks, paths_display, paths_table
+
+    def result(*chosen: int) -> SearchResult:
+        outcomes = [BlockOutcome(block, 0.9, 0.9, {}, factor) for block, factor in enumerate(chosen, 1)]
+        return SearchResult((*chosen, 1, 1, 1), outcomes, [], 0.5)
+
+    results = {"as above": result(4, 2), "seed 1": result(4, 2), "reference original": result(2, 1)}
+    networks = [Network("baseline"), Network("found by search", split=(4, 2, 1, 1, 1))]
+    assert found_networks(results, networks) == [Network("found by search, reference original", split=(2, 1, 1, 1, 1))]
+    comparison = pd.DataFrame({"split": ["1,1,1,1,1", "4,2,1,1,1", "unsplit, width 0.5"], "accuracy %": [92.0, 91.5, 91.0],
+                               "± sd": [0.1, 0.2, 0.3], "seeds": [3, 3, 3]}, index=["baseline", "found", "thin"])
+    table = paths_table(results, comparison)
+    assert list(table["found split"]) == ["4,2,1,1,1", "4,2,1,1,1", "2,1,1,1,1"]
+    assert list(table["block 1"]) == [4, 4, 2] and table.loc["seed 1", "accuracy %"] == 91.5
+    assert pd.isna(table.loc["reference original", "accuracy %"]), "not trained yet: no accuracy"
+    assert "–" in paths_display(table).to_html(), "a missing accuracy shows as a dash"

@@ -1,0 +1,167 @@
+"""The verdicts: each claim's test confirms, refutes, or cannot decide, on records made to say so."""
+
+import pandas as pd
+import pytest
+
+from netsplit.complexity import EQ2_READINGS, eq2_grid
+from netsplit.errors import InputError
+from netsplit.plots import eq2_frame
+from netsplit.search import BlockOutcome, Job, SearchConfig, SearchResult
+from netsplit.study import comparison_networks
+from netsplit.verdicts import (equation_verdict, figure5_verdict, inference_verdict, memory_verdict,
+                               thinning_verdicts, verdicts)
+from oracle import Oracle
+
+ACCURACIES = {"baseline": 92.7, "proposed_I": 92.0, "proposed_I, input split": 91.5, "proposed_II": 92.1,
+              "naive split": 90.0, "shared split": 91.0, "found by search": 92.5}
+
+
+def _table(accuracies: dict[str, float], sd: float | None, seeds: int) -> pd.DataFrame:
+    """A comparison table of these mean accuracies, each from ``seeds`` seeds spread by ``sd``."""
+    params = {"baseline": 100, "proposed_I": 48, "proposed_I, input split": 30, "proposed_II": 45,
+              "naive split": 20, "shared split": 25, "found by search": 40}
+    spread = [-1, 0, 1][:seeds] if seeds > 1 else [0]
+    table = pd.DataFrame({"accuracy %": accuracies, "± sd": {n: sd for n in accuracies},
+                          "accuracies": {n: [a + (sd or 0) * k for k in spread] for n, a in accuracies.items()},
+                          "seeds": {n: seeds for n in accuracies}, "parameters": params,
+                          "split": {n: "4,4,2,6,8" for n in accuracies}})
+    table["drop (points)"] = table.loc["baseline", "accuracy %"] - table["accuracy %"]
+    return table
+
+
+def _verdicts(accuracies: dict, sd: float | None = 0.1, seeds: int = 3) -> dict[str, str]:
+    return {v.key: v.verdict for v in verdicts("vgg16", _table(accuracies, sd, seeds), None)}
+
+
+def test_verdicts_test_each_vgg16_claim_on_the_seeds():
+    found = {v.key: v for v in verdicts("vgg16", _table(ACCURACIES, 0.1, 3), None)}
+    assert found["proposed_I_drop"].verdict == "confirmed", "0.61 lies in the interval of a 0.70 drop"
+    assert "+0.70 points (95 % interval +0.47 to +0.93" in found["proposed_I_drop"].evidence
+    assert found["naive_worst"].verdict == "confirmed"
+    assert found["proposed_I_complexity"].verdict == "confirmed under the input-split reading only", \
+        "1.92x the parameters is not slightly more"
+    worse = {**ACCURACIES, "proposed_I": 90.5, "naive split": 90.4, "proposed_I, input split": 90.2}
+    found = _verdicts(worse, 0.2)
+    assert found["proposed_I_drop"] == "refuted", "a 2.2-point drop is not about 0.61"
+    assert found["naive_worst"] == "not settled", "naive is lowest by less than the noise"
+    assert found["proposed_I_complexity"] == "refuted", "too large one way, less accurate the other"
+    assert _verdicts({**ACCURACIES, "proposed_I, input split": 91.05})["proposed_I_complexity"] == "not settled"
+    assert _verdicts({**ACCURACIES, "naive split": 92.5})["naive_worst"] == "refuted"
+    assert set(_verdicts(ACCURACIES, None, 1).values()) == {"not testable here"}
+
+
+def test_the_shared_split_against_the_naive_one_and_proposed_ii_against_proposed_i():
+    found = _verdicts(ACCURACIES)
+    assert found["shared_beats_naive"] == "confirmed" and found["proposed_II_rank"] == "not settled"
+    assert _verdicts({**ACCURACIES, "shared split": 89.5})["shared_beats_naive"] == "refuted"
+    assert _verdicts({**ACCURACIES, "shared split": 90.05})["shared_beats_naive"] == "not settled"
+    assert _verdicts({**ACCURACIES, "proposed_II": 92.6})["proposed_II_rank"] == "confirmed"
+    lower = verdicts("vgg16", _table({**ACCURACIES, "proposed_II": 89.0}, 0.1, 3), None)
+    rank = next(v for v in lower if v.key == "proposed_II_rank")
+    assert rank.verdict == "refuted" and "ranks 4 of the four splits" in rank.evidence
+
+
+def test_all_blocks_split_without_loss_is_read_against_the_papers_threshold():
+    assert _verdicts(ACCURACIES)["all_blocks"] == "confirmed", "a 0.2-point loss, interval below 0.5"
+    assert _verdicts({**ACCURACIES, "found by search": 91.8})["all_blocks"] == "refuted", "0.9 points, beyond 0.5"
+    assert _verdicts({**ACCURACIES, "found by search": 92.25})["all_blocks"] == "not settled", "0.45, interval across 0.5"
+    unsplit = _table(ACCURACIES, 0.1, 3).assign(split="4,4,1,6,8")
+    found = {v.key: v for v in verdicts("vgg16", unsplit, None)}["all_blocks"]
+    assert found.verdict == "not testable here" and "left block 3 unsplit" in found.evidence
+
+
+def test_the_resnet18_claim_needs_a_gain_beyond_the_spread_of_several_seeds():
+    config = SearchConfig(model="resnet18", blocks=(1,))
+    records = [Oracle(config, {})(Job((2, 1, 1, 1, 1), seed, "candidate", 1, 2, 1)) for seed in (0, 1)]
+
+    def claim(candidates: dict, seeds: int):
+        outcome = BlockOutcome(1, 0.90, 0.90, candidates, 2)
+        return verdicts("resnet18", None, SearchResult((2, 1, 1, 1, 1), [outcome], records[:seeds], 0.5))[0]
+
+    one = claim({2: (0.91, 0.0), 4: (0.88, 0.0)}, 1)
+    assert one.verdict == "not testable here" and "+1.00 points" in one.evidence and "block 1 +1.00" in one.evidence
+    assert claim({2: (0.89, 0.0)}, 1).verdict == "not testable here", "one seed settles neither way"
+    assert claim({2: (0.91, 0.002)}, 2).verdict == "confirmed"
+    assert claim({2: (0.91, 0.01)}, 2).verdict == "not settled", "a gain of 1 point within a spread of 1.4"
+    assert claim({2: (0.88, 0.002), 4: (0.87, 0.002)}, 2).verdict == "refuted", "every split loses beyond the spread"
+
+
+def test_a_chapter_may_train_only_some_comparison_networks():
+    names = [n.name for n in comparison_networks("vgg16", (2, 1, 1, 1, 1), ["proposed_I", "found by search"])]
+    assert names == ["baseline", "proposed_I", "found by search"], "the baseline always"
+    with pytest.raises(InputError, match=r"no comparison network \['proposed_III'\]; its networks are baseline"):
+        comparison_networks("vgg16", None, ["proposed_III"])
+    found = {v.key: v for v in verdicts("vgg16", _table(ACCURACIES, 0.1, 3).drop(index="shared split"), None)}
+    assert found["proposed_I_drop"].verdict == "confirmed", "needs only the baseline and proposed_I"
+    for key in ("naive_worst", "shared_beats_naive", "proposed_I_complexity", "proposed_II_rank"):
+        assert found[key].verdict == "not testable here" and "shared split" in found[key].evidence
+    names = [n.name for n in comparison_networks("vgg16", (2, 1, 1, 1, 1), ["proposed_I"])]
+    assert names == ["baseline", "proposed_I", "found by search"], "the chapter always shows the found split"
+
+
+def test_splitting_against_thinning_is_decided_by_welchs_test():
+    def table(split: list[float], thin: list[float], macs: list[float] | None = None) -> pd.DataFrame:
+        rows = {"proposed_I": split, "thin: parameters of proposed_I": thin, "thin: MACs of proposed_I": macs or thin}
+        return pd.DataFrame({"accuracies": rows}).rename_axis("network")
+
+    better = {v.key: v.verdict for v in thinning_verdicts("vgg16", table([92.0, 92.1, 91.9], [90.0, 90.2, 89.9]))}
+    assert better == {"vgg16_thinning_params": "confirmed", "vgg16_thinning_macs": "confirmed"}
+    worse = thinning_verdicts("vgg16", table([90.0, 90.2, 89.9], [92.0, 92.1, 91.9]))
+    assert {v.verdict for v in worse} == {"refuted"}
+    noisy = thinning_verdicts("vgg16", table([91.0, 92.5, 90.1], [91.2, 90.4, 92.0]))
+    assert {v.verdict for v in noisy} == {"not settled"}
+    assert {v.verdict for v in thinning_verdicts("vgg16", table([92.0], [90.0]))} == {"not testable here"}
+    assert {v.verdict for v in thinning_verdicts("resnet18", table([92.0], [90.0]))} == {"not testable here"}
+    partly = {v.key: v for v in thinning_verdicts("vgg16", table([92.0, 92.1, 91.9], [90.0, 90.2, 89.9], [91.0]))}
+    assert partly["vgg16_thinning_params"].verdict == "confirmed"
+    assert partly["vgg16_thinning_macs"].verdict == "not testable here"
+    assert "3 of 3 pairs lack two seeds" in partly["vgg16_thinning_macs"].evidence
+
+
+def test_the_equations_are_checked_against_built_blocks_and_a_wrong_count_refutes():
+    frames = [eq2_frame((1, 2, 4, 6, 8), 3, 64, 64), eq2_frame((1, 2, 4, 8), 64, 128, 128)]
+    found = equation_verdict(frames)
+    assert found.verdict == "confirmed under the B = k reading" and found.evidence.startswith("8 of 8 built blocks")
+    frames[1].loc[4, "built block"] += 9
+    assert equation_verdict(frames).verdict == "refuted"
+
+
+def test_figure5_holds_along_both_factors_only_when_b_is_one():
+    grids = [eq2_grid(3, 64, 64, [1, 2, 4, 8], reading) for reading in EQ2_READINGS]
+    found = figure5_verdict(grids)
+    assert found.verdict == "confirmed under the B = 1 reading only" and "B = k: Eq. 1 unsplit, falls along k1 only" \
+        in found.evidence
+    grids[1].iloc[-1, -1] = grids[1].iloc[0, 0] * 2
+    assert figure5_verdict(grids).verdict == "refuted"
+
+
+def _savings(split: list[float], original: list[float]) -> pd.DataFrame:
+    rows = [("cpu", "vgg16", size, name, saving) for size, s, o in zip((256, 512), split, original)
+            for name, saving in (("proposed_I", s), ("original", o))]
+    return pd.DataFrame(rows, columns=["device", "model", "input size", "network", "measured saving"]) \
+        .set_index(["device", "model", "input size", "network"])
+
+
+def test_memory_is_saved_only_beyond_the_originals_difference_with_itself():
+    assert memory_verdict(_savings([2.9, 2.7], [0.98, 1.02])).verdict == "confirmed"
+    assert memory_verdict(_savings([1.01, 2.7], [0.98, 1.02])).verdict == "not settled"
+    assert memory_verdict(_savings([0.9, 0.95], [0.98, 1.02])).verdict == "refuted"
+
+
+def _latency(split_ms: list[tuple[float, float]]) -> pd.DataFrame:
+    """One group per (median, p10) of proposed_I, each against an unsplit network at 1.0 ms (p10 0.9 ms)."""
+    rows = []
+    for size, (median, p10) in enumerate(split_ms):
+        group = {"model": "vgg16", "width_multiplier": 1.0, "input_size": size, "threads": 1}
+        rows.append({**group, "network": "baseline", "median_ms": 1.0, "p10_ms": 0.9, "latency ratio": 1.0,
+                     "MACs ratio": 1.0})
+        rows.append({**group, "network": "proposed_I", "median_ms": median, "p10_ms": p10, "latency ratio": median,
+                     "MACs ratio": 0.5})
+    return pd.DataFrame(rows)
+
+
+def test_inference_is_faster_only_beyond_the_spread_of_the_runs():
+    assert inference_verdict(_latency([(0.5, 0.45), (0.6, 0.55)])).verdict == "confirmed"
+    assert inference_verdict(_latency([(0.5, 0.45), (0.95, 0.85)])).verdict == "not settled"
+    slower = inference_verdict(_latency([(0.5, 0.45), (1.3, 1.2)]))
+    assert slower.verdict == "refuted" and "slower in 1" in slower.evidence
