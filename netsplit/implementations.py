@@ -28,7 +28,9 @@ import numpy as np
 from netsplit import runtime
 
 MEASURE_BATCH = 128
-"""The batch of the timed training steps: the study's."""
+"""The batch of the timed training steps at 32x32 pixels: the study's. Larger inputs are timed at a batch of
+as many pixels (at least one image), so that timing a block built for inference at 512x512 or more does not
+need the memory of 128 such images."""
 MEASURE_ENV = "NETSPLIT_MEASURE_IMPLEMENTATIONS"
 """Set to 0 to skip the timing: "auto" then runs separate branches (grouped convolutions on a GPU)."""
 CACHE_ENV = "NETSPLIT_IMPLEMENTATION_CACHE"
@@ -95,7 +97,13 @@ def signature(block, input_shape: tuple) -> dict:
 
     return {"units": [asdict(u) for u in block.unit_specs], "factor": block.factor, "first_conv": block.first_conv,
             "input_shape": [int(d) for d in input_shape], "dtype_policy": keras.config.dtype_policy().name,
-            "batch": MEASURE_BATCH}
+            "batch": measure_batch(input_shape)}
+
+
+def measure_batch(input_shape: tuple) -> int:
+    """The batch a block is timed at: :data:`MEASURE_BATCH` images of 32x32 pixels, or as many pixels."""
+    height, width = (int(d) for d in input_shape[:2])
+    return max(1, MEASURE_BATCH * 32 * 32 // (height * width))
 
 
 def cache_key(block_signature: dict) -> str:

@@ -119,3 +119,11 @@ def test_without_timing_auto_runs_separate_branches_on_a_cpu():
 def test_an_unknown_form_is_refused_with_the_valid_ones():
     with pytest.raises(ValueError, match="implementation must be one of .*'masked'"):
         SplitBlock([Unit("conv", 16)], 2, implementation="dense")
+
+
+def test_a_block_built_for_large_images_is_timed_on_as_many_pixels_as_the_study_batch():
+    from netsplit import implementations
+
+    assert implementations.measure_batch((32, 32, 3)) == implementations.MEASURE_BATCH
+    assert implementations.measure_batch((64, 64, 16)) == implementations.MEASURE_BATCH // 4
+    assert implementations.measure_batch((512, 512, 3)) == 1, "not 128 images of 512x512: 1 GiB each map"
