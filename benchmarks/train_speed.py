@@ -27,7 +27,7 @@ import keras
 
 from benchmarks.train_steps import ROOT, compile_for_training, random_batch, results_file, step_times
 from netsplit.complexity import analyse, total
-from netsplit.implementations import block_timings
+from netsplit.implementations import block_timings, timed_choices
 from netsplit.layers import SplitBlock
 from netsplit.records import RunRecord, read_records
 from netsplit.runtime import device_name, provenance
@@ -87,8 +87,9 @@ def measure(model: str, width: float, networks: dict[str, Network], batch: int, 
             if implementation == "branches" and name == "baseline":
                 continue  # unsplit, every form is the same network
             keras.utils.set_random_seed(0)
-            instance = network.build(model, input_shape=INPUT_SHAPE, width_multiplier=width,
-                                     implementation=implementation)
+            with timed_choices():  # built to be trained, as the study's networks are
+                instance = network.build(model, input_shape=INPUT_SHAPE, width_multiplier=width,
+                                         implementation=implementation)
             built[name, implementation] = compile_for_training(instance)
             if implementation == "auto":
                 forms[name], blocks[name] = implementations(instance), block_breakdown(instance)

@@ -10,6 +10,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from netsplit.implementations import timed_choices
 from netsplit.models import split_model
 from netsplit.runtime import cpu_details
 from netsplit.train import jit_compile
@@ -40,9 +41,10 @@ def compile_for_training(network: keras.Model) -> keras.Model:
 
 def compiled(model: str, split: tuple[int, ...] | None, width: float, input_shape: tuple[int, int, int],
              implementation: str = "auto") -> keras.Model:
-    """``model`` split by ``split``, compiled for training."""
-    return compile_for_training(split_model(model, split, input_shape, width_multiplier=width,
-                                            implementation=implementation))
+    """``model`` split by ``split``, compiled for training (its "auto" blocks in the forms that train fastest here)."""
+    with timed_choices():
+        network = split_model(model, split, input_shape, width_multiplier=width, implementation=implementation)
+    return compile_for_training(network)
 
 
 def step_times(networks: dict, x: np.ndarray, y: np.ndarray, steps: int) -> dict[str, list[float]]:

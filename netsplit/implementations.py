@@ -5,13 +5,18 @@ position ("grouped"), or as one dense convolution per position whose kernel is z
 branches ("masked"). They compute the same function from the same weights; which is fastest depends
 on the device and on the widths: narrow branches leave a CPU's convolution kernels idle, so 8 branches
 of 2 filters cost more as 8 convolutions than as one masked 16-filter convolution, while 4 branches of
-32 filters are cheaper apart. ``implementation="auto"`` times every form a block can take on the block's
-own input shape (a training step at batch :data:`MEASURE_BATCH`, in a fresh process so that the timing
-leaves no trace in the caller's random state or layer names) and keeps the fastest in a cache file.
+32 filters are cheaper apart. When a network is built to be trained (:func:`timed_choices`, which
+:func:`netsplit.train.fit` uses), ``implementation="auto"`` times every form a block can take on the
+block's own input shape (a training step at batch :data:`MEASURE_BATCH`, in a fresh process so that
+the timing leaves no trace in the caller's random state or layer names) and keeps the fastest in a
+cache file. Built for anything else (counting, inference, a chapter's figure) it takes the cached
+choice, or separate branches where none is cached, and times nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import os
 import statistics
@@ -28,9 +33,9 @@ import numpy as np
 from netsplit import runtime
 
 MEASURE_BATCH = 128
-"""The batch of the timed training steps at 32x32 pixels: the study's. Larger inputs are timed at a batch of
-as many pixels (at least one image), so that timing a block built for inference at 512x512 or more does not
-need the memory of 128 such images."""
+"""The batch of the timed training steps: the study's. A block whose input is larger than 32x32 pixels is
+timed at a batch of as many pixels (at least one image), so that timing a block built for 512x512 images
+does not need the memory of 128 of them."""
 MEASURE_ENV = "NETSPLIT_MEASURE_IMPLEMENTATIONS"
 """Set to 0 to skip the timing: "auto" then runs separate branches (grouped convolutions on a GPU)."""
 CACHE_ENV = "NETSPLIT_IMPLEMENTATION_CACHE"
@@ -101,9 +106,10 @@ def signature(block, input_shape: tuple) -> dict:
 
 
 def measure_batch(input_shape: tuple) -> int:
-    """The batch a block is timed at: :data:`MEASURE_BATCH` images of 32x32 pixels, or as many pixels."""
+    """The batch a block is timed at: :data:`MEASURE_BATCH`, or fewer where its input is larger than 32x32
+    pixels, down to as many pixels as the study's batch (at least one image)."""
     height, width = (int(d) for d in input_shape[:2])
-    return max(1, MEASURE_BATCH * 32 * 32 // (height * width))
+    return min(MEASURE_BATCH, max(1, MEASURE_BATCH * 32 * 32 // (height * width)))
 
 
 def cache_key(block_signature: dict) -> str:
@@ -139,8 +145,22 @@ def block_timings(block) -> dict[str, float]:
     return entry.get("ms", {})
 
 
+_TIMING = contextvars.ContextVar("netsplit_timed_choices", default=False)
+
+
+@contextlib.contextmanager
+def timed_choices():
+    """While active, "auto" times the forms of a block shape it has no cached choice for (training builds in it)."""
+    token = _TIMING.set(True)
+    try:
+        yield
+    finally:
+        _TIMING.reset(token)
+
+
 def choose_implementation(block, input_shape: tuple) -> str:
-    """The fastest form of ``block`` on this device at ``input_shape`` (no batch axis), timed once and cached."""
+    """The fastest form of ``block`` on this device at ``input_shape`` (no batch axis): the cached choice, else
+    timed and cached within :func:`timed_choices`, else :func:`untimed_choice`."""
     forms = candidates(block)
     if block.factor == 1:
         return "branches"  # one branch: every form is the same convolution
@@ -148,6 +168,8 @@ def choose_implementation(block, input_shape: tuple) -> str:
         return untimed_choice(block)
     key = cache_key(signature(block, input_shape))
     entry = read_cache().get(key)
+    if (entry is None or entry.get("choice") not in forms) and not _TIMING.get():
+        return untimed_choice(block)
     if entry is None or entry.get("choice") not in forms:
         times = time_in_child(signature(block, input_shape), forms)
         entry = {"choice": min(forms, key=times.get), "ms": {form: round(1000 * t, 3) for form, t in times.items()}}

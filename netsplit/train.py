@@ -15,6 +15,7 @@ import numpy as np
 from netsplit.complexity import analyse, total
 from netsplit.data import AugmentedBatches, Dataset
 from netsplit.errors import InputError
+from netsplit.implementations import timed_choices
 from netsplit.layers import Fusion, SplitBlock
 from netsplit.records import RecordStore, RunRecord
 from netsplit.runtime import enable_compilation_cache, has_accelerator
@@ -152,7 +153,8 @@ def fit(
     keras.utils.set_random_seed(seed)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if use_mixed_precision(config) else "float32")
     try:
-        model = build()
+        with timed_choices():  # built to be trained: "auto" blocks take the form that trains fastest here
+            model = build()
     finally:
         keras.mixed_precision.set_global_policy("float32")
     check_head(model, data)

@@ -101,13 +101,20 @@ def test_auto_times_the_forms_once_and_caches_them(tmp_path, monkeypatch):
     cache = tmp_path / "cache.json"
     monkeypatch.setenv(implementations.CACHE_ENV, str(cache))
     monkeypatch.setenv(implementations.MEASURE_ENV, "1")
+    SplitBlock([Unit("conv", 8)], 4, name="counted").build((None, 8, 8, 2))
+    assert not cache.exists(), "built for anything but training, a block times nothing"
     block = SplitBlock([Unit("conv", 8)], 4, name="tiny")
-    block.build((None, 8, 8, 2))
+    with implementations.timed_choices():
+        block.build((None, 8, 8, 2))
     (entry,) = json.loads(cache.read_text()).values()
     assert set(entry["ms"]) == {"branches", "masked", "grouped", "unsplit"}
     assert block.implementation == entry["choice"] == min(("branches", "masked", "grouped"), key=entry["ms"].get)
     monkeypatch.setattr(implementations, "time_in_child", lambda *args: pytest.fail("timed twice"))
-    SplitBlock([Unit("conv", 8)], 4, name="again").build((None, 8, 8, 2))
+    with implementations.timed_choices():
+        SplitBlock([Unit("conv", 8)], 4, name="again").build((None, 8, 8, 2))
+    counted = SplitBlock([Unit("conv", 8)], 4, name="counted_again")
+    counted.build((None, 8, 8, 2))
+    assert counted.implementation == entry["choice"], "outside training the cached choice holds"
 
 
 def test_without_timing_auto_runs_separate_branches_on_a_cpu():
@@ -125,5 +132,6 @@ def test_a_block_built_for_large_images_is_timed_on_as_many_pixels_as_the_study_
     from netsplit import implementations
 
     assert implementations.measure_batch((32, 32, 3)) == implementations.MEASURE_BATCH
+    assert implementations.measure_batch((8, 8, 128)) == implementations.MEASURE_BATCH, "a later block: the study's"
     assert implementations.measure_batch((64, 64, 16)) == implementations.MEASURE_BATCH // 4
     assert implementations.measure_batch((512, 512, 3)) == 1, "not 128 images of 512x512: 1 GiB each map"
