@@ -7,7 +7,7 @@ exported with :mod:`netsplit.export` (split blocks as grouped convolutions) and 
   imports no TensorFlow; all networks and thread counts are warmed up, then timed in interleaved,
   shuffled rounds, so that machine noise hits all alike. Larger inputs resize the exported model's
   input (the networks are fully convolutional).
-- TensorFlow (a ``tf.function`` of the model) and Keras ``predict`` on the same networks at 32x32,
+- TensorFlow (a ``tf.function`` of the model) on the same networks at 32x32,
   interleaved the same way, with TensorFlow's default thread pools.
 - peak: this CPU's multiply-accumulate rate, measured with a large float32 matrix product in numpy
   (OpenBLAS) on 1 and 2 threads: the physical bound of a network is its MACs over that rate.
@@ -203,7 +203,8 @@ class Benchmark:
                   f"{row['time / MACs']:.2f}", flush=True)
 
     def tensorflow(self, model_name: str, width: float, exported: dict) -> None:
-        """TensorFlow and Keras predict latency at 32x32, interleaved over the networks."""
+        """TensorFlow latency at 32x32, interleaved over the networks (not Keras ``predict``: at batch 1 its fixed
+        cost per call is larger than the network)."""
         import tensorflow as tf
 
         from netsplit.complexity import analyse, total
@@ -214,7 +215,6 @@ class Benchmark:
             if precision == "float32":
                 graph = tf.function(lambda x, model=model: model(x, training=False))
                 calls[(name, "tensorflow")] = lambda graph=graph: graph(image).numpy()
-                calls[(name, "keras predict")] = lambda model=model: model.predict(image, batch_size=1, verbose=0)
         for call in calls.values():
             for _ in range(self.args.warmup):
                 call()
@@ -233,7 +233,7 @@ class Benchmark:
             self.write("latency", engine=engine, model=model_name, network=name, width_multiplier=width, input_size=32,
                        precision="float32", macs=cost.macs, params=cost.params, load_1min=os.getloadavg()[0],
                        **_summary({"threads": max(self.args.threads)}, seconds))
-        self.print_ratios(["tensorflow", "keras predict"], model_name, width, 32)
+        self.print_ratios(["tensorflow"], model_name, width, 32)
 
     def memory(self, model_name: str, exported: dict) -> None:
         for size in self.args.memory_sizes:

@@ -14,6 +14,27 @@ from netsplit.study import network_label, paper_networks
 NETWORKS = [network for network in paper_networks(()) if network.name != "found by search" and network.first_conv == "whole"]
 """The paper's Table 2 networks: the baseline, proposed_I and II, the naive and the shared split."""
 
+ORDER = list(dict.fromkeys(label for network in NETWORKS for model in ("vgg16", "resnet18")
+                            for label in [network_label(model, network.name, network.split)]))
+"""How the chapter's tables list the networks: Table 2's order, ResNet18's splits by their factors beside VGG16's names."""
+
+
+def in_network_order(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its rows (indexed by network, possibly among other levels) in :data:`ORDER`."""
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return table.sort_index(key=lambda index: index.map(lambda value: rank.get(value, value)))
+
+
+def select(frame: pd.DataFrame, **where) -> pd.Series:
+    """The one row of ``frame`` whose columns equal ``where`` (e.g. ``model="vgg16", network="proposed_I"``)."""
+    rows = frame
+    for key, value in where.items():
+        rows = rows[rows[key] == value]
+    if len(rows) != 1:
+        raise KeyError(f"{len(rows)} rows where {where}, not one")
+    return rows.iloc[0]
+
+
 TARGET = 1.1
 """A split network meets the target when its latency ratio is at most this multiple of its MACs ratio."""
 
@@ -59,6 +80,11 @@ def latency_ratios(records: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def quotient_display(table: pd.DataFrame):
+    """A table of time / MACs quotients as shown: two decimals, those above :data:`TARGET` in bold red."""
+    return table.style.format("{:.2f}").map(lambda v: "" if v <= TARGET else "color: #b00; font-weight: bold")
+
+
 def peak_rates(records: pd.DataFrame) -> dict[int, float]:
     """The measured peak multiply-accumulate rate (MACs per second) of this CPU, by thread count."""
     peak = _kind(records, "peak")
@@ -76,9 +102,7 @@ def size_table(records: pd.DataFrame) -> pd.DataFrame:
     """File size in MiB of each network's exported model at the largest width, one column per precision."""
     sizes = _kind(records, "size")
     sizes = sizes[sizes["width_multiplier"] == sizes["width_multiplier"].max()]
-    order = {name: i for i, name in enumerate(n.name for n in NETWORKS)}
-    table = sizes.pivot_table(index=["model", "network"], columns="precision", values="bytes") / 2**20
-    table = table.sort_index(key=lambda index: index.map(lambda v: order.get(v, v)))
+    table = in_network_order(sizes.pivot_table(index=["model", "network"], columns="precision", values="bytes") / 2**20)
     return table[[p for p in ("float32", "float16", "int8") if p in table.columns]]
 
 

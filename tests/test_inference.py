@@ -53,7 +53,7 @@ def test_quick_benchmark_writes_well_formed_records(tmp_path, fashion_dir):
     assert records[0]["kind"] == "run" and records[-1]["kind"] == "end"
     for record in records:
         assert FIELDS[record["kind"]] <= set(record), record
-    assert {r["engine"] for r in records if r["kind"] == "latency"} == {"litert-xnnpack", "tensorflow", "keras predict"}
+    assert {r["engine"] for r in records if r["kind"] == "latency"} == {"litert-xnnpack", "tensorflow"}
     assert all(0 < r["p10_ms"] <= r["median_ms"] <= r["p90_ms"] for r in records if r["kind"] == "latency")
     frame = read_results(out)
     ratios = latency_ratios(frame)
@@ -65,3 +65,20 @@ def test_quick_benchmark_writes_well_formed_records(tmp_path, fashion_dir):
     memory = memory_table(frame)
     assert (memory["engine peak MiB"] > 0).all() and len(memory) == 2
     assert layer_rates(frame).shape == (3, 2), "1, 4 and 8 groups at 32 and 64 pixels"
+
+
+def test_the_chapter_lists_networks_in_table_2_order_and_selects_one_row_at_a_time():
+    import pandas as pd
+
+    from netsplit.inference import in_network_order, quotient_display, select
+
+    frame = pd.DataFrame({"model": ["vgg16", "vgg16", "resnet18", "vgg16"],
+                          "network": ["shared split", "baseline", "8,2,2,4,4", "proposed_II"], "ms": [1.0, 2.0, 3.0, 4.0]})
+    ordered = in_network_order(frame.set_index(["model", "network"])).index
+    assert list(ordered) == [("resnet18", "8,2,2,4,4"), ("vgg16", "baseline"), ("vgg16", "proposed_II"),
+                             ("vgg16", "shared split")], "Table 2's order, not the alphabet's"
+    assert select(frame, model="vgg16", network="baseline")["ms"] == 2.0
+    with pytest.raises(KeyError, match="0 rows"):
+        select(frame, network="naive split")
+    html = quotient_display(pd.DataFrame({"time / MACs": [1.05, 1.3]})).to_html()
+    assert html.count("font-weight: bold") == 1, "only the quotient above the target is marked"

@@ -54,11 +54,10 @@ def test_count_the_weights_of_a_split():
     text = solution("ex-count")
     block = SplitBlock([Unit("conv", 128), Unit("conv", 128)], factor=4, implementation="branches")
     block.build((None, 16, 16, 64))
-    first = sum(int(np.prod(c.kernel.shape)) for c in block.convs[::2])
-    second = sum(int(np.prod(c.kernel.shape)) for c in block.convs[1::2])
+    first, second = (sum(w["kernel"].size for w in block.get_branch_weights()[p]) for p in block.positions)
     unsplit = SplitBlock([Unit("conv", 128), Unit("conv", 128)])
     unsplit.build((None, 16, 16, 64))
-    whole = sum(int(np.prod(c.kernel.shape)) for c in unsplit.convs)
+    whole = sum(w["kernel"].size for branches in unsplit.get_branch_weights().values() for w in branches)
     for number in (whole, first, second, first + second, 128 * 128):
         assert f"{number:,}".replace(",", "{,}") in text, number
     assert 2 * (first + second) == whole and "half of the block" in text
