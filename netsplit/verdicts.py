@@ -3,9 +3,11 @@
 A verdict says what the test found:
 
 - *confirmed*: a difference in the paper's direction at the 0.05 level (Welch's t-test on the seeds), a
-  number of the paper inside the 95 % interval of the measured one, or a count equal to the formula;
-- *refuted*: a difference against the paper's direction at that level, the paper's number outside the
-  interval, or a count that differs from the formula;
+  number of the paper inside the 95 % interval of the measured one, a count equal to the formula, or a
+  measurement beyond the noise measured beside it (a search candidate's gain beyond its seeds' spread, a
+  memory saving beyond the original network's difference with itself, a latency beyond the runs' spread);
+- *refuted*: the same test finding the opposite, the paper's number outside the interval, or a count
+  that differs from the formula;
 - *not settled*: enough seeds or measurements, but a difference within their noise;
 - *not testable here*: the records cannot decide (one seed per network, or a network not trained).
 """

@@ -194,3 +194,18 @@ def test_a_new_threshold_shares_the_records_and_trains_only_what_its_path_adds(t
     trained_before = {(tuple(r.split), r.seed) for r in before}
     assert not [r for r in after[len(before):] if (tuple(r.split), r.seed) in trained_before], "nothing trained twice"
     assert result.split[0] >= replay(before, threshold=SearchConfig.threshold).split[0], "than at the chapter's 0.5"
+
+
+def test_the_control_solution_finds_the_width_the_study_trained(monkeypatch):
+    """The solution's matched width is the width of the study's thin control, and it runs on the records."""
+    from netsplit.records import read_records
+
+    monkeypatch.chdir(ROOT)
+    code = re.search(r"```python\n(.*?)```", solution("ex-control"), re.S).group(1)
+    records = read_records(re.search(r'read_records\("([^"]+)"\)', code).group(1))
+    [trained] = {r.width for r in records if r.experiment == "thin: parameters of proposed_I"}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(code, {})
+    difference, width = printed.getvalue().splitlines()
+    assert float(width) == trained and "points" in difference
