@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from netsplit.implementations import in_form
+from netsplit.forms import in_form
 from netsplit.layers import Fusion, SplitBlock
 
 

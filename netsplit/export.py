@@ -52,7 +52,7 @@ def convert(
     calibrates on ``representative`` images and keeps float input and output.
 
     ``lowering`` is the form the engine runs each split block in, for all blocks or by block name (see
-    :func:`~netsplit.implementations.in_form`): "grouped" (one grouped convolution per layer, where the
+    :func:`~netsplit.forms.in_form`): "grouped" (one grouped convolution per layer, where the
     factor divides the widths), "masked" (one dense convolution with block-diagonal weights, zeros stored)
     or "branches" (one convolution per branch).
 
@@ -68,7 +68,7 @@ def convert(
     for form in [lowering] if isinstance(lowering, str) else lowering.values():
         if form not in LOWERINGS:
             raise InputError(f"unknown lowering {form!r}; valid lowerings are {', '.join(LOWERINGS)}")
-    from netsplit.implementations import in_form
+    from netsplit.forms import in_form
 
     lowered = in_form(model, lowering, input_size)
     shape = tuple(int(d) for d in lowered.input_shape[1:])

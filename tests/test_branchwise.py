@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from netsplit.branchwise import predict_branchwise
-from netsplit.implementations import in_form
+from netsplit.forms import in_form
 from netsplit.models import build_model, split_model
 from helpers import random_statistics
 

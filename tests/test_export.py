@@ -9,7 +9,7 @@ import pytest
 from helpers import ROOT, profile_search, random_statistics
 from netsplit.cli import main
 from netsplit.export import accuracy, convert, interpreter, op_counts, operators, predict
-from netsplit.implementations import in_form
+from netsplit.forms import in_form
 from netsplit.layers import Fusion, SplitBlock
 from netsplit.models import build_model, split_model
 
