@@ -157,7 +157,8 @@ def _proposed_ii_rank(comparison: pd.DataFrame) -> tuple[str, str]:
 def _above(comparison: pd.DataFrame, names: list[str], below: str) -> tuple[str, str]:
     """Whether every network of ``names`` is more accurate than ``below`` (:func:`_judged`)."""
     gaps = {name: difference(comparison, name, below) for name in names}
-    evidence = "; ".join(f"{name} {gap}" for name, gap in gaps.items()) + f" above the {below}"
+    evidence = "; ".join(f"{name} {gap}" for name, gap in gaps.items()) + \
+        f" above {'the ' if below.endswith('split') else ''}{below}"
     verdict = _judged(gaps.values())
     note = {"not testable here": "; one seed per network", "not settled": f"; a difference counts at the {ALPHA:g} level"}
     return verdict, evidence + note.get(verdict, "")
