@@ -26,12 +26,11 @@ from typing import Callable, Iterable
 from netsplit.choices import check_dataset, is_network_file
 from netsplit.data import Dataset, load_dataset
 from netsplit.errors import InputError
-from netsplit.evaluator import TrainingEvaluator
-from netsplit.executors import InProcess, make_executor
+from netsplit.executors import InProcess
 from netsplit.layers import Unit, check_factor
 from netsplit.models import MODELS, architecture
 from netsplit.networks import Network, describe_network, load_network
-from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file, config_hash
+from netsplit.records import RecordStore, RunRecord, config_hash
 from netsplit.train import check_head
 
 REFERENCES = ("block", "original")
@@ -527,37 +526,3 @@ def outcome_rows(result: SearchResult) -> list[dict]:
         row["chosen"] = o.chosen if o.decided else "?"
         rows.append(row)
     return rows
-
-
-def run_search(config: SearchConfig, records: str | Path | None = None, executor: str = "sequential",
-               address: str | None = None, data_path: str | None = None, verbose: bool = True,
-               train: bool = True) -> SearchResult:
-    """Run (or resume) a search, appending records to ``records`` (default: under ``results/``), which it
-    holds for its whole run: a second search on the same file is refused with a :class:`RecordsError`.
-    With ``train=False`` it only reads the records, and a network they lack raises :class:`NotRecorded`.
-
-    >>> config = SearchConfig(model="vgg16", dataset="fashion_mnist", threshold=0.5, width_multiplier=0.25)
-    >>> config.hash == SearchConfig(model="vgg16", dataset="fashion_mnist", threshold=2.0, width_multiplier=0.25).hash
-    True
-    """
-    records = Path(records) if records else config.default_records()
-    if not train:
-        return SplitSearch(config, not_recorded, RecordStore(records, config.hash), log=lambda line: None).run()
-    with RecordsLock(records):
-        adopt_legacy_file(records, config.hash, config.legacy_hash)
-        store = RecordStore(records, config.hash)
-        runner = make_executor(executor, address)
-        evaluate = TrainingEvaluator(config, records.with_suffix(".weights") if config.inherit else None,
-                                     data_path, verbose, records)
-        return SplitSearch(config, evaluate, store, runner).run()
-
-
-class NotRecorded(InputError):
-    """A search asked only to read its records needs a network they lack."""
-
-
-def not_recorded(job: Job) -> RunRecord:
-    """The evaluator of a search that only reads its records: every network it would train is missing."""
-    split = ",".join(map(str, job.split))
-    raise NotRecorded(f"the records lack the network {split} (seed {job.seed}) that the search needs next; "
-                      "run the search with training (train=True; make reproduce without TRAIN=0)")

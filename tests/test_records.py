@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import netsplit.search
+import netsplit.runner
 from netsplit.cli import main
 from netsplit.records import RecordsError, RecordsLock, read_records
-from netsplit.search import SearchConfig, run_search
+from netsplit.runner import run_search
+from netsplit.search import SearchConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = ROOT / "results" / "fashion_cnn-fashion_mnist-3de131af282b.jsonl"
@@ -43,7 +44,7 @@ def holder(records):
 @pytest.fixture
 def no_training(monkeypatch):
     """Fails the test if a search gets as far as making its evaluator (which loads data and trains)."""
-    monkeypatch.setattr(netsplit.search, "TrainingEvaluator", lambda *args, **kwargs: pytest.fail("went on to train"))
+    monkeypatch.setattr(netsplit.runner, "TrainingEvaluator", lambda *args, **kwargs: pytest.fail("went on to train"))
 
 
 def refused(path: Path) -> str:

@@ -336,7 +336,7 @@ def test_saving_nothing_means_no_fewer_parameters_and_no_fewer_macs():
 
 
 def test_a_search_that_only_reads_its_records_trains_nothing_and_names_what_they_lack(tmp_path):
-    from netsplit.search import NotRecorded, run_search
+    from netsplit.runner import NotRecorded, run_search
 
     strict, _ = search(tmp_path, THRESHOLD_PENALTIES, threshold=0.5)
     read = run_search(SearchConfig(blocks=(1, 2), threshold=0.5), tmp_path / "r.jsonl", train=False)

@@ -16,7 +16,8 @@ import h5py
 import pytest
 
 from netsplit.records import RecordStore, read_records
-from netsplit.search import SearchConfig, SplitSearch, run_search
+from netsplit.runner import run_search
+from netsplit.search import SearchConfig, SplitSearch
 
 # Threshold 90 accepts every factor, so the path is known in advance: (4, 4, 1, 1, 1).
 TINY = dict(model="vgg16", blocks=(1, 2), factors=(2, 4), baseline_epochs=2, finetune_epochs=1,

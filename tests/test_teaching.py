@@ -20,7 +20,8 @@ from helpers import profile_search
 from netsplit.errors import InputError
 from netsplit.layers import SplitBlock, Unit
 from netsplit.records import read_records
-from netsplit.search import SearchConfig, replay, run_search
+from netsplit.runner import run_search
+from netsplit.search import SearchConfig, replay
 from netsplit.study import MEMORY_NETWORKS, counted_memory
 
 ROOT = Path(__file__).resolve().parent.parent
