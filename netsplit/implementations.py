@@ -128,12 +128,13 @@ def choose_implementation(block, input_shape: tuple) -> str:
         return "branches"  # one branch: every form is the same convolution
     if os.environ.get(MEASURE_ENV, "1") == "0":
         return untimed_choice(block)
-    key = cache_key(signature(block, input_shape))
+    timed = signature(block, input_shape)
+    key = cache_key(timed)
     entry = read_cache().get(key)
-    if (entry is None or entry.get("choice") not in forms) and not _TIMING.get():
-        return untimed_choice(block)
     if entry is None or entry.get("choice") not in forms:
-        times = time_in_child(signature(block, input_shape), forms)
+        if not _TIMING.get():
+            return untimed_choice(block)
+        times = time_in_child(timed, forms)
         entry = {"choice": min(forms, key=times.get), "ms": {form: round(1000 * t, 3) for form, t in times.items()}}
         print(f"{block.name}: split {block.factor} ways at input {tuple(input_shape)}, train step ms "
               + ", ".join(f"{form} {ms:.1f}" for form, ms in entry["ms"].items()) + f": runs {entry['choice']}",

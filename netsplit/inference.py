@@ -14,8 +14,8 @@ from netsplit.study import network_label, paper_networks
 NETWORKS = [network for network in paper_networks(()) if network.name != "found by search" and network.first_conv == "whole"]
 """The paper's Table 2 networks: the baseline, proposed_I and II, the naive and the shared split."""
 
-ORDER = list(dict.fromkeys(label for network in NETWORKS for model in ("vgg16", "resnet18")
-                            for label in [network_label(model, network.name, network.split)]))
+ORDER = list(dict.fromkeys(network_label(model, network.name, network.split)
+                            for network in NETWORKS for model in ("vgg16", "resnet18")))
 """How the chapter's tables list the networks: Table 2's order, ResNet18's splits by their factors beside VGG16's names."""
 
 

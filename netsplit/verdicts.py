@@ -59,10 +59,10 @@ def _resnet18_stages(result: SearchResult) -> Verdict:
                          for o in result.outcomes if o.candidates))
     if seeds < 2:
         return Verdict("resnet18_gain", claim, "not testable here", f"{where}; one seed per candidate")
-    spreads = [s * 2**0.5 for *_, s in gains]  # a candidate's spread over seeds, counted for the baseline too
+    # a candidate's spread over seeds, counted for the baseline too: sd * sqrt(2)
     if gain > sd * 2**0.5:
         verdict = "confirmed"
-    elif all(g < -spread for (*_, g, _), spread in zip(gains, spreads)):
+    elif all(g < -s * 2**0.5 for *_, g, s in gains):
         verdict = "refuted"
     else:
         verdict = "not settled"
