@@ -20,7 +20,8 @@ import keras
 import numpy as np
 
 from netsplit.choices import check_dataset
-from netsplit.errors import InputError
+from netsplit.errors import DatasetError, InputError
+from netsplit.imagefiles import check_sizes, fit_images, read_own
 
 TITLES = {"cifar10": "CIFAR-10", "fashion_mnist": "Fashion-MNIST", "synthetic": "synthetic test data"}
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -35,11 +36,6 @@ FASHION_FILES = {
     "x_test": "t10k-images-idx3-ubyte.gz",
     "y_test": "t10k-labels-idx1-ubyte.gz",
 }
-ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
-
-
-class DatasetError(InputError):
-    """Data is missing, unreadable or inconsistent; the message says what was expected and where we looked."""
 
 
 @dataclass
@@ -73,19 +69,6 @@ class Dataset:
             return TITLES[self.name]
         kind, _, path = self.name.partition(":")
         return f"images of {Path(path).name}/" if kind == "folder" else Path(path).name
-
-
-def check_sizes(arrays: tuple[np.ndarray, ...], where: str, names: tuple[str, ...] = ARRAY_NAMES) -> None:
-    """Raise unless (x_train, y_train, x_test, y_test) hold training and test images and one label per image;
-    messages start with ``where`` and call the arrays ``names``."""
-    for part, start in (("training", 0), ("test", 2)):
-        (x, y), (x_name, y_name) = arrays[start : start + 2], names[start : start + 2]
-        if not len(x):
-            raise DatasetError(f"{where}: the {part} set is empty ({x_name} holds no images)")
-        if y.ndim != 1 or len(y) != len(x):
-            found = f"{len(y):,} labels" if y.ndim == 1 else f"labels of shape {y.shape}"
-            raise DatasetError(f"{where}: {y_name} holds {found} but {x_name} {len(x):,} images; "
-                               "each image needs one label")
 
 
 def _check_labels(labels: np.ndarray, count: int, where: str) -> None:
@@ -276,8 +259,6 @@ def load_dataset(
         arrays, source = _synthetic(seed)
         classes, flip = tuple(f"class {i}" for i in range(10)), False
     else:
-        from netsplit.imagefiles import read_own
-
         arrays, classes, source = read_own(name, image_shape)
         flip = False  # whether a mirrored image is still of its class is not known for your own images
     _check(arrays, classes, source)
@@ -286,8 +267,6 @@ def load_dataset(
     x_train, y_train = _subset(x_rest, y_rest, train_size, rng)
     x_test, y_test = _subset(arrays[2], arrays[3], test_size, rng)
     if image_shape is not None:
-        from netsplit.imagefiles import fit_images
-
         x_train, x_test = (fit_images(x, image_shape, name) for x in (x_train, x_test))
         x_val = None if x_val is None else fit_images(x_val, image_shape, name)
     x_train = _scaled(x_train)

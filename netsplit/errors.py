@@ -1,4 +1,4 @@
-"""The one exception the library raises for bad input: what was wrong and what is valid, in one line."""
+"""The exceptions the library raises for bad input: what was wrong and what is valid, in one line."""
 
 
 class InputError(ValueError):
@@ -9,3 +9,7 @@ class InputError(ValueError):
     Traceback (most recent call last):
     netsplit.errors.InputError: factors need one factor per block (5), got 4: (8, 2, 2, 4)
     """
+
+
+class DatasetError(InputError):
+    """Data is missing, unreadable or inconsistent; the message says what was expected and where we looked."""

@@ -19,15 +19,28 @@ import keras
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from netsplit.data import DatasetError, check_sizes
+from netsplit.errors import DatasetError
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 TEST_FRACTION = 0.2
 """The share of each class a folder without ``test/`` holds out as its test set."""
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}
-NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def check_sizes(arrays: tuple[np.ndarray, ...], where: str, names: tuple[str, ...] = ARRAY_NAMES) -> None:
+    """Raise unless (x_train, y_train, x_test, y_test) hold training and test images and one label per image;
+    messages start with ``where`` and call the arrays ``names``."""
+    for part, start in (("training", 0), ("test", 2)):
+        (x, y), (x_name, y_name) = arrays[start : start + 2], names[start : start + 2]
+        if not len(x):
+            raise DatasetError(f"{where}: the {part} set is empty ({x_name} holds no images)")
+        if y.ndim != 1 or len(y) != len(x):
+            found = f"{len(y):,} labels" if y.ndim == 1 else f"labels of shape {y.shape}"
+            raise DatasetError(f"{where}: {y_name} holds {found} but {x_name} {len(x):,} images; "
+                               "each image needs one label")
 
 
 def read_own(name: str, image_shape: tuple[int, int, int] | None = None) -> tuple[Arrays, tuple[str, ...], str]:
@@ -127,18 +140,18 @@ def _held_out(labels: np.ndarray) -> np.ndarray:
 
 
 def _npz_arrays(file: Path) -> Arrays:
-    """The arrays :data:`NPZ_KEYS` of an .npz file, as they are stored."""
+    """The arrays :data:`ARRAY_NAMES` of an .npz file, as they are stored."""
     if not file.is_file():
-        raise DatasetError(f"no .npz file at {file}: expected arrays {', '.join(NPZ_KEYS)}")
+        raise DatasetError(f"no .npz file at {file}: expected arrays {', '.join(ARRAY_NAMES)}")
     if not zipfile.is_zipfile(file):
         problem = "it is empty (0 bytes)" if not file.stat().st_size else "it is not a zip archive of arrays"
         raise DatasetError(f"{file} is not a readable .npz file: {problem}; numpy.savez writes one")
     try:
         with np.load(file, allow_pickle=False) as archive:
-            missing = [key for key in NPZ_KEYS if key not in archive.files]
+            missing = [key for key in ARRAY_NAMES if key not in archive.files]
             if missing:
-                raise DatasetError(f"{file} lacks {', '.join(missing)}; a data set file holds {', '.join(NPZ_KEYS)}")
-            return tuple(archive[key] for key in NPZ_KEYS)
+                raise DatasetError(f"{file} lacks {', '.join(missing)}; a data set file holds {', '.join(ARRAY_NAMES)}")
+            return tuple(archive[key] for key in ARRAY_NAMES)
     except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise DatasetError(f"{file} is not a readable .npz file ({error})") from None
 

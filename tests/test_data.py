@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from netsplit.data import CIFAR10_FILES, DatasetError, augment, load_dataset
+from netsplit.data import CIFAR10_FILES, augment, load_dataset
+from netsplit.errors import DatasetError
 
 
 def write_idx(path, array):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from netsplit.data import DatasetError, load_dataset
+from netsplit.data import load_dataset
+from netsplit.errors import DatasetError
 
 RNG = np.random.default_rng(7)
 
