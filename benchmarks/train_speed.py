@@ -28,9 +28,9 @@ import keras
 from benchmarks.train_steps import ROOT, compile_for_training, random_batch, results_file, step_times
 from netsplit.complexity import analyse, total
 from netsplit.implementations import block_timings, timed_choices
-from netsplit.layers import SplitBlock
 from netsplit.records import RunRecord, read_records
 from netsplit.runtime import device_name, provenance
+from netsplit.stages import stages
 from netsplit.study import Network, paper_networks
 
 STUDY_WIDTHS = {"vgg16": 0.25, "resnet18": 0.125}
@@ -68,14 +68,13 @@ def networks_to_time(records: list[RunRecord], model: str, candidates: bool) -> 
 
 def implementations(network: keras.Model) -> str:
     """Each split block's form, as "auto" chose it ("-" for an unsplit block)."""
-    blocks = [layer for layer in network.layers if isinstance(layer, SplitBlock)]
-    return ",".join(block.implementation if block.factor > 1 else "-" for block in blocks)
+    return ",".join(stage.block.implementation if stage.block.factor > 1 else "-" for stage in stages(network))
 
 
 def block_breakdown(network: keras.Model) -> list[dict]:
     """Per split block: its factor, chosen form, and the step ms of each form and of the unsplit block."""
-    return [{"block": layer.name, "factor": layer.factor, "implementation": layer.implementation,
-             "ms": block_timings(layer)} for layer in network.layers if isinstance(layer, SplitBlock) and layer.factor > 1]
+    return [{"block": stage.name, "factor": stage.block.factor, "implementation": stage.block.implementation,
+             "ms": block_timings(stage.block)} for stage in stages(network) if stage.block.factor > 1]
 
 
 def measure(model: str, width: float, networks: dict[str, Network], batch: int, steps: int) -> list[dict]:

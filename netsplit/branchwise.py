@@ -9,32 +9,25 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import ops
 
 from netsplit.forms import in_form
-from netsplit.layers import Fusion, SplitBlock
+from netsplit.stages import Stage, chain
 
 
-def _forward(chain: list, x):
-    index = 0
-    while index < len(chain):
-        layer = chain[index]
-        follower = chain[index + 1] if index + 1 < len(chain) else None
-        if isinstance(layer, SplitBlock) and layer.factor > 1:
-            fusion = follower if isinstance(follower, Fusion) else None
+def _forward(items: list, x):
+    for item in items:
+        if isinstance(item, Stage) and item.fusion is not None:
             kept = []
-            for path in range(layer.paths):
-                branch = layer.branch(x, path, training=False)
-                kept.append(fusion.pool(branch) if fusion else branch)
+            for path in range(item.block.paths):
+                branch = item.block.branch(x, path, training=False)
+                kept.append(item.fusion.pool(branch))
                 del branch
-            x = ops.concatenate(kept, axis=-1)
+            x = item.fusion.mix(ops.concatenate(kept, axis=-1), training=False)
             del kept
-            if fusion is not None:
-                x = fusion.mix(x, training=False)
-                index += 1
         else:
-            x = layer(x, training=False)
-        index += 1
+            for layer in item.layers if isinstance(item, Stage) else (item,):
+                x = layer(x, training=False)
     return x
 
 
@@ -48,9 +41,9 @@ def predict_branchwise(model: keras.Model, images: np.ndarray, batch_size: int =
     True
     """
     model = in_form(model, "branches")
-    chain = [layer for layer in model.layers if not isinstance(layer, layers.InputLayer)]
+    items = chain(model)
     outputs = []
     for start in range(0, len(images), batch_size):
         x = ops.convert_to_tensor(images[start : start + batch_size])
-        outputs.append(ops.convert_to_numpy(_forward(chain, x)))
+        outputs.append(ops.convert_to_numpy(_forward(items, x)))
     return np.concatenate(outputs)

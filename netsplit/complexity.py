@@ -20,6 +20,7 @@ from netsplit.errors import InputError
 from netsplit.layers import (Fusion, ShapeSteps, SplitBlock, conv_shape, pooled_shape, split_widths,
                              walk_units)
 from netsplit.models import build_model
+from netsplit.stages import STAGE_ENDS, Stage, chain
 
 
 def eq1_params(l0: int, l1: int, l2: int, kernel: int = 3) -> int:
@@ -157,15 +158,9 @@ def analyse(model: keras.Model, input_size: int | None = None, dtype_bytes: int 
     shape = tuple(model.input_shape[1:])
     if input_size is not None:
         shape = (input_size, input_size, shape[-1])
-    chain = [layer for layer in model.layers if not isinstance(layer, layers.InputLayer)]
     costs: dict[str, BlockCost] = {}
-    block = "head"
-    for index, layer in enumerate(chain):
-        block = _block_of(layer, block)
-        key = block
-        follower = chain[index + 1] if index + 1 < len(chain) else None
+    for key, layer, pooling in _counted_layers(model):
         if isinstance(layer, SplitBlock):
-            pooling = follower.pooling if isinstance(follower, Fusion) else None
             cost = split_block_cost(layer, shape, pooling, dtype_bytes)
         else:
             macs, peak = _layer_cost(layer, shape, dtype_bytes)
@@ -186,18 +181,19 @@ def analyse(model: keras.Model, input_size: int | None = None, dtype_bytes: int 
     return list(costs.values())
 
 
-BLOCK_ENDS = (Fusion, layers.MaxPooling2D, layers.AveragePooling2D)
-"""Layers that close the block before them (a split block's fusion, an unsplit block's pooling)."""
-
-
-def _block_of(layer, previous: str) -> str:
-    """The block a layer belongs to: a split block names its own; its fusion or pooling joins it;
-    anything else (the classifier) is the head."""
-    if isinstance(layer, SplitBlock):
-        return layer.name
-    if isinstance(layer, BLOCK_ENDS) and previous != "head":
-        return previous
-    return "head"
+def _counted_layers(model: keras.Model):
+    """Each layer with the block it counts in and, for a split block, the pooling its fusion applies: a
+    stage's layers count in its block, a pooling right after a stage too, anything else in the head."""
+    key = "head"
+    for item in chain(model):
+        if isinstance(item, Stage):
+            key = item.name
+            yield key, item.block, item.fusion.pooling if item.fusion else None
+            if item.end is not None:
+                yield key, item.end, None
+        else:
+            key = key if isinstance(item, STAGE_ENDS) and key != "head" else "head"
+            yield key, item, None
 
 
 def total(costs: list[BlockCost]) -> BlockCost:

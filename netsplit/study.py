@@ -22,12 +22,12 @@ from pandas.io.formats.style import Styler
 from netsplit.complexity import analyse, total
 from netsplit.data import Dataset
 from netsplit.errors import InputError
-from netsplit.layers import Fusion, SplitBlock
 from netsplit.models import MODELS, build_model, split_model
 from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
 from netsplit.runtime import project_root  # noqa: F401  (notebooks find results/ through it)
 from netsplit.search import (BlockOutcome, SearchConfig, SearchResult, network_costs, outcome_rows,
                              searched_records, selection_accuracy)
+from netsplit.stages import stages
 from netsplit.train import TrainConfig, train_network
 
 MEMORY_NETWORKS = {"original": (1, 1, 1, 1, 1), "proposed_I": (8, 2, 2, 4, 4), "all 8": (8, 8, 8, 8, 8)}
@@ -227,9 +227,9 @@ def parameter_shares(model: str, factors: tuple[int, ...], width_multiplier: flo
     unsplit = {cost.block: cost.params for cost in analyse(split_model(model, None, width_multiplier=width_multiplier))}
     network = split_model(model, factors, width_multiplier=width_multiplier)
     split = {cost.block: cost.params for cost in analyse(network)}
-    blocks = {layer.name: layer for layer in network.layers if isinstance(layer, SplitBlock)}
-    fusions = {layer.name.removesuffix("_fusion"): layer.count_params()
-               for layer in network.layers if isinstance(layer, Fusion)}
+    parts = stages(network)
+    blocks = {stage.name: stage.block for stage in parts}
+    fusions = {stage.name: stage.fusion.count_params() for stage in parts if stage.fusion}
     frame = pd.DataFrame({
         "factor": {name: block.factor for name, block in blocks.items()},
         "unsplit": unsplit,
