@@ -181,8 +181,8 @@ def _print_outcome(result, as_json: bool) -> None:
 
 
 def _search(args) -> int:
+    from netsplit.config import SearchConfig
     from netsplit.runner import run_search
-    from netsplit.search import SearchConfig
 
     config = SearchConfig(
         model=args.model, dataset=args.dataset, threshold=args.threshold,

@@ -27,7 +27,8 @@ from netsplit.records import RunRecord, read_records
 from netsplit.train import TrainConfig, train_network
 
 if TYPE_CHECKING:
-    from netsplit.search import Job, SearchConfig
+    from netsplit.config import SearchConfig
+    from netsplit.search import Job
 
 
 class TrainingEvaluator:

@@ -17,8 +17,9 @@ from typing import Iterable
 
 from IPython.display import HTML
 
+from netsplit.config import check_threshold
 from netsplit.records import RunRecord
-from netsplit.search import SearchResult, accuracy_drop, check_threshold, replay, searched_records
+from netsplit.search import SearchResult, accuracy_drop, replay, searched_records
 
 STEPS = (0.05, 0.01, 0.005, 0.001, 0.0001)
 """Slider steps, coarsest first: the widget takes the coarsest that reaches every interval."""

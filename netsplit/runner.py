@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from netsplit.config import SearchConfig
 from netsplit.errors import InputError
 from netsplit.evaluator import TrainingEvaluator
 from netsplit.executors import make_executor
 from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file
-from netsplit.search import Job, SearchConfig, SearchResult, SplitSearch
+from netsplit.search import Job, SearchResult, SplitSearch
 
 
 def run_search(config: SearchConfig, records: str | Path | None = None, executor: str = "sequential",

@@ -20,13 +20,13 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from netsplit.complexity import analyse, total
+from netsplit.config import SearchConfig, network_costs
 from netsplit.data import Dataset
 from netsplit.errors import InputError
 from netsplit.models import MODELS, build_model, split_model
 from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
 from netsplit.runtime import project_root  # noqa: F401  (notebooks find results/ through it)
-from netsplit.search import (BlockOutcome, SearchConfig, SearchResult, network_costs, outcome_rows,
-                             searched_records, selection_accuracy)
+from netsplit.search import BlockOutcome, SearchResult, outcome_rows, searched_records, selection_accuracy
 from netsplit.stages import stages
 from netsplit.train import TrainConfig, train_network
 

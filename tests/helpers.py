@@ -4,8 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
+from netsplit.config import SearchConfig
 from netsplit.reproduce import load_profiles
-from netsplit.search import SearchConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from netsplit.config import SearchConfig
 from netsplit.records import RunRecord
-from netsplit.search import Job, SearchConfig
+from netsplit.search import Job
 
 
 @dataclass

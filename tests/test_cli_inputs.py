@@ -15,8 +15,8 @@ from keras import layers
 import netsplit.train
 from helpers import ROOT
 from netsplit.cli import main, parser
+from netsplit.config import SearchConfig
 from netsplit.records import read_records
-from netsplit.search import SearchConfig
 
 FRESH = {**os.environ, "PYTHONWARNINGS": "ignore"}
 

@@ -28,8 +28,9 @@ def test_eq2_plot_draws_the_split_and_the_unsplit_count():
 def _tradeoff(tmp_path, thresholds=(2.0, 0.25, 1.0, 0.5, 5.0)):
     from dataclasses import replace
 
+    from netsplit.config import SearchConfig
     from netsplit.records import RecordStore
-    from netsplit.search import SearchConfig, SplitSearch
+    from netsplit.search import SplitSearch
     from netsplit.study import tradeoff_frame
     from oracle import Oracle
 
@@ -104,9 +105,10 @@ def test_the_tradeoff_figure_keeps_search_and_scratch_accuracies_apart_and_its_l
 def test_the_search_trend_names_the_accuracy_it_decided_on_and_titles_its_legends(tmp_path):
     import matplotlib.pyplot as plt
 
+    from netsplit.config import SearchConfig
     from netsplit.plots import search_frame, search_trend
     from netsplit.records import RecordStore
-    from netsplit.search import SearchConfig, SplitSearch
+    from netsplit.search import SplitSearch
     from oracle import Oracle
 
     for validation_size, accuracy in ((100, "validation accuracy"), (None, "test accuracy")):

@@ -13,9 +13,9 @@ import pytest
 
 import netsplit.runner
 from netsplit.cli import main
+from netsplit.config import SearchConfig
 from netsplit.records import RecordsError, RecordsLock, read_records
 from netsplit.runner import run_search
-from netsplit.search import SearchConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = ROOT / "results" / "fashion_cnn-fashion_mnist-3de131af282b.jsonl"

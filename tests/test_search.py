@@ -5,10 +5,11 @@ import math
 
 import pytest
 
-from netsplit.records import RecordsError, RecordStore, read_records
+from netsplit.config import SearchConfig
 from netsplit.executors import InProcess
+from netsplit.records import RecordsError, RecordStore, read_records
 from netsplit.records import adopt_legacy_file
-from netsplit.search import SearchConfig, SplitSearch, job_for, replay
+from netsplit.search import SplitSearch, job_for, replay
 from oracle import Oracle
 
 
@@ -327,7 +328,7 @@ def test_a_factor_that_saves_nothing_is_skipped_not_trained(tmp_path):
 
 
 def test_saving_nothing_means_no_fewer_parameters_and_no_fewer_macs():
-    from netsplit.search import changes_nothing, network_costs
+    from netsplit.config import changes_nothing, network_costs
 
     assert changes_nothing((100, 100), (101, 100)) and not changes_nothing((100, 100), (101, 99))
     unsplit = network_costs("resnet18", (1, 1, 1, 1, 1), 0.125)

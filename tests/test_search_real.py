@@ -15,9 +15,10 @@ import warnings
 import h5py
 import pytest
 
+from netsplit.config import SearchConfig
 from netsplit.records import RecordStore, read_records
 from netsplit.runner import run_search
-from netsplit.search import SearchConfig, SplitSearch
+from netsplit.search import SplitSearch
 
 # Threshold 90 accepts every factor, so the path is known in advance: (4, 4, 1, 1, 1).
 TINY = dict(model="vgg16", blocks=(1, 2), factors=(2, 4), baseline_epochs=2, finetune_epochs=1,

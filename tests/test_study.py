@@ -12,7 +12,8 @@ from netsplit.models import MODELS, split_model
 from netsplit.study import (MEMORY_NETWORKS, MODEL_STUDIES, block_costs, comparison_networks, comparison_table, cost_table,
                             counted_memory, measured_memory, measurement_provenance, memory_savings, parameter_shares, provenance_note)
 from oracle import Oracle
-from netsplit.search import Job, SearchConfig
+from netsplit.config import SearchConfig
+from netsplit.search import Job
 
 
 def test_memory_savings_from_measurements(tmp_path):
@@ -115,8 +116,8 @@ def test_counted_memory_has_both_orders_for_every_case():
 
 
 def test_the_data_title_names_subsets_held_out_images_and_width():
+    from netsplit.config import SearchConfig
     from netsplit.data import load_dataset
-    from netsplit.search import SearchConfig
     from netsplit.study import data_title
 
     config = SearchConfig(dataset="synthetic", train_size=100, test_size=50, validation_size=40, width_multiplier=0.25)

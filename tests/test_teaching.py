@@ -17,11 +17,12 @@ from keras import layers
 
 import netsplit
 from helpers import profile_search
+from netsplit.config import SearchConfig
 from netsplit.errors import InputError
 from netsplit.layers import SplitBlock, Unit
 from netsplit.records import read_records
 from netsplit.runner import run_search
-from netsplit.search import SearchConfig, replay
+from netsplit.search import replay
 from netsplit.study import MEMORY_NETWORKS, counted_memory
 
 ROOT = Path(__file__).resolve().parent.parent

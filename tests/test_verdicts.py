@@ -4,9 +4,10 @@ import pandas as pd
 import pytest
 
 from netsplit.complexity import EQ2_READINGS, eq2_grid
+from netsplit.config import SearchConfig
 from netsplit.errors import InputError
 from netsplit.plots import eq2_frame
-from netsplit.search import BlockOutcome, Job, SearchConfig, SearchResult
+from netsplit.search import BlockOutcome, Job, SearchResult
 from netsplit.study import comparison_networks
 from netsplit.verdicts import (equation_verdict, figure5_verdict, inference_verdict, memory_verdict,
                                thinning_verdicts, verdicts)

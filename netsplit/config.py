@@ -1,0 +1,243 @@
+"""A search's settings, in one place: the options, their defaults and help, and their validation.
+
+:class:`SearchConfig` is what the command line, the notebooks and the profiles all build a search from
+(:meth:`SearchConfig.from_options`); every option is checked when the configuration is made, each
+candidate network's shape included, so that nothing invalid reaches training.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from netsplit.choices import check_dataset, is_network_file
+from netsplit.data import Dataset, load_dataset
+from netsplit.errors import InputError
+from netsplit.layers import Unit, check_factor
+from netsplit.models import MODELS, architecture
+from netsplit.networks import Network, describe_network, load_network
+from netsplit.records import config_hash
+from netsplit.train import check_head
+
+REFERENCES = ("block", "original")
+DECISION_FIELDS = ("threshold", "factors", "blocks", "reference", "seeds", "sweep")
+"""Fields that decide which networks a search trains and accepts, never what one of them is."""
+LATER_DEFAULTS = {"validation_size": None, "sweep": False, "architecture": None, "finetune_learning_rate": None}
+"""Fields added after records were first written, with the defaults that behave as before them."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything that decides a search's results; the paper's settings are the defaults.
+
+    ``model`` is a built-in model or a ``.keras`` file of your own network (see
+    :func:`~netsplit.networks.split_network`), trained from scratch as the built-in ones are; its
+    records carry the file's name and a hash of its architecture (:attr:`architecture`), which is
+    part of the records' key.
+
+    >>> SearchConfig(threshold=0.5).hash == SearchConfig(threshold=2.0).hash  # the same networks
+    True
+    """
+
+    model: str = "vgg16"
+    dataset: str = "fashion_mnist"
+    threshold: float = 0.5  # accuracy drop, percentage points
+    factors: tuple[int, ...] = (2, 4, 6, 8)
+    blocks: tuple[int, ...] | None = None  # None: every block
+    baseline_epochs: int = 10
+    finetune_epochs: int = 3
+    inherit: bool = True
+    reference: str = "block"
+    seeds: int = 1
+    seed: int = 0
+    width_multiplier: float = 1.0
+    train_size: int | None = None
+    test_size: int | None = None
+    batch_size: int = 128
+    learning_rate: float = 0.05
+    finetune_learning_rate: float | None = None  # None: fine-tune as from scratch (warm-up to learning_rate)
+    validation_size: int | None = None  # images held out of training to decide on; None: decide on the test set
+    sweep: bool = False  # train every candidate factor of a block, not only up to the first that fails
+    architecture: str | None = field(default=None, init=False)  # a .keras network's architecture hash
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "factors", tuple(self.factors))
+        if is_network_file(self.model):
+            object.__setattr__(self, "architecture", self.network().architecture())
+        blocks = range(1, self.block_count + 1) if self.blocks is None else self.blocks
+        object.__setattr__(self, "blocks", tuple(blocks))
+        validate(self)
+
+    def network(self) -> Network | None:
+        """Your own network cut into blocks, where ``model`` is a .keras file; None for a built-in model."""
+        return describe_network(load_network(self.model)) if is_network_file(self.model) else None
+
+    def block_units(self) -> list[tuple[Unit, ...]]:
+        """Each block's layers as the search splits them (a built-in model's at its width multiplier)."""
+        network = self.network()
+        if network is None:
+            return list(architecture(self.model, self.width_multiplier).blocks)
+        return [block.units for block in network.blocks]
+
+    @property
+    def block_count(self) -> int:
+        """How many blocks the model has."""
+        return len(self.block_units())
+
+    @property
+    def model_name(self) -> str:
+        """The model as records name it: a built-in model's name, or the .keras file's name."""
+        return Path(self.model).name if self.architecture else self.model
+
+    @property
+    def training(self) -> dict:
+        """The settings that determine every trained network (all but :data:`DECISION_FIELDS`; settings
+        added later count only when they differ from their default, so older keys stay valid)."""
+        fields = {k: v for k, v in asdict(self).items()
+                  if k not in DECISION_FIELDS and (k not in LATER_DEFAULTS or v != LATER_DEFAULTS[k])}
+        return fields | {"model": self.model_name}  # a .keras file's name, wherever it lies
+
+    @property
+    def hash(self) -> str:
+        """Key of the records file: a hash of :attr:`training`."""
+        return config_hash(self.training)
+
+    def legacy_fields(self) -> dict:
+        """The configuration as it was hashed before networks were shared across thresholds."""
+        return {("width" if k == "width_multiplier" else k): v for k, v in asdict(self).items()
+                if k not in LATER_DEFAULTS}
+
+    @property
+    def legacy_hash(self) -> str:
+        """The key of records files written before networks were shared across thresholds."""
+        return config_hash(self.legacy_fields())
+
+    def costs(self, split: tuple[int, ...]) -> tuple[int, int]:
+        """Parameters and MACs of the network split by ``split`` (counted, not trained)."""
+        return network_costs(self.model, tuple(split), self.width_multiplier)
+
+    def load_data(self, path: str | None = None) -> Dataset:
+        """The configuration's data: its subsets and held-out validation images, from ``path`` if given
+        (for your own network, resized to its input)."""
+        network = self.network()
+        data = load_dataset(self.dataset, self.train_size, self.test_size, seed=self.seed, path=path,
+                            validation_size=self.validation_size,
+                            image_shape=None if network is None else network.input_shape)
+        if network is not None:
+            check_head(network.model, data)
+        return data
+
+    def default_records(self, folder: str | Path = "results") -> Path:
+        """``results/<model>-<dataset>-<hash>.jsonl``: new training settings get a new file (your own
+        network and data are named by their file or folder name)."""
+        dataset = "-".join(Path(part).stem for part in self.dataset.split(":"))
+        return Path(folder) / f"{Path(self.model_name).stem}-{dataset}-{self.hash}.jsonl"
+
+
+@functools.cache
+def network_costs(model: str, split: tuple[int, ...] | None, width_multiplier: float = 1.0,
+                  input_shape: tuple[int, int, int] = (32, 32, 3)) -> tuple[int, int]:
+    """Parameters and MACs of ``model`` (built-in, at ``width_multiplier`` and ``input_shape``, or a .keras
+    file of your own at its input) split by ``split``."""
+    from netsplit.complexity import analyse, total
+    from netsplit.models import split_model
+
+    if is_network_file(model):
+        from netsplit.networks import split_network
+
+        network = split_network(load_network(model), split, weights=False, implementation="branches")
+    else:
+        with warnings.catch_warnings():  # counting the split that saves nothing is how the search finds it out
+            warnings.simplefilter("ignore", UserWarning)
+            network = split_model(model, split, input_shape, width_multiplier=width_multiplier,
+                                  implementation="branches")
+    cost = total(analyse(network))
+    return cost.params, cost.macs
+
+
+def changes_nothing(base: tuple[int, int], candidate: tuple[int, int]) -> bool:
+    """Whether a candidate costs no fewer parameters and no fewer MACs than the network it splits: a block of
+    one convolution whose branches all read its whole input does the same arithmetic, plus a fusion. Such a
+    factor is skipped, not trained."""
+    return candidate[0] >= base[0] and candidate[1] >= base[1]
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_integer(value, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def validate(config: SearchConfig) -> None:
+    """Raise ValueError naming the first invalid option and what is valid."""
+    if config.model not in MODELS and not is_network_file(config.model):
+        raise InputError(f"unknown model {config.model!r}; valid models are {', '.join(MODELS)} "
+                         "and .keras files of your own networks")
+    if config.architecture and config.width_multiplier != 1.0:
+        raise InputError(f"width_multiplier scales the built-in models; {config.model} keeps its own widths")
+    check_threshold(config.threshold)
+    factors = config.factors
+    if not factors or not all(_is_integer(f, minimum=2) for f in factors):
+        raise InputError(f"candidate factors must be a non-empty list of integers >= 2, got {list(factors)}")
+    if list(factors) != sorted(set(factors)):
+        raise InputError(f"candidate factors must be strictly ascending, got {list(factors)}")
+    units = config.block_units()
+    count = len(units)
+    if not config.blocks or any(not _is_integer(b, 1) or b > count for b in config.blocks):
+        raise InputError(f"blocks must be numbers 1..{count} of {config.model}, got {list(config.blocks)}")
+    if list(config.blocks) != sorted(set(config.blocks)):
+        raise InputError(f"blocks must be searched in ascending order, got {list(config.blocks)}")
+    check_reference(config.reference)
+    check_dataset(config.dataset)
+    for name in ("seeds", "baseline_epochs", "finetune_epochs", "batch_size"):
+        if not _is_integer(getattr(config, name), minimum=1):
+            raise InputError(f"{name} must be a positive integer, got {getattr(config, name)!r}")
+    for name in ("train_size", "test_size"):
+        value = getattr(config, name)
+        if value is not None and not _is_integer(value, minimum=1):
+            raise InputError(f"{name} must be a positive integer or None (all images), got {value!r}")
+    if not _is_integer(config.seed, minimum=0):
+        raise InputError(f"seed must be a non-negative integer, got {config.seed!r}")
+    if not _is_number(config.learning_rate) or config.learning_rate <= 0:
+        raise InputError(f"learning_rate must be a positive number, got {config.learning_rate!r}")
+    if not _is_number(config.width_multiplier) or not 0 < config.width_multiplier <= 4:
+        raise InputError(f"width_multiplier must be a number in (0, 4], got {config.width_multiplier!r}")
+    for name in ("inherit", "sweep"):
+        if not isinstance(getattr(config, name), bool):
+            raise InputError(f"{name} must be True or False, got {getattr(config, name)!r}")
+    if config.finetune_learning_rate is not None and (not _is_number(config.finetune_learning_rate)
+                                                      or config.finetune_learning_rate <= 0):
+        raise InputError(f"finetune_learning_rate must be a positive number or None (as from scratch), "
+                         f"got {config.finetune_learning_rate!r}")
+    if config.validation_size is not None and not _is_integer(config.validation_size, minimum=1):
+        raise InputError(f"validation_size must be a positive integer or None (decide on the test set), "
+                         f"got {config.validation_size!r}")
+    _check_candidates(config, units)
+
+
+def _check_candidates(config: SearchConfig, units: list[tuple[Unit, ...]]) -> None:
+    """Raise InputError if a candidate factor cannot split a searched block (its ``units``: wider than the
+    block's narrowest layer)."""
+    for block in config.blocks:
+        widths = [unit.width for unit in units[block - 1]]
+        for factor in config.factors:
+            check_factor(factor, widths, f"block {block} of {config.model_name} (candidate factors {list(config.factors)})")
+
+
+def check_threshold(threshold: object) -> float:
+    """``threshold`` if it is a finite, non-negative number of percentage points, else raise InputError."""
+    if not _is_number(threshold) or threshold < 0:
+        raise InputError(f"threshold must be a finite, non-negative number of percentage points, got {threshold!r}")
+    return threshold
+
+
+def check_reference(reference: object) -> str:
+    """``reference`` if it is one of :data:`REFERENCES`, else raise InputError."""
+    if reference not in REFERENCES:
+        raise InputError(f"reference must be one of {', '.join(REFERENCES)}, got {reference!r}")
+    return reference
