@@ -18,6 +18,8 @@ DATASETS = ("cifar10", "fashion_mnist", "synthetic")
 """The built-in data sets (``synthetic`` is for tests only, never a result)."""
 OWN_DATA = ("folder", "npz")
 """Kinds of your own data: ``folder:PATH`` (a folder per class) and ``npz:PATH`` (arrays)."""
+DATASET_HELP = "cifar10, fashion_mnist, folder:PATH (a sub-folder of images per class) or npz:PATH"
+"""The data sets, as options describe them."""
 
 
 def is_network_file(name: object) -> bool:

@@ -19,10 +19,10 @@ import traceback
 from functools import partial
 
 from netsplit import __version__
-from netsplit.choices import LOWERINGS, MODELS, PRECISIONS, VARIANTS, is_network_file
+from netsplit.choices import DATASET_HELP, LOWERINGS, MODELS, PRECISIONS, VARIANTS, is_network_file
+from netsplit.config import SearchConfig
 from netsplit.errors import InputError
 
-DATASET_HELP = "cifar10, fashion_mnist, folder:PATH (a sub-folder of images per class) or npz:PATH"
 GLOBAL_FLAGS = ("--traceback", "--verbose")
 """Options taken anywhere on the command line, before or after the command: how a command shows itself,
 never what it trains."""
@@ -92,7 +92,7 @@ def _train(args) -> int:
     from netsplit.records import RecordsLock, RecordStore, config_hash
     from netsplit.train import TrainConfig, train_network
 
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate)
     network = _own_network(args)
     fields = _network_fields(args, network)
     key = config_hash(training_options(args))
@@ -119,7 +119,8 @@ def _train(args) -> int:
 def training_options(args: argparse.Namespace) -> dict:
     """The ``train`` options that determine the trained network: its records file's key."""
     shown = {flag.removeprefix("--") for flag in GLOBAL_FLAGS}
-    return {k: v for k, v in vars(args).items() if k not in {"run", "json", "records", "command", *shown}}
+    return {("lr" if k == "learning_rate" else k): v for k, v in vars(args).items()  # "lr": as keys always had it
+            if k not in {"run", "json", "records", "command", *shown}}
 
 
 def _own_network(args):
@@ -155,7 +156,7 @@ def _network_fields(args, network) -> dict:
 
 
 def _integers(text: str) -> tuple[int, ...]:
-    """Comma-separated integers, as ``--split 8,2,2,4,4`` or ``--factors 2,4,6,8`` give them."""
+    """Comma-separated integers, as ``--split 8,2,2,4,4`` or ``--candidate-factors 2,4,6,8`` give them."""
     try:
         return tuple(int(part) for part in text.split(","))
     except ValueError:
@@ -181,17 +182,9 @@ def _print_outcome(result, as_json: bool) -> None:
 
 
 def _search(args) -> int:
-    from netsplit.config import SearchConfig
     from netsplit.runner import run_search
 
-    config = SearchConfig(
-        model=args.model, dataset=args.dataset, threshold=args.threshold,
-        factors=args.factors, blocks=args.blocks,
-        baseline_epochs=args.baseline_epochs, finetune_epochs=args.finetune_epochs, inherit=args.inherit,
-        reference=args.reference, seeds=args.seeds, seed=args.seed, width_multiplier=args.width_multiplier,
-        train_size=args.train_size, test_size=args.test_size, batch_size=args.batch_size, learning_rate=args.lr,
-        finetune_learning_rate=args.finetune_lr, validation_size=args.validation_size, sweep=args.sweep,
-    )
+    config = SearchConfig.from_options({option.name: getattr(args, option.name) for option in SearchConfig.options()})
     result = run_search(config, args.records, args.executor, args.address, args.data_path)
     _print_outcome(result, args.json)
     return 0
@@ -291,23 +284,62 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
 
 def _data_options(parser: argparse.ArgumentParser, purpose: str = "the data set") -> None:
     parser.add_argument("--dataset", default="fashion_mnist", help=f"{purpose}: {DATASET_HELP}")
+    _data_path_option(parser)
+
+
+def _data_path_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-path", default=None,
                         help="a local copy of the data set (default: where the data set is installed)")
 
 
-def _training_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--batch-size", type=_positive_int, default=128, help="images per training step")
-    parser.add_argument("--lr", type=_positive, default=0.05, help="peak learning rate (after one epoch's warm-up)")
-    parser.add_argument("--train-size", type=_positive_int, default=None,
-                        help="train on a random subset of this many images (default: all)")
-    parser.add_argument("--test-size", type=_positive_int, default=None,
-                        help="test on a random subset of this many images (default: all)")
-    parser.add_argument("--seed", type=_count, default=0, help="seed of the initial weights, subsets and augmentation")
+def _option_type(option):
+    """How the command line reads a :class:`~netsplit.config.SearchConfig` option, refusing bad values in one line."""
+    kind, minimum = option.type.split(" | ")[0], option.metadata.get("minimum")
+    if option.name == "model":
+        return _model_name
+    if kind == "tuple[int, ...]":
+        return _integers
+    if kind == "int":
+        return _number(int, 1 if minimum is None else minimum)
+    if kind == "float":
+        return _positive if minimum is None else _number(float, minimum)
+    return str
+
+
+def _config_options(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
+    """The options of :class:`~netsplit.config.SearchConfig` (those ``names``, if given), with its defaults and help."""
+    for option in SearchConfig.options():
+        if names is not None and option.name not in names:
+            continue
+        meta = option.metadata
+        flag = meta.get("flag", "--" + option.name.replace("_", "-"))
+        if option.type == "bool":
+            negated = option.default
+            parser.add_argument(f"--no-{flag[2:]}" if negated else flag, dest=option.name,
+                                action="store_false" if negated else "store_true", help=meta.get("off", meta["help"]))
+        else:
+            parser.add_argument(flag, dest=option.name, type=_option_type(option), default=option.default,
+                                choices=meta.get("choices"), help=meta["help"])
+
+
+TRAINING_OPTIONS = ("dataset", "batch_size", "learning_rate", "train_size", "test_size", "seed")
+"""The search options that also train a single network."""
+
+
+class _Help(argparse.HelpFormatter):
+    """Each option's help with its default, unless the help says it already or there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "(default:" in text or action.default in (None, argparse.SUPPRESS) or isinstance(action.default, bool):
+            return text
+        shown = ",".join(map(str, action.default)) if isinstance(action.default, tuple) else "%(default)s"
+        return f"{text} (default: {shown})"
 
 
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
+        super().__init__(*args, formatter_class=_Help, **kwargs)
 
     def error(self, message: str):
         raise UsageError(message)
@@ -330,39 +362,17 @@ def parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train one network from scratch and print its test accuracy")
     _network_options(train)
-    _data_options(train)
+    _config_options(train, TRAINING_OPTIONS)
+    _data_path_option(train)
     train.add_argument("--epochs", type=_positive_int, default=10, help="training epochs")
-    _training_options(train)
     train.add_argument("--validation-size", type=_positive_int, default=None,
                        help="hold this many training images out and report accuracy on them too (default: none)")
     train.add_argument("--records", default=None, help="append the run record to this JSONL file (default: none)")
     train.set_defaults(run=_train)
 
     search = commands.add_parser("search", help="the block-by-block split search (resumes from its records)")
-    search.add_argument("--model", default="vgg16", type=_model_name,
-                        help=f"{', '.join(MODELS)}, or a .keras file of your own CNN")
-    _data_options(search)
-    search.add_argument("--threshold", type=float, default=0.5,
-                        help="largest accepted drop in accuracy, in percentage points")
-    search.add_argument("--factors", type=_integers, default=(2, 4, 6, 8), help="candidate factors, ascending")
-    search.add_argument("--blocks", type=_integers, default=None, help="blocks to search, ascending (default: all)")
-    search.add_argument("--baseline-epochs", type=_positive_int, default=10,
-                        help="epochs of a network trained from scratch (the unsplit baseline)")
-    search.add_argument("--finetune-epochs", type=_positive_int, default=3,
-                        help="epochs of a candidate fine-tuned from its parent's weights")
-    search.add_argument("--no-inherit", dest="inherit", action="store_false",
-                        help="train candidates from scratch instead of fine-tuning them")
-    search.add_argument("--reference", default="block", choices=("block", "original"),
-                        help="judge a drop against the block's baseline (the paper) or the unsplit network")
-    search.add_argument("--seeds", type=_positive_int, default=1, help="seeds per network; decide on their mean")
-    search.add_argument("--width-multiplier", type=_positive, default=1.0, help="scales every layer's filters")
-    _training_options(search)
-    search.add_argument("--validation-size", type=_positive_int, default=None,
-                        help="decide on this many images held out of training (default: on the test set)")
-    search.add_argument("--sweep", action="store_true",
-                        help="train every candidate factor of a block, also past the first that fails")
-    search.add_argument("--finetune-lr", type=_positive, default=None,
-                        help="fine-tune candidates at this rate, without warm-up (default: as from scratch)")
+    _config_options(search)
+    _data_path_option(search)
     search.add_argument("--records", default=None,
                         help="JSONL records file (default: results/<model>-<dataset>-<hash>.jsonl)")
     search.add_argument("--executor", default="sequential", choices=("sequential", "ray"),

@@ -10,23 +10,33 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import Field, asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
 
-from netsplit.choices import check_dataset, is_network_file
-from netsplit.data import Dataset, load_dataset
+from netsplit.choices import DATASET_HELP, MODELS, check_dataset, is_network_file
 from netsplit.errors import InputError
-from netsplit.layers import Unit, check_factor
-from netsplit.models import MODELS, architecture
-from netsplit.networks import Network, describe_network, load_network
 from netsplit.records import config_hash
-from netsplit.train import check_head
+
+if TYPE_CHECKING:  # the command line reads the options without starting Keras
+    from netsplit.data import Dataset
+    from netsplit.layers import Unit
+    from netsplit.networks import Network
 
 REFERENCES = ("block", "original")
-DECISION_FIELDS = ("threshold", "factors", "blocks", "reference", "seeds", "sweep")
+DECISION_FIELDS = ("threshold", "candidate_factors", "blocks", "reference", "seeds", "sweep")
 """Fields that decide which networks a search trains and accepts, never what one of them is."""
+LEGACY_NAMES = {"width_multiplier": "width", "candidate_factors": "factors"}
+"""Fields under the names the oldest records' keys were hashed with."""
 LATER_DEFAULTS = {"validation_size": None, "sweep": False, "architecture": None, "finetune_learning_rate": None}
 """Fields added after records were first written, with the defaults that behave as before them."""
+
+
+def _option(default: object, help: str, **extra: object):
+    """A field of :class:`SearchConfig` with what the command line says of it: ``help``, and optionally its
+    ``flag``, ``choices``, ``minimum`` (else 1 for integers, above 0 for other numbers), ``off`` (a flag that
+    turns a True default off)."""
+    return field(default=default, metadata={"help": help, **extra})
 
 
 @dataclass(frozen=True)
@@ -42,41 +52,74 @@ class SearchConfig:
     True
     """
 
-    model: str = "vgg16"
-    dataset: str = "fashion_mnist"
-    threshold: float = 0.5  # accuracy drop, percentage points
-    factors: tuple[int, ...] = (2, 4, 6, 8)
-    blocks: tuple[int, ...] | None = None  # None: every block
-    baseline_epochs: int = 10
-    finetune_epochs: int = 3
-    inherit: bool = True
-    reference: str = "block"
-    seeds: int = 1
-    seed: int = 0
-    width_multiplier: float = 1.0
-    train_size: int | None = None
-    test_size: int | None = None
-    batch_size: int = 128
-    learning_rate: float = 0.05
-    finetune_learning_rate: float | None = None  # None: fine-tune as from scratch (warm-up to learning_rate)
-    validation_size: int | None = None  # images held out of training to decide on; None: decide on the test set
-    sweep: bool = False  # train every candidate factor of a block, not only up to the first that fails
+    model: str = _option("vgg16", f"{', '.join(MODELS)}, or a .keras file of your own CNN")
+    dataset: str = _option("fashion_mnist", DATASET_HELP)
+    threshold: float = _option(0.5, "largest accepted drop in accuracy, in percentage points", minimum=0)
+    candidate_factors: tuple[int, ...] = _option((2, 4, 6, 8), "candidate factors of every block, ascending")
+    blocks: tuple[int, ...] | None = _option(None, "blocks to search, ascending (default: all)")
+    baseline_epochs: int = _option(10, "epochs of a network trained from scratch (the unsplit baseline)")
+    finetune_epochs: int = _option(3, "epochs of a candidate fine-tuned from its parent's weights")
+    inherit: bool = _option(True, "fine-tune candidates from their parent's weights",
+                            off="train candidates from scratch instead of fine-tuning them")
+    reference: str = _option("block", "judge a drop against the block's baseline (the paper) or the unsplit network",
+                             choices=REFERENCES)
+    seeds: int = _option(1, "seeds per network; decide on their mean")
+    seed: int = _option(0, "seed of the initial weights, subsets and augmentation", minimum=0)
+    width_multiplier: float = _option(1.0, "scales every layer's filters")
+    train_size: int | None = _option(None, "train on a random subset of this many images (default: all)")
+    test_size: int | None = _option(None, "test on a random subset of this many images (default: all)")
+    batch_size: int = _option(128, "images per training step")
+    learning_rate: float = _option(0.05, "peak learning rate (after one epoch's warm-up)", flag="--lr")
+    finetune_learning_rate: float | None = _option(
+        None, "fine-tune candidates at this rate, without warm-up (default: as from scratch)", flag="--finetune-lr")
+    validation_size: int | None = _option(None, "decide on this many images held out of training (default: on the "
+                                          "test set)")
+    sweep: bool = _option(False, "train every candidate factor of a block, also past the first that fails")
     architecture: str | None = field(default=None, init=False)  # a .keras network's architecture hash
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "factors", tuple(self.factors))
+        object.__setattr__(self, "candidate_factors", tuple(self.candidate_factors))
         if is_network_file(self.model):
             object.__setattr__(self, "architecture", self.network().architecture())
         blocks = range(1, self.block_count + 1) if self.blocks is None else self.blocks
         object.__setattr__(self, "blocks", tuple(blocks))
         validate(self)
 
+    @classmethod
+    def options(cls) -> list[Field]:
+        """The options a search is configured by, in order, each with its default and help."""
+        return [option for option in fields(cls) if option.init]
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, object], others: bool = False) -> SearchConfig:
+        """A configuration from named options (the command line's, a notebook's parameters, a profile's); lists
+        become tuples. A name that is no option is an error, or passed over with ``others``.
+
+        >>> SearchConfig.from_options({"candidate_factors": [2, 4], "threshold": 1.0}).candidate_factors
+        (2, 4)
+        >>> SearchConfig.from_options({"factor": [2, 4]})
+        Traceback (most recent call last):
+        netsplit.errors.InputError: unknown search option 'factor'; the options are model, dataset, threshold, \
+candidate_factors, blocks, baseline_epochs, finetune_epochs, inherit, reference, seeds, seed, width_multiplier, \
+train_size, test_size, batch_size, learning_rate, finetune_learning_rate, validation_size, sweep
+        """
+        names = [option.name for option in cls.options()]
+        unknown = [name for name in options if name not in names]
+        if unknown and not others:
+            raise InputError(f"unknown search option {unknown[0]!r}; the options are {', '.join(names)}")
+        return cls(**{name: tuple(value) if isinstance(value, list) else value
+                      for name, value in options.items() if name in names})
+
     def network(self) -> Network | None:
         """Your own network cut into blocks, where ``model`` is a .keras file; None for a built-in model."""
+        from netsplit.networks import describe_network, load_network
+
         return describe_network(load_network(self.model)) if is_network_file(self.model) else None
 
     def block_units(self) -> list[tuple[Unit, ...]]:
         """Each block's layers as the search splits them (a built-in model's at its width multiplier)."""
+        from netsplit.models import architecture
+
         network = self.network()
         if network is None:
             return list(architecture(self.model, self.width_multiplier).blocks)
@@ -107,8 +150,7 @@ class SearchConfig:
 
     def legacy_fields(self) -> dict:
         """The configuration as it was hashed before networks were shared across thresholds."""
-        return {("width" if k == "width_multiplier" else k): v for k, v in asdict(self).items()
-                if k not in LATER_DEFAULTS}
+        return {LEGACY_NAMES.get(k, k): v for k, v in asdict(self).items() if k not in LATER_DEFAULTS}
 
     @property
     def legacy_hash(self) -> str:
@@ -122,6 +164,9 @@ class SearchConfig:
     def load_data(self, path: str | None = None) -> Dataset:
         """The configuration's data: its subsets and held-out validation images, from ``path`` if given
         (for your own network, resized to its input)."""
+        from netsplit.data import load_dataset
+        from netsplit.train import check_head
+
         network = self.network()
         data = load_dataset(self.dataset, self.train_size, self.test_size, seed=self.seed, path=path,
                             validation_size=self.validation_size,
@@ -146,7 +191,7 @@ def network_costs(model: str, split: tuple[int, ...] | None, width_multiplier: f
     from netsplit.models import split_model
 
     if is_network_file(model):
-        from netsplit.networks import split_network
+        from netsplit.networks import load_network, split_network
 
         network = split_network(load_network(model), split, weights=False, implementation="branches")
     else:
@@ -181,7 +226,7 @@ def validate(config: SearchConfig) -> None:
     if config.architecture and config.width_multiplier != 1.0:
         raise InputError(f"width_multiplier scales the built-in models; {config.model} keeps its own widths")
     check_threshold(config.threshold)
-    factors = config.factors
+    factors = config.candidate_factors
     if not factors or not all(_is_integer(f, minimum=2) for f in factors):
         raise InputError(f"candidate factors must be a non-empty list of integers >= 2, got {list(factors)}")
     if list(factors) != sorted(set(factors)):
@@ -223,10 +268,13 @@ def validate(config: SearchConfig) -> None:
 def _check_candidates(config: SearchConfig, units: list[tuple[Unit, ...]]) -> None:
     """Raise InputError if a candidate factor cannot split a searched block (its ``units``: wider than the
     block's narrowest layer)."""
+    from netsplit.layers import check_factor
+
     for block in config.blocks:
         widths = [unit.width for unit in units[block - 1]]
-        for factor in config.factors:
-            check_factor(factor, widths, f"block {block} of {config.model_name} (candidate factors {list(config.factors)})")
+        for factor in config.candidate_factors:
+            check_factor(factor, widths,
+                         f"block {block} of {config.model_name} (candidate factors {list(config.candidate_factors)})")
 
 
 def check_threshold(threshold: object) -> float:

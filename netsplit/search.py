@@ -123,7 +123,7 @@ class SplitSearch:
         self.executor = executor or InProcess()
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.blocks = config.block_count
-        self.planned = config.seeds * (1 + len(config.blocks) * len(config.factors))
+        self.planned = config.seeds * (1 + len(config.blocks) * len(config.candidate_factors))
         self.visited: list[tuple[int, ...]] = []  # the splits this search has looked at, in order
 
     def _known(self, job: Job) -> list[RunRecord]:
@@ -167,15 +167,15 @@ class SplitSearch:
             reference = baseline if config.reference == "block" else original
             candidates = {}
             skipped = self._no_saving(base, block)
-            jobs_by_factor = {k: [self._candidate(base, block, k, s) for s in self._seeds] for k in config.factors
+            jobs_by_factor = {k: [self._candidate(base, block, k, s) for s in self._seeds] for k in config.candidate_factors
                               if k not in skipped}
-            outcome = decide_block(block, baseline, reference, candidates, config.factors, config.threshold, skipped)
+            outcome = decide_block(block, baseline, reference, candidates, config.candidate_factors, config.threshold, skipped)
             if self.executor.parallel or config.sweep:
                 self._run([job for jobs in jobs_by_factor.values() for job in jobs], reference)
             for factor, jobs in jobs_by_factor.items():
                 self._run(jobs, reference)
                 candidates[factor] = self._records(jobs[0].split)
-                outcome = decide_block(block, baseline, reference, candidates, config.factors, config.threshold,
+                outcome = decide_block(block, baseline, reference, candidates, config.candidate_factors, config.threshold,
                                        skipped)
                 if outcome.chosen != factor and not config.sweep:
                     break
@@ -187,7 +187,7 @@ class SplitSearch:
     def _no_saving(self, base: tuple[int, ...], block: int) -> tuple[int, ...]:
         """The candidate factors of ``block`` that would cost no fewer parameters or MACs (skipped, logged)."""
         costs = self.config.costs
-        skipped = tuple(k for k in self.config.factors
+        skipped = tuple(k for k in self.config.candidate_factors
                         if changes_nothing(costs(base), costs(base[: block - 1] + (k,) + base[block:])))
         if skipped:
             self.log(f"block {block}: factor {', '.join(map(str, skipped))} skipped: the split would keep every "

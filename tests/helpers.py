@@ -14,8 +14,7 @@ def profile_search(profile: str, model: str) -> tuple[SearchConfig, dict]:
     """The Fashion-MNIST search that ``profile`` of profiles.yml runs for ``model``, and all its options."""
     sections = load_profiles()[profile]
     options = {**sections["all"], **sections[model]}
-    fields = set(SearchConfig.__dataclass_fields__) - {"architecture"}
-    config = SearchConfig(model=model, dataset="fashion_mnist", **{k: v for k, v in options.items() if k in fields})
+    config = SearchConfig.from_options({"model": model, "dataset": "fashion_mnist", **options}, others=True)
     return config, options
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from netsplit.cli import main
+from netsplit.errors import InputError
 from netsplit.models import split_model
 
 
@@ -32,8 +33,9 @@ def test_info_table_at_a_large_input(capsys):
     (["info", "--model", "alexnet"], "invalid choice"),
     (["info", "--input-size", "16"], "too small for five poolings"),
     (["train", "--dataset", "imagenet", "--epochs", "1"], "valid datasets"),
-    (["search", "--threshold", "-1"], "threshold must be a finite, non-negative number"),
-    (["search", "--factors", "4,2"], "strictly ascending"),
+    (["search", "--threshold", "-1"], "argument --threshold: expected a finite number >= 0, got '-1'"),
+    (["search", "--threshold", "nan"], "argument --threshold: expected a finite number >= 0, got 'nan'"),
+    (["search", "--candidate-factors", "4,2"], "strictly ascending"),
     (["search", "--blocks", "0,6"], "blocks must be numbers 1..5"),
     (["report", "/nonexistent.jsonl"], "no records file"),
 ])
@@ -91,3 +93,28 @@ def test_a_value_error_from_deep_inside_is_not_taken_for_bad_input(capsys, monke
     monkeypatch.setattr(netsplit.complexity, "analyse", broken)
     assert main(["info"]) == 1
     assert "run failed: ValueError" in capsys.readouterr().err
+
+
+def test_search_options_are_the_configuration_s_own(capsys):
+    """Every SearchConfig option is on the command line with the configuration's default, so the two never drift."""
+    from netsplit.cli import parser
+    from netsplit.config import SearchConfig
+
+    args = parser().parse_args(["search"])
+    assert SearchConfig.from_options({o.name: getattr(args, o.name) for o in SearchConfig.options()}) == SearchConfig()
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    text = capsys.readouterr().out
+    for option in SearchConfig.options():
+        flag = option.metadata.get("flag", "--" + option.name.replace("_", "-"))
+        assert (f"--no-{flag[2:]}" if option.default is True else flag) in text, option.name
+
+
+def test_from_options_takes_lists_and_refuses_unknown_names():
+    from netsplit.config import SearchConfig
+
+    assert SearchConfig.from_options({"candidate_factors": [2, 4], "blocks": [1]}) == \
+        SearchConfig(candidate_factors=(2, 4), blocks=(1,))
+    with pytest.raises(InputError, match="unknown search option 'factors'; the options are model, dataset"):
+        SearchConfig.from_options({"factors": [2, 4]})
+    assert SearchConfig.from_options({"factors": [2, 4], "final_seeds": 3}, others=True) == SearchConfig()

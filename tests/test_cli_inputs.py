@@ -117,7 +117,7 @@ def test_every_option_has_help_and_shows_its_default():
     (["report", "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "--threshold", "nan"], "got nan"),
     (["report", "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "--threshold", "-1"], "non-negative"),
     (["report", "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "--threshold", "inf"], "got inf"),
-    (["search", "--factors", "1000", "--width-multiplier", "0.125"], "split factor 1000 is larger than the narrowest"),
+    (["search", "--candidate-factors", "1000", "--width-multiplier", "0.125"], "split factor 1000 is larger than the narrowest"),
 ])
 def test_bad_values_are_refused_in_one_line(capsys, no_training, argv, message):
     refused(capsys, argv, message)
@@ -132,12 +132,12 @@ def test_replay_validates_the_threshold_as_a_search_does():
 
 def test_a_candidate_wider_than_a_block_is_refused_when_the_search_is_configured():
     with pytest.raises(netsplit.InputError, match="block 1 of vgg16 .* split factor 16 is larger"):
-        SearchConfig(factors=(2, 4, 8, 16), width_multiplier=0.125)
+        SearchConfig(candidate_factors=(2, 4, 8, 16), width_multiplier=0.125)
 
 
 def test_a_candidate_wider_than_your_own_block_is_refused(tmp_path, capsys, no_training):
     cnn = own_cnn(tmp_path / "own.keras")
-    refused(capsys, ["search", "--model", str(cnn), "--dataset", "synthetic", "--factors", "2,16"],
+    refused(capsys, ["search", "--model", str(cnn), "--dataset", "synthetic", "--candidate-factors", "2,16"],
             "block 1 of own.keras (candidate factors [2, 16]): split factor 16 is larger than the narrowest layer (8")
 
 
@@ -229,7 +229,7 @@ def test_a_search_prints_only_its_own_progress(tmp_path):
     """No TensorFlow, absl or "retracing" line among a search's progress lines (several networks, one process)."""
     run = subprocess.run(
         [sys.executable, "-m", "netsplit", "search", "--dataset", "synthetic", "--width-multiplier", "0.125",
-         "--factors", "2,4", "--blocks", "1,2", "--baseline-epochs", "1", "--finetune-epochs", "1",
+         "--candidate-factors", "2,4", "--blocks", "1,2", "--baseline-epochs", "1", "--finetune-epochs", "1",
          "--batch-size", "64", "--records", str(tmp_path / "r.jsonl")],
         capture_output=True, text=True, env=FRESH, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]

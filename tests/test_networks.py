@@ -214,19 +214,19 @@ def test_a_search_on_a_keras_file_is_keyed_by_its_name_and_architecture(tmp_path
     from oracle import Oracle
 
     config = SearchConfig(model=saved(tiny_cnn(convs=2), tmp_path / "a" / "cnn.keras"), dataset="npz:data/digits.npz",
-                          factors=(2, 4))
+                          candidate_factors=(2, 4))
     assert config.blocks == (1, 2) and config.architecture == describe_network(tiny_cnn(convs=2)).architecture()
     moved = SearchConfig(model=saved(tiny_cnn(convs=2), tmp_path / "b" / "cnn.keras"), dataset="npz:data/digits.npz",
-                         factors=(2, 4))
+                         candidate_factors=(2, 4))
     other = SearchConfig(model=saved(tiny_cnn(width=12, convs=2), tmp_path / "c" / "cnn.keras"),
-                         dataset="npz:data/digits.npz", factors=(2, 4))
+                         dataset="npz:data/digits.npz", candidate_factors=(2, 4))
     assert moved.hash == config.hash != other.hash
     assert config.default_records().name == f"cnn-npz-digits-{config.hash}.jsonl"
     oracle = Oracle(config, {1: {2: 0.1, 4: 0.9}, 2: {2: 0.1, 4: 0.2}})
     result = SplitSearch(config, oracle, RecordStore(tmp_path / "r.jsonl", config.hash), log=lambda line: None).run()
     assert result.split == (2, 4) and {job.split for job in oracle.calls} == {(1, 1), (2, 1), (4, 1), (2, 2), (2, 4)}
     single = SearchConfig(model=saved(tiny_cnn(), tmp_path / "d" / "cnn.keras"), dataset="npz:data/digits.npz",
-                          factors=(2, 4))
+                          candidate_factors=(2, 4))
     oracle = Oracle(single, {})
     result = SplitSearch(single, oracle, RecordStore(tmp_path / "s.jsonl", single.hash), log=lambda line: None).run()
     assert result.split == (1, 1) and [o.skipped for o in result.outcomes] == [(2, 4), (2, 4)], \
@@ -270,7 +270,7 @@ def test_search_command_on_a_keras_file_and_an_image_folder(tmp_path, capsys):
 
     write_images(tmp_path / "shapes", per_class=20, size=(20, 20), mode="L")
     path = saved(tiny_cnn(), tmp_path / "cnn.keras")
-    argv = ["search", "--model", path, "--dataset", f"folder:{tmp_path / 'shapes'}", "--factors", "2",
+    argv = ["search", "--model", path, "--dataset", f"folder:{tmp_path / 'shapes'}", "--candidate-factors", "2",
             "--baseline-epochs", "1", "--finetune-epochs", "1", "--batch-size", "16",
             "--records", str(tmp_path / "r.jsonl"), "--json"]
     assert main(argv) == 0

@@ -43,17 +43,17 @@ def test_reproduce_rejects_parameters_no_notebook_takes():
 def test_the_model_chapters_run_one_search_notebook_with_their_model():
     assert {CHAPTERS[model][0] for model in MODEL_STUDIES} == {"search"}
     assert {source for source, _ in CHAPTERS.values()} == {path.stem for path in SOURCES}
-    declared = {"model": "vgg16", "factors": [2, 4, 6, 8], "profile": "custom", "threshold": 0.5}
+    declared = {"model": "vgg16", "candidate_factors": [2, 4, 6, 8], "profile": "custom", "threshold": 0.5}
     for model in MODEL_STUDIES:
         parameters = notebook_parameters("smoke", model, declared, None, {"threshold": 1.0}, load_profiles())
-        assert parameters == {"model": model, "factors": [2, 4], "profile": "smoke", "threshold": 1.0}
+        assert parameters == {"model": model, "candidate_factors": [2, 4], "profile": "smoke", "threshold": 1.0}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("parameters,message", [
     ({"model": "alexnet"}, "valid models are vgg16, resnet18"),
     ({"threshold": -1.0}, "threshold must be a finite, non-negative number"),
-    ({"factors": [4, 2]}, "strictly ascending"),
+    ({"candidate_factors": [4, 2]}, "strictly ascending"),
 ])
 def test_bad_parameters_fail_in_the_first_cells_with_the_library_message(tmp_path, parameters, message):
     with pytest.raises(papermill.PapermillExecutionError) as failure:

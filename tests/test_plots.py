@@ -34,7 +34,7 @@ def _tradeoff(tmp_path, thresholds=(2.0, 0.25, 1.0, 0.5, 5.0)):
     from netsplit.study import tradeoff_frame
     from oracle import Oracle
 
-    config = SearchConfig(blocks=(1, 2), factors=(2, 4))
+    config = SearchConfig(blocks=(1, 2), candidate_factors=(2, 4))
     oracle = Oracle(config, {1: {2: 0.2, 4: 0.8}, 2: {2: 0.3, 4: 1.5}})
 
     def costed(job):
@@ -112,7 +112,7 @@ def test_the_search_trend_names_the_accuracy_it_decided_on_and_titles_its_legend
     from oracle import Oracle
 
     for validation_size, accuracy in ((100, "validation accuracy"), (None, "test accuracy")):
-        config = SearchConfig(blocks=(1, 2), factors=(2, 4), validation_size=validation_size)
+        config = SearchConfig(blocks=(1, 2), candidate_factors=(2, 4), validation_size=validation_size)
         oracle = Oracle(config, {1: {2: 0.2, 4: 0.8}}, validation=validation_size is not None)
         store = RecordStore(tmp_path / f"{validation_size}.jsonl", config.hash)
         result = SplitSearch(config, oracle, store, log=lambda line: None).run()

@@ -45,7 +45,7 @@ def test_an_unknown_dataset_is_refused_before_any_chapter_runs(tmp_path, args):
 @pytest.mark.parametrize("name,value,message", [
     ("threshold", "abc", "threshold must be a number, got 'abc'"),
     ("baseline_epochs", "2.5", "baseline_epochs must be an integer, got 2.5"),
-    ("factors", "2", "factors must be a list, got 2"),
+    ("candidate_factors", "2", "candidate_factors must be a list, got 2"),
     ("sweep", "1", "sweep must be true or false, got 1"),
     ("treshold", "1.0", "no notebook takes the parameter(s) ['treshold']; parameters are baseline_epochs"),
 ])
@@ -62,7 +62,7 @@ def test_an_unknown_notebook_is_refused(tmp_path):
 
 
 def test_overrides_of_the_declared_type_pass():
-    declared = reproduce.check_inputs("smoke", "npz:my.npz", ["vgg16"], {"threshold": 1, "factors": [2],
+    declared = reproduce.check_inputs("smoke", "npz:my.npz", ["vgg16"], {"threshold": 1, "candidate_factors": [2],
                                                                           "sweep": True, "comparisons": ["a"],
                                                                           "test_size": None}, reproduce.load_profiles())
     assert declared["vgg16"]["threshold"] == 0.5, "defaults are read from the parameters cell"
@@ -129,8 +129,8 @@ def test_a_parameter_none_by_default_takes_the_type_its_profile_gives_it(tmp_pat
 
 
 def test_values_are_read_as_papermill_reads_them():
-    assert reproduce.read_overrides([["learning_rate", "1e-3"], ["validation_size", "None"], ["factors", "[2, 4]"],
+    assert reproduce.read_overrides([["learning_rate", "1e-3"], ["validation_size", "None"], ["candidate_factors", "[2, 4]"],
                                      ["threshold", "1"], ["dataset", "npz:my.npz"]]) == {
-        "learning_rate": 0.001, "validation_size": None, "factors": [2, 4], "threshold": 1, "dataset": "npz:my.npz"}
+        "learning_rate": 0.001, "validation_size": None, "candidate_factors": [2, 4], "threshold": 1, "dataset": "npz:my.npz"}
     reproduce.check_inputs("cpu", None, ["vgg16"], {"finetune_learning_rate": 1e-3, "validation_size": 5000},
                            reproduce.load_profiles())

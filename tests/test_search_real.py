@@ -21,9 +21,9 @@ from netsplit.runner import run_search
 from netsplit.search import SplitSearch
 
 # Threshold 90 accepts every factor, so the path is known in advance: (4, 4, 1, 1, 1).
-TINY = dict(model="vgg16", blocks=(1, 2), factors=(2, 4), baseline_epochs=2, finetune_epochs=1,
+TINY = dict(model="vgg16", blocks=(1, 2), candidate_factors=(2, 4), baseline_epochs=2, finetune_epochs=1,
             width_multiplier=0.125, train_size=600, test_size=300, threshold=90.0, batch_size=100)
-WIDER = SearchConfig(**{**TINY, "factors": (2, 4, 8), "blocks": (1,)})  # a new candidate on the same records
+WIDER = SearchConfig(**{**TINY, "candidate_factors": (2, 4, 8), "blocks": (1,)})  # a new candidate on the same records
 
 
 def cli_args(records) -> list[str]:

@@ -252,7 +252,7 @@ def test_the_search_table_shows_two_decimals_in_every_cell(tmp_path):
     from netsplit.search import SplitSearch
     from netsplit.study import search_table
 
-    config = SearchConfig(blocks=(1, 2), factors=(2, 4, 6))
+    config = SearchConfig(blocks=(1, 2), candidate_factors=(2, 4, 6))
     oracle = Oracle(config, {1: {2: 0.1, 4: 0.7}, 2: {2: 0.2, 4: 0.3, 6: 0.9}}, base=0.923)
     result = SplitSearch(config, oracle, RecordStore(tmp_path / "r.jsonl", config.hash), log=lambda line: None).run()
     table = search_table(result)
@@ -264,7 +264,7 @@ def _trained_search(tmp_path, **options):
     from netsplit.records import RecordStore
     from netsplit.search import SplitSearch
 
-    config = SearchConfig(**{"blocks": (1, 2), "factors": (2, 4, 6), "validation_size": 100, **options})
+    config = SearchConfig(**{"blocks": (1, 2), "candidate_factors": (2, 4, 6), "validation_size": 100, **options})
     oracle = Oracle(config, {1: {2: 0.2, 4: 0.8, 6: 0.3}, 2: {2: 0.1, 4: 0.3, 6: 0.45}}, validation=True)
     store = RecordStore(tmp_path / "r.jsonl", config.hash)
     return config, SplitSearch(config, oracle, store, log=lambda line: None).run(), store
