@@ -5,7 +5,7 @@ quiet TensorFlow before Keras starts. The layers are registered with Keras as so
 imported, in either order, so that ``keras.saving.load_model`` reads saved split networks:
 
 >>> import netsplit
->>> model = netsplit.split_model("vgg16", factors=(8, 2, 2, 4, 4), width_multiplier=0.25)
+>>> model = netsplit.split_model("vgg16", split=(8, 2, 2, 4, 4), width_multiplier=0.25)
 >>> netsplit.total(netsplit.analyse(model)).params == model.count_params()
 True
 """

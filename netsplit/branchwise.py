@@ -35,7 +35,7 @@ def predict_branchwise(model: keras.Model, images: np.ndarray, batch_size: int =
     """Predictions of a chain-shaped netsplit model, computed branch by branch (eagerly).
 
     >>> from netsplit.models import split_model
-    >>> model = split_model("vgg16", factors=(8, 2, 2, 4, 4), width_multiplier=0.125)
+    >>> model = split_model("vgg16", split=(8, 2, 2, 4, 4), width_multiplier=0.125)
     >>> images = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
     >>> np.allclose(predict_branchwise(model, images), model.predict(images, verbose=0), atol=1e-4)
     True

@@ -212,14 +212,14 @@ def total(costs: list[BlockCost]) -> BlockCost:
     )
 
 
-def first_conv_costs(model: str = "vgg16", factors: tuple[int, ...] = (8, 2, 2, 4, 4),
+def first_conv_costs(model: str = "vgg16", split: tuple[int, ...] = (8, 2, 2, 4, 4),
                      input_size: int = 32) -> dict[str, BlockCost]:
     """Whole-network cost at full width of ``model`` unsplit, as the shared split (3 shared convs, then
-    4 branches), and split by ``factors`` with each branch's first conv reading the whole input or its share."""
+    4 branches), and split by ``split`` with each branch's first conv reading the whole input or its share."""
     networks = {
         "unsplit": build_model(model),
         "shared split": build_model(model, "shared", factor=4),
-        "split, whole input": build_model(model, "proposed", factors),
-        "split, input share": build_model(model, "proposed", factors, first_conv="share"),
+        "split, whole input": build_model(model, "proposed", split),
+        "split, input share": build_model(model, "proposed", split, first_conv="share"),
     }
     return {name: replace(total(analyse(network, input_size)), block=name) for name, network in networks.items()}

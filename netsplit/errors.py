@@ -5,9 +5,9 @@ class InputError(ValueError):
     """An invalid argument, option, file or data set; the command line shows it without a traceback.
 
     >>> from netsplit.models import split_model
-    >>> split_model("vgg16", factors=(8, 2, 2, 4))
+    >>> split_model("vgg16", split=(8, 2, 2, 4))
     Traceback (most recent call last):
-    netsplit.errors.InputError: factors need one factor per block (5), got 4: (8, 2, 2, 4)
+    netsplit.errors.InputError: a split needs one factor per block (5), got 4: (8, 2, 2, 4)
     """
 
 

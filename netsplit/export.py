@@ -57,7 +57,7 @@ def convert(
     or "branches" (one convolution per branch).
 
     >>> from netsplit.models import split_model
-    >>> model = split_model("vgg16", factors=(8, 2, 2, 4, 4), width_multiplier=0.125)
+    >>> model = split_model("vgg16", split=(8, 2, 2, 4, 4), width_multiplier=0.125)
     >>> op_counts(convert(model))["CONV_2D"]  # 13 layers and 5 fusions: one convolution each
     18
     """

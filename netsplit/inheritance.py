@@ -65,7 +65,7 @@ def inherit(target: keras.Model, source: keras.Model) -> None:
 
     >>> from netsplit.models import split_model
     >>> unsplit = split_model("vgg16", width_multiplier=0.25)
-    >>> split = split_model("vgg16", factors=(2, 1, 1, 1, 1), width_multiplier=0.25)
+    >>> split = split_model("vgg16", split=(2, 1, 1, 1, 1), width_multiplier=0.25)
     >>> inherit(split, source=unsplit)  # block 1's two branches start as its block-diagonal halves
     """
     source_layers = {layer.name: layer for layer in source.layers}

@@ -67,17 +67,15 @@ def architecture(name: str, width_multiplier: float = 1.0) -> Architecture:
     return ARCHITECTURES[name].scaled(width_multiplier)
 
 
-def check_factors(factors, blocks: int = 5) -> tuple[int, ...]:
-    """One split factor per block as a tuple; ``None`` means unsplit (all ones)."""
-    if factors is None:
+def check_split(split, blocks: int = 5) -> tuple[int, ...]:
+    """A split, one factor per block, as a tuple; ``None`` means unsplit (all ones)."""
+    if split is None:
         return (1,) * blocks
-    if isinstance(factors, str) or not hasattr(factors, "__len__"):
-        raise InputError(
-            f"factors must be a sequence of {blocks} integers such as (8, 2, 2, 4, 4), got {factors!r}"
-        )
-    if len(factors) != blocks:
-        raise InputError(f"factors need one factor per block ({blocks}), got {len(factors)}: {tuple(factors)}")
-    return tuple(factors)
+    if isinstance(split, str) or not hasattr(split, "__len__"):
+        raise InputError(f"a split must be a sequence of {blocks} integers such as (8, 2, 2, 4, 4), got {split!r}")
+    if len(split) != blocks:
+        raise InputError(f"a split needs one factor per block ({blocks}), got {len(split)}: {tuple(split)}")
+    return tuple(split)
 
 
 def check_input_shape(input_shape) -> tuple[int, int, int]:
@@ -105,23 +103,23 @@ def _head(x, num_classes: int):
 
 def split_model(
     model: str = "vgg16",
-    factors=None,
+    split=None,
     input_shape=(32, 32, 3),
     num_classes: int = 10,
     width_multiplier: float = 1.0,
     implementation: str = "auto",
     first_conv: str = "whole",
 ) -> keras.Model:
-    """The proposed method: block i split into ``factors[i]`` branches, each split block followed by a fusion.
+    """The proposed method: block i split into ``split[i]`` branches, each split block followed by a fusion.
 
-    ``factors=None`` (or all ones) gives the ordinary network. ``first_conv`` says what each branch's
+    ``split=None`` (or all ones) gives the ordinary network. ``first_conv`` says what each branch's
     first conv reads: the whole block input, or its share (see :class:`~netsplit.layers.SplitBlock`).
 
-    >>> split_model("vgg16", factors=(8, 2, 2, 4, 4), width_multiplier=0.25).name
+    >>> split_model("vgg16", split=(8, 2, 2, 4, 4), width_multiplier=0.25).name
     'vgg16_split_8-2-2-4-4'
     """
     arch = architecture(model, width_multiplier)
-    split = check_factors(factors, len(arch.blocks))
+    split = check_split(split, len(arch.blocks))
     for i, (block, factor) in enumerate(zip(arch.blocks, split)):
         check_factor(factor, [u.width for u in block], f"block {i + 1} of {model}")
         if factor > 1 and first_conv == "whole" and len(block) == 1 and block[0].kind == "conv":
@@ -193,13 +191,13 @@ def branched_model(
 def build_model(
     model: str = "vgg16",
     variant: str = "proposed",
-    factors=None,
+    split=None,
     factor: int | None = None,
     **options,
 ) -> keras.Model:
     """One entry point for every network of the study (``options`` go to the builder).
 
-    The proposed variant takes ``factors`` (one per block); the naive and shared splits take
+    The proposed variant takes ``split`` (a factor per block); the naive and shared splits take
     ``factor``, their number of branches (4 unless given).
 
     >>> build_model("vgg16", "naive", factor=4, width_multiplier=0.25).name
@@ -210,8 +208,8 @@ def build_model(
     if variant == "proposed":
         if factor is not None:
             raise InputError("factor is the branch count of the naive and shared splits; "
-                             "the proposed variant takes factors, one per block")
-        return split_model(model, factors, **options)
-    if factors is not None:
-        raise InputError(f"the {variant} split takes factor (its branch count), not factors per block")
+                             "the proposed variant takes split, a factor per block")
+        return split_model(model, split, **options)
+    if split is not None:
+        raise InputError(f"the {variant} split takes factor (its branch count), not a split (a factor per block)")
     return branched_model(model, 4 if factor is None else factor, 0 if variant == "naive" else 3, **options)

@@ -23,7 +23,7 @@ from netsplit.choices import is_network_file
 from netsplit.errors import InputError
 from netsplit.inheritance import load_dense_weights
 from netsplit.layers import ACTIVATIONS, Fusion, SplitBlock, Unit, conv_arrays
-from netsplit.models import check_factors
+from netsplit.models import check_split
 from netsplit.records import config_hash
 
 PASS_THROUGH = (
@@ -291,9 +291,9 @@ def _clone(layer: layers.Layer) -> layers.Layer:
     return type(layer).from_config(layer.get_config())
 
 
-def split_network(model: keras.Model, factors=None, implementation: str = "auto",
+def split_network(model: keras.Model, split=None, implementation: str = "auto",
                   weights: bool = True) -> keras.Model:
-    """``model`` with block i split into ``factors[i]`` branches and a fusion after each split block.
+    """``model`` with block i split into ``split[i]`` branches and a fusion after each split block.
 
     Factor 1 leaves a block as it was. With ``weights``, the split network starts from the model's
     weights (each branch its block-diagonal slice, every fusion the identity), as :func:`inherit` does;
@@ -303,12 +303,12 @@ def split_network(model: keras.Model, factors=None, implementation: str = "auto"
     >>> cnn = keras.Sequential([keras.Input((32, 32, 3)), layers.Conv2D(32, 3, activation="relu"),
     ...     layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(), layers.Conv2D(64, 3),
     ...     layers.BatchNormalization(), layers.ReLU(), layers.GlobalAveragePooling2D(), layers.Dense(10)])
-    >>> split = split_network(cnn, factors=(4, 2))
+    >>> split = split_network(cnn, split=(4, 2))
     >>> [layer.name for layer in split.layers if layer.name.startswith("block")]
     ['block1', 'block1_fusion', 'block2', 'block2_fusion']
     """
     network = describe_network(model)
-    split = check_factors(factors, len(network.blocks))
+    split = check_split(split, len(network.blocks))
     kept = {layer.name: layer for b in network.blocks for layer in (b.pool, *b.after)}
     kept |= {layer.name: layer for layer in network.before + network.head}
     ours = [name for i, f in enumerate(split, 1) for name in (f"block{i}", f"block{i}_fusion")[: 1 + (f != 1)]]

@@ -49,12 +49,12 @@ def draw_ideal_split(ax, factor: int = 2) -> None:
     _box(ax, 8.8, 5, 1.4, 1.4, "output")
 
 
-def draw_proposed_split(ax, factors=(2, 3)) -> None:
+def draw_proposed_split(ax, split=(2, 3)) -> None:
     """Paper Fig. 2: two blocks split by K1 and K2, each followed by a fusion block."""
-    _canvas(ax, f"Proposed split: K1={factors[0]}, K2={factors[1]}, fusion after each block")
+    _canvas(ax, f"Proposed split: K1={split[0]}, K2={split[1]}, fusion after each block")
     _box(ax, 0.5, 5, 0.8, 1.4, "input")
     source = (0.9, 5)
-    for b, (factor, x0) in enumerate(zip(factors, (1.9, 5.9))):
+    for b, (factor, x0) in enumerate(zip(split, (1.9, 5.9))):
         for k, y in enumerate(np.linspace(2, 8, factor)):
             _arrow(ax, source, (x0 - 0.7, y))
             _box(ax, x0, y, 1.4, 1.0, f"block{b + 1}/{factor}", BRANCH_COLOURS[k])

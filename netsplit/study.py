@@ -219,22 +219,22 @@ def block_costs(model: str, names: tuple[str, ...], input_size: int = 32) -> pd.
     ])
 
 
-def parameter_shares(model: str, factors: tuple[int, ...], width_multiplier: float = 1.0) -> pd.DataFrame:
+def parameter_shares(model: str, split: tuple[int, ...], width_multiplier: float = 1.0) -> pd.DataFrame:
     """Where a split network's parameters are, block by block (and head), against the unsplit network:
     the factor, both counts (BN and fusion included), the fusion's part, the first convolution's kernel
     (which every branch reads in full), the fraction of the block kept, and each block's share of the
     unsplit and of the split network."""
     unsplit = {cost.block: cost.params for cost in analyse(split_model(model, None, width_multiplier=width_multiplier))}
-    network = split_model(model, factors, width_multiplier=width_multiplier)
-    split = {cost.block: cost.params for cost in analyse(network)}
+    network = split_model(model, split, width_multiplier=width_multiplier)
+    counted = {cost.block: cost.params for cost in analyse(network)}
     parts = stages(network)
     blocks = {stage.name: stage.block for stage in parts}
     fusions = {stage.name: stage.fusion.count_params() for stage in parts if stage.fusion}
     frame = pd.DataFrame({
         "factor": {name: block.factor for name, block in blocks.items()},
         "unsplit": unsplit,
-        "split": split,
-        "of which fusion": {name: fusions.get(name, 0) for name in split},
+        "split": counted,
+        "of which fusion": {name: fusions.get(name, 0) for name in counted},
         "first conv": {name: block.in_channels * block.unit_specs[0].width * block.unit_specs[0].kernel**2
                        for name, block in blocks.items()},
     })

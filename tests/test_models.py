@@ -84,12 +84,12 @@ def test_naive_and_shared_split_comparators():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"factors": (8, 2, 2, 4)}, "one factor per block"),
-    ({"factors": (8, 2, 0, 4, 4)}, "positive integer"),
-    ({"factors": "8,2,2,4,4"}, "a sequence of 5 integers such as"),
-    ({"factors": 8}, "a sequence of 5 integers such as"),
-    ({"factors": [8, 2, 2.5, 4, 4]}, "positive integer"),
-    ({"factors": (128, 1, 1, 1, 1)}, "larger than the narrowest layer"),
+    ({"split": (8, 2, 2, 4)}, "one factor per block"),
+    ({"split": (8, 2, 0, 4, 4)}, "positive integer"),
+    ({"split": "8,2,2,4,4"}, "a sequence of 5 integers such as"),
+    ({"split": 8}, "a sequence of 5 integers such as"),
+    ({"split": [8, 2, 2.5, 4, 4]}, "positive integer"),
+    ({"split": (128, 1, 1, 1, 1)}, "larger than the narrowest layer"),
     ({"model": "alexnet"}, "valid models are vgg16, resnet18"),
     ({"input_shape": (16, 16, 3)}, "too small for five poolings"),
     ({"input_shape": (32, 32)}, "height, width, channels"),
@@ -112,9 +112,9 @@ def test_bad_variant_and_shared_cut():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"variant": "proposed", "factor": 4}, "the proposed variant takes factors"),
-    ({"variant": "naive", "factors": (2, 2, 2, 2, 2)}, "the naive split takes factor"),
-    ({"variant": "shared", "factors": (2, 2, 2, 2, 2)}, "the shared split takes factor"),
+    ({"variant": "proposed", "factor": 4}, "the proposed variant takes split, a factor per block"),
+    ({"variant": "naive", "split": (2, 2, 2, 2, 2)}, "the naive split takes factor"),
+    ({"variant": "shared", "split": (2, 2, 2, 2, 2)}, "the shared split takes factor"),
 ])
 def test_build_model_refuses_arguments_it_would_ignore(kwargs, message):
     with pytest.raises(InputError, match=message):

@@ -106,7 +106,7 @@ def test_split_your_own_network():
     h = layers.Add(name="shortcut")([h, layers.Conv2D(8, 3, padding="same", activation="relu")(h)])
     residual = keras.Model(inputs, layers.Dense(10)(layers.GlobalAveragePooling2D()(layers.MaxPooling2D()(h))))
     with pytest.raises(InputError, match="shortcut"):
-        netsplit.split_network(residual, factors=(2,))
+        netsplit.split_network(residual, split=(2,))
 
 
 def printed_by(code: str) -> str:
