@@ -212,6 +212,17 @@ def total(costs: list[BlockCost]) -> BlockCost:
     )
 
 
+def cost_frame(model: keras.Model, input_size: int | None = None) -> pd.DataFrame:
+    """:func:`analyse` and :func:`total` as one table: a row per block, then "total".
+
+    >>> from netsplit.models import split_model
+    >>> cost_frame(split_model("vgg16", width_multiplier=0.25)).loc["total", "params"]
+    np.int64(925242)
+    """
+    costs = analyse(model, input_size)
+    return pd.DataFrame([cost.as_dict() for cost in [*costs, total(costs)]]).set_index("block")
+
+
 def first_conv_costs(model: str = "vgg16", split: tuple[int, ...] = (8, 2, 2, 4, 4),
                      input_size: int = 32) -> dict[str, BlockCost]:
     """Whole-network cost at full width of ``model`` unsplit, as the shared split (3 shared convs, then
