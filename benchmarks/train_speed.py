@@ -31,7 +31,7 @@ from netsplit.implementations import block_timings, timed_choices
 from netsplit.records import RunRecord, read_records
 from netsplit.runtime import device_name, provenance
 from netsplit.stages import stages
-from netsplit.study import Network, paper_networks
+from netsplit.study import ComparisonNetwork, paper_networks
 
 STUDY_WIDTHS = {"vgg16": 0.25, "resnet18": 0.125}
 INPUT_SHAPE = (32, 32, 1)
@@ -49,17 +49,17 @@ def study_records(folder: Path) -> list[RunRecord]:
             for record in read_records(path) if record.validation_size == VALIDATION_SIZE]
 
 
-def network_of(record: RunRecord) -> Network:
+def network_of(record: RunRecord) -> ComparisonNetwork:
     """The network a record trained: a comparison network by its name, or a search's candidate by its split."""
     if record.experiment == "search":
-        return Network("split " + ",".join(map(str, record.split)), split=tuple(record.split))
+        return ComparisonNetwork("split " + ",".join(map(str, record.split)), split=tuple(record.split))
     by_name = {network.name: network for network in paper_networks(tuple(record.split))}
     return by_name[record.experiment]
 
 
-def networks_to_time(records: list[RunRecord], model: str, candidates: bool) -> dict[str, Network]:
+def networks_to_time(records: list[RunRecord], model: str, candidates: bool) -> dict[str, ComparisonNetwork]:
     """The networks of ``model`` in the records, the unsplit one first; search candidates if ``candidates``."""
-    networks = {"baseline": Network("baseline")}
+    networks = {"baseline": ComparisonNetwork("baseline")}
     for record in records:
         if record.model == model and (candidates or record.experiment != "search"):
             networks.setdefault(_name(record), network_of(record))
@@ -77,7 +77,7 @@ def block_breakdown(network: keras.Model) -> list[dict]:
              "ms": block_timings(stage.block)} for stage in stages(network) if stage.block.factor > 1]
 
 
-def measure(model: str, width: float, networks: dict[str, Network], batch: int, steps: int) -> list[dict]:
+def measure(model: str, width: float, networks: dict[str, ComparisonNetwork], batch: int, steps: int) -> list[dict]:
     """Median step milliseconds of each network in its chosen forms and as separate branches, and ratios."""
     x, y = random_batch(batch, INPUT_SHAPE)
     built, macs, forms, blocks = {}, {}, {}, {}

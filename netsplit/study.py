@@ -60,7 +60,7 @@ PROFILE_NOTES = {
 
 
 @dataclass(frozen=True)
-class Network:
+class ComparisonNetwork:
     """One network of a comparison table: a name, a variant, its split or branch count, and what each
     branch's first convolution reads (see :class:`~netsplit.layers.SplitBlock`)."""
 
@@ -69,28 +69,28 @@ class Network:
     split: tuple[int, ...] = (1, 1, 1, 1, 1)
     factor: int = 4
     first_conv: str = "whole"
-    width: float | None = None  # its own width multiplier (a thin control), instead of the study's
+    width_multiplier: float | None = None  # its own (a thin control's), instead of the study's
 
     def build(self, model: str, **options) -> keras.Model:
         """This network of ``model`` (``options``, e.g. ``width_multiplier``, go to :func:`build_model`)."""
-        if self.width is not None:
-            options = {**options, "width_multiplier": self.width}
+        if self.width_multiplier is not None:
+            options = {**options, "width_multiplier": self.width_multiplier}
         if self.variant == "proposed":
             return build_model(model, self.variant, self.split, first_conv=self.first_conv, **options)
         return build_model(model, self.variant, factor=self.factor, first_conv=self.first_conv, **options)
 
 
-def paper_networks(found: tuple[int, ...]) -> list[Network]:
+def paper_networks(found: tuple[int, ...]) -> list[ComparisonNetwork]:
     """The networks of the paper's Table 2, proposed_I under the second reading of its split blocks
     (each branch's first convolution reads its share of the block input), and the split our search found."""
     return [
-        Network("baseline"),
-        Network("proposed_I", split=(8, 2, 2, 4, 4)),
-        Network("proposed_I, input split", split=(8, 2, 2, 4, 4), first_conv="share"),
-        Network("proposed_II", split=(8, 2, 2, 2, 4)),
-        Network("naive split", "naive", factor=4),
-        Network("shared split", "shared", factor=4),
-        Network("found by search", split=tuple(found)),
+        ComparisonNetwork("baseline"),
+        ComparisonNetwork("proposed_I", split=(8, 2, 2, 4, 4)),
+        ComparisonNetwork("proposed_I, input split", split=(8, 2, 2, 4, 4), first_conv="share"),
+        ComparisonNetwork("proposed_II", split=(8, 2, 2, 2, 4)),
+        ComparisonNetwork("naive split", "naive", factor=4),
+        ComparisonNetwork("shared split", "shared", factor=4),
+        ComparisonNetwork("found by search", split=tuple(found)),
     ]
 
 
@@ -112,8 +112,8 @@ def matched_width(model: str, cost: str, target: int, width: float, input_shape:
     return min((low / 1024, high / 1024), key=lambda m: abs(counted(m) - target))
 
 
-def thin_controls(model: str, networks: list[Network], width: float,
-                  input_shape: tuple[int, int, int]) -> list[Network]:
+def thin_controls(model: str, networks: list[ComparisonNetwork], width: float,
+                  input_shape: tuple[int, int, int]) -> list[ComparisonNetwork]:
     """For each of ``model``'s :data:`CONTROLS` among ``networks``: the unsplit network made thinner to its
     parameters, and to its MACs (named "thin: parameters of proposed_I" and so on)."""
     controls = []
@@ -125,7 +125,7 @@ def thin_controls(model: str, networks: list[Network], width: float,
             target = getattr(total(analyse(built)), cost)
             thin = matched_width(model, cost, target, width, input_shape)
             label = "parameters" if cost == "params" else "MACs"
-            controls.append(Network(f"thin: {label} of {network.name}", width=thin))
+            controls.append(ComparisonNetwork(f"thin: {label} of {network.name}", width_multiplier=thin))
     return controls
 
 
@@ -179,7 +179,7 @@ MODEL_STUDIES = {
 
 
 def comparison_networks(model: str, found: tuple[int, ...] | None = None,
-                        names: list[str] | None = None) -> list[Network]:
+                        names: list[str] | None = None) -> list[ComparisonNetwork]:
     """The networks the paper compares for ``model`` (:data:`MODEL_STUDIES`), or those of them
     ``names`` picks (the baseline and the split a search found always), with the split a search found,
     or without that network when ``found`` is None."""
@@ -296,7 +296,7 @@ class FinalConfig:
         return path
 
 
-def searched_twin(config: FinalConfig, network: Network, seed: int, searched: Sequence[RunRecord]) -> RunRecord | None:
+def searched_twin(config: FinalConfig, network: ComparisonNetwork, seed: int, searched: Sequence[RunRecord]) -> RunRecord | None:
     """The search's record of this very network, when the search trained it from scratch exactly as a
     comparison network is trained (its unsplit baseline, same seed and epochs), as a comparison record."""
     if network.variant != "proposed" or network.first_conv != "whole":
@@ -309,7 +309,7 @@ def searched_twin(config: FinalConfig, network: Network, seed: int, searched: Se
     return None
 
 
-def train_networks(config: FinalConfig, networks: list[Network], records: str | Path,
+def train_networks(config: FinalConfig, networks: list[ComparisonNetwork], records: str | Path,
                    data: Dataset | None = None, data_path: str | None = None,
                    searched: Sequence[RunRecord] = (), train: bool = True) -> list[RunRecord]:
     """Train each network with each seed, skipping those already in ``records`` (so a re-run resumes) and
@@ -330,7 +330,7 @@ def train_networks(config: FinalConfig, networks: list[Network], records: str | 
                 if twin is not None:
                     store.append(twin)
                     continue
-                width = network.width or s.width_multiplier
+                width = network.width_multiplier or s.width_multiplier
                 build = partial(network.build, s.model, input_shape=data.input_shape, num_classes=data.num_classes,
                                 width_multiplier=width)
                 train_network(build, data, recipe, seed, store, label=f"{network.name} seed {seed}",
@@ -340,12 +340,12 @@ def train_networks(config: FinalConfig, networks: list[Network], records: str | 
     return _wanted(store.records, networks, config)
 
 
-def _wanted(records: list[RunRecord], networks: list[Network], config: FinalConfig) -> list[RunRecord]:
+def _wanted(records: list[RunRecord], networks: list[ComparisonNetwork], config: FinalConfig) -> list[RunRecord]:
     wanted = {(n.name, tuple(n.split)) for n in networks}
     return [r for r in records if (r.experiment, tuple(r.split)) in wanted and r.seed in config.seed_range]
 
 
-def untrained(config: FinalConfig, networks: list[Network], records: list[RunRecord]) -> list[str]:
+def untrained(config: FinalConfig, networks: list[ComparisonNetwork], records: list[RunRecord]) -> list[str]:
     """Each network with seeds that ``records`` lack, as "name (seeds 1, 2)"."""
     found = {(r.experiment, tuple(r.split), r.seed) for r in records}
     lacking = {n.name: [s for s in config.seed_range if (n.name, tuple(n.split), s) not in found] for n in networks}
@@ -366,7 +366,7 @@ def other_searches(config: SearchConfig, changes: list[dict]) -> dict[str, Searc
     return searches
 
 
-def found_networks(results: dict[str, SearchResult], networks: list[Network]) -> list[Network]:
+def found_networks(results: dict[str, SearchResult], networks: list[ComparisonNetwork]) -> list[ComparisonNetwork]:
     """A comparison network for each split the searches ``results`` found that no network of ``networks`` has,
     named after its search ("found by search, seed 1")."""
     known = {network.split for network in networks if network.variant == "proposed" and network.first_conv == "whole"}
@@ -374,7 +374,7 @@ def found_networks(results: dict[str, SearchResult], networks: list[Network]) ->
     for label, result in results.items():
         if result.split not in known:
             known.add(result.split)
-            found.append(Network(f"found by search, {label}", split=result.split))
+            found.append(ComparisonNetwork(f"found by search, {label}", split=result.split))
     return found
 
 

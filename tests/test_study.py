@@ -363,7 +363,7 @@ def test_the_search_chapter_shows_its_networks_and_cost_without_hiding_warnings(
 
 @pytest.mark.parametrize("cost", ["params", "macs"])
 def test_a_thin_control_costs_what_its_split_network_costs(cost):
-    from netsplit.study import Network, thin_controls
+    from netsplit.study import ComparisonNetwork, thin_controls
 
     networks = comparison_networks("vgg16", (4, 4, 2, 6, 8))
     controls = {c.name: c for c in thin_controls("vgg16", networks, 0.25, (32, 32, 1))}
@@ -376,9 +376,9 @@ def test_a_thin_control_costs_what_its_split_network_costs(cost):
             continue
         built = {n: getattr(total(analyse(m.build("vgg16", input_shape=(32, 32, 1), width_multiplier=0.25))), cost)
                  for n, m in (("split", network), ("thin", thin))}
-        assert thin.width < 0.25 and thin.split == (1,) * 5
+        assert thin.width_multiplier < 0.25 and thin.split == (1,) * 5
         assert abs(built["thin"] - built["split"]) / built["split"] < 0.03, (network.name, built)
-        narrower = Network("narrower", width=thin.width - 2 / 1024)
+        narrower = ComparisonNetwork("narrower", width_multiplier=thin.width_multiplier - 2 / 1024)
         assert getattr(total(analyse(narrower.build("vgg16", input_shape=(32, 32, 1), width_multiplier=0.25))), cost) \
             < built["thin"], "the width is the closest, not merely close"
 
@@ -413,15 +413,15 @@ def test_other_searches_are_the_chapters_search_with_one_change_each():
 
 def test_each_search_path_shows_its_split_trained_from_scratch():
     from netsplit.search import BlockOutcome, SearchResult
-    from netsplit.study import Network, found_networks, paths_display, paths_table
+    from netsplit.study import ComparisonNetwork, found_networks, paths_display, paths_table
 
     def result(*chosen: int) -> SearchResult:
         outcomes = [BlockOutcome(block, 0.9, 0.9, {}, factor) for block, factor in enumerate(chosen, 1)]
         return SearchResult((*chosen, 1, 1, 1), outcomes, [], 0.5)
 
     results = {"as above": result(4, 2), "seed 1": result(4, 2), "reference original": result(2, 1)}
-    networks = [Network("baseline"), Network("found by search", split=(4, 2, 1, 1, 1))]
-    assert found_networks(results, networks) == [Network("found by search, reference original", split=(2, 1, 1, 1, 1))]
+    networks = [ComparisonNetwork("baseline"), ComparisonNetwork("found by search", split=(4, 2, 1, 1, 1))]
+    assert found_networks(results, networks) == [ComparisonNetwork("found by search, reference original", split=(2, 1, 1, 1, 1))]
     comparison = pd.DataFrame({"split": ["1,1,1,1,1", "4,2,1,1,1", "unsplit, width 0.5"], "accuracy %": [92.0, 91.5, 91.0],
                                "± sd": [0.1, 0.2, 0.3], "seeds": [3, 3, 3]}, index=["baseline", "found", "thin"])
     table = paths_table(results, comparison)
