@@ -147,10 +147,10 @@ def _network_fields(args, network) -> dict:
     (your own) architecture hash."""
     from pathlib import Path
 
-    from netsplit.models import architecture, check_split
+    from netsplit.models import blueprint, check_split
 
     if network is None:
-        return {"model": args.model, "split": list(check_split(args.split, len(architecture(args.model).blocks)))}
+        return {"model": args.model, "split": list(check_split(args.split, len(blueprint(args.model).blocks)))}
     return {"model": Path(args.model).name, "architecture": network.architecture(),
             "split": list(check_split(args.split, len(network.blocks)))}
 

@@ -118,11 +118,11 @@ train_size, test_size, batch_size, learning_rate, finetune_learning_rate, valida
 
     def block_units(self) -> list[tuple[Unit, ...]]:
         """Each block's layers as the search splits them (a built-in model's at its width multiplier)."""
-        from netsplit.models import architecture
+        from netsplit.models import blueprint
 
         network = self.network()
         if network is None:
-            return list(architecture(self.model, self.width_multiplier).blocks)
+            return list(blueprint(self.model, self.width_multiplier).blocks)
         return [block.units for block in network.blocks]
 
     @property

@@ -18,8 +18,8 @@ MIN_INPUT = 32
 
 
 @dataclass(frozen=True)
-class Architecture:
-    """A network cut into blocks at its pooling locations.
+class Blueprint:
+    """A built-in model's plan: its blocks of units, cut at its pooling locations.
 
     ``max_pool[i]`` says whether an unsplit block i is followed by a 2x2 max pooling (VGG). Where it
     is not (ResNet), a split block's fusion pools when the next block would reduce resolution, and
@@ -30,8 +30,8 @@ class Architecture:
     blocks: tuple[tuple[Unit, ...], ...]
     max_pool: tuple[bool, ...]
 
-    def scaled(self, width_multiplier: float) -> Architecture:
-        """The same architecture with every layer's filters multiplied by ``width_multiplier`` (at least 1)."""
+    def scaled(self, width_multiplier: float) -> Blueprint:
+        """The same plan with every layer's filters multiplied by ``width_multiplier`` (at least 1)."""
         if isinstance(width_multiplier, bool) or not isinstance(width_multiplier, (int, float)) \
                 or not 0 < width_multiplier <= 4:
             raise InputError(f"width_multiplier must be a number in (0, 4], got {width_multiplier!r}")
@@ -42,29 +42,29 @@ class Architecture:
         return replace(self, blocks=blocks)
 
 
-def _vgg16() -> Architecture:
+def _vgg16() -> Blueprint:
     widths = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
     blocks = tuple(tuple(Unit("conv", w) for w in block) for block in widths)
-    return Architecture("vgg16", blocks, (True,) * 5)
+    return Blueprint("vgg16", blocks, (True,) * 5)
 
 
-def _resnet18() -> Architecture:
+def _resnet18() -> Blueprint:
     stem = (Unit("conv", 64),)
     stages = tuple(
         (Unit("residual", w, stride), Unit("residual", w))
         for w, stride in ((64, 1), (128, 2), (256, 2), (512, 2))
     )
-    return Architecture("resnet18", (stem, *stages), (False,) * 5)
+    return Blueprint("resnet18", (stem, *stages), (False,) * 5)
 
 
-ARCHITECTURES = {"vgg16": _vgg16(), "resnet18": _resnet18()}
+BLUEPRINTS = {"vgg16": _vgg16(), "resnet18": _resnet18()}
 
 
-def architecture(name: str, width_multiplier: float = 1.0) -> Architecture:
-    """The named architecture with every layer's filters scaled by ``width_multiplier``."""
-    if name not in ARCHITECTURES:
+def blueprint(name: str, width_multiplier: float = 1.0) -> Blueprint:
+    """The named model's plan with every layer's filters scaled by ``width_multiplier``."""
+    if name not in BLUEPRINTS:
         raise InputError(f"unknown model {name!r}; valid models are {', '.join(MODELS)}")
-    return ARCHITECTURES[name].scaled(width_multiplier)
+    return BLUEPRINTS[name].scaled(width_multiplier)
 
 
 def check_split(split, blocks: int = 5) -> tuple[int, ...]:
@@ -118,9 +118,9 @@ def split_model(
     >>> split_model("vgg16", split=(8, 2, 2, 4, 4), width_multiplier=0.25).name
     'vgg16_split_8-2-2-4-4'
     """
-    arch = architecture(model, width_multiplier)
-    split = check_split(split, len(arch.blocks))
-    for i, (block, factor) in enumerate(zip(arch.blocks, split)):
+    plan = blueprint(model, width_multiplier)
+    split = check_split(split, len(plan.blocks))
+    for i, (block, factor) in enumerate(zip(plan.blocks, split)):
         check_factor(factor, [u.width for u in block], f"block {i + 1} of {model}")
         if factor > 1 and first_conv == "whole" and len(block) == 1 and block[0].kind == "conv":
             warnings.warn(f"block {i + 1} of {model} is a single convolution: split {factor} ways, every branch "
@@ -128,20 +128,20 @@ def split_model(
                           "leave it at 1 (or give first_conv='share')", stacklevel=2)
     inputs = keras.Input(check_input_shape(input_shape), name="image")
     x, stride_moved = inputs, False
-    for i, (block, factor) in enumerate(zip(arch.blocks, split)):
+    for i, (block, factor) in enumerate(zip(plan.blocks, split)):
         if stride_moved:
             block = (replace(block[0], stride=1), *block[1:])
         x = SplitBlock(block, factor, implementation, first_conv, name=f"block{i + 1}")(x)
         stride_moved = False
         if factor == 1:
-            if arch.max_pool[i]:
+            if plan.max_pool[i]:
                 x = layers.MaxPooling2D(2, name=f"block{i + 1}_pool")(x)
             continue
-        if arch.max_pool[i]:
+        if plan.max_pool[i]:
             pooling = "max"
-        elif i + 1 == len(arch.blocks):
+        elif i + 1 == len(plan.blocks):
             pooling = "global"
-        elif arch.blocks[i + 1][0].stride > 1:
+        elif plan.blocks[i + 1][0].stride > 1:
             pooling, stride_moved = "avg", True
         else:
             pooling = None
@@ -163,10 +163,10 @@ def branched_model(
     """``shared_convs`` conv layers at full width, then ``factor`` slim networks that never exchange
     data until the classifier, each reading the whole shared output or its ``first_conv`` share of it.
     ``shared_convs=0`` is the naive split; 3 with factor 4 the shared split."""
-    arch = architecture(model, width_multiplier)
+    plan = blueprint(model, width_multiplier)
     units = [
-        replace(u, pool=arch.max_pool[b] and k == len(block) - 1)
-        for b, block in enumerate(arch.blocks)
+        replace(u, pool=plan.max_pool[b] and k == len(block) - 1)
+        for b, block in enumerate(plan.blocks)
         for k, u in enumerate(block)
     ]
     convs = [1 if u.kind == "conv" else 2 for u in units]
