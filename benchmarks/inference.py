@@ -130,7 +130,7 @@ class Benchmark:
     """Runs the measurements and appends each record to the output as soon as it exists."""
 
     def __init__(self, args: argparse.Namespace, out: Path, folder: Path):
-        from netsplit.inference import NETWORKS
+        from netsplit.study.inference import NETWORKS
 
         self.args, self.out, self.folder = args, out, folder
         self.networks = [network for network in NETWORKS if network.name in args.networks]
@@ -191,7 +191,7 @@ class Benchmark:
 
     def print_ratios(self, engines: list[str], model_name: str, width: float, size: int) -> None:
         """Each split network's latency and MACs over the baseline's, as just measured."""
-        from netsplit.inference import latency_ratios, read_results
+        from netsplit.study.inference import latency_ratios, read_results
 
         table = latency_ratios(read_results(self.out))
         rows = table.query("engine in @engines and model == @model_name and width_multiplier == @width "
@@ -303,7 +303,7 @@ class Benchmark:
 
 
 def main() -> None:
-    from netsplit.inference import NETWORKS  # imports TensorFlow: not at the top, for the timing processes
+    from netsplit.study.inference import NETWORKS  # imports TensorFlow: not at the top, for the timing processes
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="vgg16,resnet18")

@@ -76,6 +76,8 @@ def device_name() -> str:
     return f"cpu ({model}){' with oneDNN' if onednn_enabled() else ''}"
 
 
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+"""The folder the package was imported from lies in (the repository, for a checkout)."""
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 """The instruction-set flags that decide which kernels a CPU runs fast (vector width, int8 and bfloat16 units)."""
 
@@ -122,7 +124,7 @@ def library_versions() -> dict[str, str]:
 def git_commit() -> str:
     """The commit of the working tree the package was imported from ("+dirty" when code is modified;
     the run records and executed notebooks under results/ and book/ are data, not code)."""
-    root = Path(__file__).resolve().parent.parent
+    root = SOURCE_ROOT
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True

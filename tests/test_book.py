@@ -160,7 +160,7 @@ def test_memory_tables_name_resnet18_splits_by_their_factors():
 
 def test_inference_results_name_resnet18_splits_by_their_factors():
     """The inference chapter's measurements, as read: no ResNet18 network is proposed_*."""
-    from netsplit.inference import read_results
+    from netsplit.study.inference import read_results
 
     records = read_results(ROOT / "results" / "inference-cpu.jsonl")
     resnet18 = set(records.loc[records["model"] == "resnet18", "network"].dropna())

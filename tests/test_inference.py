@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from netsplit.inference import (
+from netsplit.study.inference import (
     NETWORKS,
     accuracy_table,
     latency_ratios,
@@ -70,7 +70,7 @@ def test_quick_benchmark_writes_well_formed_records(tmp_path, fashion_dir):
 def test_the_chapter_lists_networks_in_table_2_order_and_selects_one_row_at_a_time():
     import pandas as pd
 
-    from netsplit.inference import in_network_order, quotient_display, select
+    from netsplit.study.inference import in_network_order, quotient_display, select
 
     frame = pd.DataFrame({"model": ["vgg16", "vgg16", "resnet18", "vgg16"],
                           "network": ["shared split", "baseline", "8,2,2,4,4", "proposed_II"], "ms": [1.0, 2.0, 3.0, 4.0]})

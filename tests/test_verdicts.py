@@ -9,7 +9,7 @@ from netsplit.errors import InputError
 from netsplit.plots import eq2_frame
 from netsplit.search import BlockOutcome, Job, SearchResult
 from netsplit.study import comparison_networks
-from netsplit.verdicts import (equation_verdict, figure5_verdict, inference_verdict, memory_verdict,
+from netsplit.study.verdicts import (equation_verdict, figure5_verdict, inference_verdict, memory_verdict,
                                thinning_verdicts, verdicts)
 from oracle import Oracle
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from netsplit.records import read_lines
-from netsplit.runtime import project_root
+from netsplit.runtime import SOURCE_ROOT, project_root
 from netsplit.study import network_label, paper_networks
 
 NETWORKS = [network for network in paper_networks(()) if network.name != "found by search" and network.first_conv == "whole"]
@@ -43,7 +43,7 @@ def locate(path: str | Path) -> Path:
     """A results file: ``path`` if absolute, else under the project root found from the working folder
     or, failing that, under the source tree this package was imported from."""
     path = Path(path)
-    roots = [project_root(), Path(__file__).resolve().parent.parent]
+    roots = [project_root(), SOURCE_ROOT]
     found = [root / path for root in roots if (root / path).exists()]
     return path if path.is_absolute() else (found or [roots[0] / path])[0]
 

@@ -317,7 +317,7 @@ def memory_verdict(savings: pd.DataFrame | None) -> Verdict:
 
 
 def inference_verdict(latency: pd.DataFrame) -> Verdict:
-    """The inference-speed claim from :func:`~netsplit.inference.latency_ratios` rows of one engine and
+    """The inference-speed claim from :func:`~netsplit.study.inference.latency_ratios` rows of one engine and
     precision: :data:`PROPOSED_I` against the unsplit network of the same group. Faster counts where its median
     lies below the unsplit network's fastest tenth (``p10_ms``), slower where its fastest tenth lies above
     the unsplit median."""

@@ -1,6 +1,9 @@
-"""The study around the search: the paper's comparison networks, tables, and where results came from.
+"""The book's support: what only the study's chapters use, apart from the library a user of the method imports.
 
-The notebooks call these functions so that they hold narrative and calls, and the logic is tested once.
+This module holds the paper's comparison networks, their training and tables, and where results came
+from; :mod:`netsplit.study.verdicts` judges the paper's claims, :mod:`netsplit.study.inference` reads the
+inference records. The notebooks call these functions so that they hold narrative and calls, and the
+logic is tested once.
 """
 
 from __future__ import annotations
