@@ -49,7 +49,7 @@ def _build(args, input_shape: tuple[int, int, int], num_classes: int = 10):
         _own_network_options_only(args)
         return split_network(load_network(args.model), args.split)
     return build_model(args.model, args.variant, args.split, args.factor, input_shape=input_shape,
-                       num_classes=num_classes, width_multiplier=args.width_multiplier)
+                       classes=num_classes, width_multiplier=args.width_multiplier)
 
 
 def _own_network_options_only(args) -> None:

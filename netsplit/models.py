@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import keras
 from keras import layers
 
 from netsplit.choices import MODELS, VARIANTS
 from netsplit.errors import InputError
+from netsplit.inheritance import inherit
 from netsplit.layers import Fusion, SplitBlock, Unit, check_factor
 
 MIN_INPUT = 32
@@ -60,6 +62,10 @@ def _resnet18() -> Blueprint:
 BLUEPRINTS = {"vgg16": _vgg16(), "resnet18": _resnet18()}
 
 
+PRESETS = {"proposed_I": (8, 2, 2, 4, 4), "proposed_II": (8, 2, 2, 2, 4)}
+"""The paper's named splits (Table 2, on VGG16), by name: ``split_model("vgg16", "proposed_I")``."""
+
+
 def blueprint(name: str, width_multiplier: float = 1.0) -> Blueprint:
     """The named model's plan with every layer's filters scaled by ``width_multiplier``."""
     if name not in BLUEPRINTS:
@@ -90,36 +96,73 @@ def check_input_shape(input_shape) -> tuple[int, int, int]:
     return shape
 
 
-def _check_classes(num_classes) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise InputError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    return num_classes
+def _check_classes(classes) -> int:
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
+        raise InputError(f"classes must be an integer >= 2, got {classes!r}")
+    return classes
 
 
-def _head(x, num_classes: int):
-    x = layers.GlobalAveragePooling2D(name="head_pool")(x)
-    return layers.Dense(num_classes, name="head_dense")(x)
+def _finished(inputs, x, name: str, include_top: bool, classes: int, classifier_activation: str | None,
+              weights) -> keras.Model:
+    """The network from ``inputs`` to ``x`` (the last block's output), with the classifier if
+    ``include_top``, starting from ``weights``."""
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="head_pool")(x)
+        x = layers.Dense(_check_classes(classes), activation=classifier_activation, name="head_dense")(x)
+    network = keras.Model(inputs, x, name=name)
+    if weights is not None:
+        _load(network, weights)
+    return network
+
+
+def _load(network: keras.Model, weights) -> None:
+    """Start ``network`` from ``weights``: a ``.weights.h5`` file of this network, or a trained network of the same
+    model and width (a ``keras.Model`` or a ``.keras`` file), whose weights it inherits (:func:`~netsplit.inheritance.inherit`)."""
+    if isinstance(weights, (str, Path)) and str(weights).endswith(".weights.h5"):
+        network.load_weights(weights)
+        return
+    if isinstance(weights, (str, Path)):
+        if not str(weights).endswith(".keras") or not Path(weights).exists():
+            raise InputError(f"weights must be None, a .weights.h5 or .keras file that exists, or a keras.Model; "
+                             f"got {str(weights)!r}")
+        weights = keras.saving.load_model(weights)
+    if not isinstance(weights, keras.Model):
+        raise InputError(f"weights must be None, a .weights.h5 or .keras file, or a keras.Model; got {type(weights).__name__}")
+    inherit(network, source=weights)
 
 
 def split_model(
     model: str = "vgg16",
     split=None,
     input_shape=(32, 32, 3),
-    num_classes: int = 10,
+    classes: int = 10,
     width_multiplier: float = 1.0,
     implementation: str = "auto",
     first_conv: str = "whole",
+    include_top: bool = True,
+    weights=None,
+    classifier_activation: str | None = None,
+    name: str | None = None,
 ) -> keras.Model:
     """The proposed method: block i split into ``split[i]`` branches, each split block followed by a fusion.
 
-    ``split=None`` (or all ones) gives the ordinary network. ``first_conv`` says what each branch's
-    first conv reads: the whole block input, or its share (see :class:`~netsplit.layers.SplitBlock`).
+    ``split`` is a factor per block or a name of :data:`PRESETS`; ``None`` (or all ones) gives the ordinary
+    network. ``first_conv`` says what each branch's first conv reads: the whole block input, or its share
+    (see :class:`~netsplit.layers.SplitBlock`). As in ``keras.applications``: ``include_top`` adds the
+    classifier (global average pooling and a dense layer of ``classes`` outputs, logits unless
+    ``classifier_activation``), ``weights`` gives a ``.weights.h5`` file, or a trained network (a
+    ``keras.Model`` or ``.keras`` file of the same model and width) to inherit from.
 
-    >>> split_model("vgg16", split=(8, 2, 2, 4, 4), width_multiplier=0.25).name
+    >>> split_model("vgg16", "proposed_I", width_multiplier=0.25).name
     'vgg16_split_8-2-2-4-4'
+    >>> split_model("vgg16", (8, 2, 2, 4, 4), include_top=False, width_multiplier=0.25).output_shape
+    (None, 1, 1, 128)
     """
     plan = blueprint(model, width_multiplier)
-    split = check_split(split, len(plan.blocks))
+    if isinstance(split, str) and split not in PRESETS:
+        raise InputError(f"unknown preset {split!r}; presets are {', '.join(PRESETS)}, or give a split as a sequence "
+                         f"of {len(plan.blocks)} integers such as (8, 2, 2, 4, 4)")
+    split = check_split(PRESETS[split] if isinstance(split, str) else split, len(plan.blocks))
     for i, (block, factor) in enumerate(zip(plan.blocks, split)):
         check_factor(factor, [u.width for u in block], f"block {i + 1} of {model}")
         if factor > 1 and first_conv == "whole" and len(block) == 1 and block[0].kind == "conv":
@@ -146,8 +189,8 @@ def split_model(
         else:
             pooling = None
         x = Fusion(pooling, name=f"block{i + 1}_fusion")(x)
-    name = f"{model}_split_{'-'.join(map(str, split))}"
-    return keras.Model(inputs, _head(x, _check_classes(num_classes)), name=name)
+    name = name or f"{model}_split_{'-'.join(map(str, split))}"
+    return _finished(inputs, x, name, include_top, classes, classifier_activation, weights)
 
 
 def branched_model(
@@ -155,14 +198,19 @@ def branched_model(
     factor: int = 4,
     shared_convs: int = 0,
     input_shape=(32, 32, 3),
-    num_classes: int = 10,
+    classes: int = 10,
     width_multiplier: float = 1.0,
     implementation: str = "auto",
     first_conv: str = "whole",
+    include_top: bool = True,
+    weights=None,
+    classifier_activation: str | None = None,
+    name: str | None = None,
 ) -> keras.Model:
     """``shared_convs`` conv layers at full width, then ``factor`` slim networks that never exchange
     data until the classifier, each reading the whole shared output or its ``first_conv`` share of it.
-    ``shared_convs=0`` is the naive split; 3 with factor 4 the shared split."""
+    ``shared_convs=0`` is the naive split; 3 with factor 4 the shared split. The other keywords are
+    :func:`split_model`'s."""
     plan = blueprint(model, width_multiplier)
     units = [
         replace(u, pool=plan.max_pool[b] and k == len(block) - 1)
@@ -183,9 +231,8 @@ def branched_model(
     if cut:
         x = SplitBlock(units[:cut], 1, implementation, name="shared")(x)
     x = SplitBlock(units[cut:], factor, implementation, first_conv, name="branches")(x)
-    kind = "shared" if cut else "naive"
-    name = f"{model}_{kind}_{factor}"
-    return keras.Model(inputs, _head(x, _check_classes(num_classes)), name=name)
+    name = name or f"{model}_{'shared' if cut else 'naive'}_{factor}"
+    return _finished(inputs, x, name, include_top, classes, classifier_activation, weights)
 
 
 def build_model(

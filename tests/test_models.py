@@ -1,5 +1,7 @@
 """Model builders: the ordinary networks, split vectors, comparators, bad input."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ from keras import layers
 from netsplit.layers import SplitBlock
 from netsplit.errors import InputError
 from netsplit.models import build_model, split_model
+from helpers import random_statistics
 
 VGG16 = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]]
 
@@ -56,9 +59,9 @@ def test_full_size_parameter_counts():
 @pytest.mark.parametrize("split", [(2, 2, 2, 2, 2), (6, 6, 6, 6, 6), (8, 2, 2, 4, 4), (8, 2, 2, 2, 4), (3, 5, 7, 6, 1)])
 @pytest.mark.parametrize("model", ["vgg16", "resnet18"])
 def test_split_networks_have_the_right_shapes_and_fewer_parameters(model, split):
-    net = split_model(model, split, input_shape=(32, 32, 1), num_classes=7, width_multiplier=0.5)
+    net = split_model(model, split, input_shape=(32, 32, 1), classes=7, width_multiplier=0.5)
     assert net.output_shape == (None, 7)
-    assert net.count_params() < split_model(model, None, input_shape=(32, 32, 1), num_classes=7, width_multiplier=0.5).count_params()
+    assert net.count_params() < split_model(model, None, input_shape=(32, 32, 1), classes=7, width_multiplier=0.5).count_params()
     factors = list(split)
     assert [l.factor for l in net.layers if isinstance(l, SplitBlock)] == factors
     fusions = [l.name for l in net.layers if type(l).__name__ == "Fusion"]
@@ -86,14 +89,15 @@ def test_naive_and_shared_split_comparators():
 @pytest.mark.parametrize("kwargs,message", [
     ({"split": (8, 2, 2, 4)}, "one factor per block"),
     ({"split": (8, 2, 0, 4, 4)}, "positive integer"),
-    ({"split": "8,2,2,4,4"}, "a sequence of 5 integers such as"),
+    ({"split": "8,2,2,4,4"}, "unknown preset '8,2,2,4,4'; presets are proposed_I, proposed_II, or give a split as a "
+                             "sequence of 5 integers such as"),
     ({"split": 8}, "a sequence of 5 integers such as"),
     ({"split": [8, 2, 2.5, 4, 4]}, "positive integer"),
     ({"split": (128, 1, 1, 1, 1)}, "larger than the narrowest layer"),
     ({"model": "alexnet"}, "valid models are vgg16, resnet18"),
     ({"input_shape": (16, 16, 3)}, "too small for five poolings"),
     ({"input_shape": (32, 32)}, "height, width, channels"),
-    ({"num_classes": 1}, "num_classes"),
+    ({"classes": 1}, "classes must be an integer >= 2"),
     ({"width_multiplier": 0}, "width_multiplier must be a number"),
     ({"width_multiplier": True}, "width_multiplier must be a number"),
 ])
@@ -130,3 +134,34 @@ def test_splitting_a_single_convolution_with_whole_inputs_is_flagged():
         _warnings.simplefilter("error")
         split_model("resnet18", (2, 1, 1, 1, 1), width_multiplier=0.125, first_conv="share")
         split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.125)
+
+
+def test_builders_take_the_keras_applications_keywords(tmp_path):
+    unsplit = random_statistics(split_model("vgg16", width_multiplier=0.125, input_shape=(32, 32, 1)))
+    x = np.random.default_rng(5).normal(size=(2, 32, 32, 1)).astype("float32")
+    assert split_model("vgg16", "proposed_II").name == split_model("vgg16", (8, 2, 2, 2, 4)).name
+    features = split_model("vgg16", "proposed_I", input_shape=(64, 64, 3), include_top=False, width_multiplier=0.125)
+    assert features.output_shape == (None, 2, 2, 64) and "head_dense" not in [l.name for l in features.layers]
+    probabilities = build_model("vgg16", "naive", factor=2, classifier_activation="softmax", name="mine",
+                                width_multiplier=0.125)(x.repeat(3, axis=-1))
+    assert probabilities.shape == (2, 10) and np.allclose(np.sum(probabilities, axis=1), 1, atol=1e-5)
+    assert build_model("vgg16", "naive", factor=2, name="mine", width_multiplier=0.125).name == "mine"
+    unsplit.save_weights(tmp_path / "unsplit.weights.h5")
+    unsplit.save(tmp_path / "unsplit.keras")
+    expected = unsplit.predict(x, verbose=0)
+    for weights in (unsplit, tmp_path / "unsplit.weights.h5", str(tmp_path / "unsplit.keras")):
+        same = split_model("vgg16", width_multiplier=0.125, input_shape=(32, 32, 1), weights=weights)
+        np.testing.assert_allclose(same.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+    inherited = split_model("vgg16", (2, 1, 1, 1, 1), width_multiplier=0.125, input_shape=(32, 32, 1), weights=unsplit)
+    [kernel] = [branch["kernel"] for branch in unsplit.get_layer("block1").get_branch_weights()["u0"]]
+    assert np.allclose(inherited.get_layer("block1").get_branch_weights()["u0"][0]["kernel"], kernel[..., :4])
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"split": "proposed_III"}, "unknown preset 'proposed_III'; presets are proposed_I, proposed_II"),
+    ({"weights": "missing.keras"}, "weights must be None, a .weights.h5 or .keras file that exists"),
+    ({"weights": 3}, "weights must be None, a .weights.h5 or .keras file, or a keras.Model; got int"),
+])
+def test_bad_builder_keywords_say_what_is_valid(kwargs, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        split_model("vgg16", width_multiplier=0.125, **kwargs)

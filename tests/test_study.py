@@ -70,7 +70,7 @@ def test_each_model_has_its_chapter_text_and_its_comparison_networks_by_name():
 @pytest.mark.parametrize("model", MODELS)
 def test_every_comparison_network_builds(model):
     for network in comparison_networks(model, (2, 2, 1, 1, 1)):
-        built = network.build(model, width_multiplier=0.125, num_classes=10)
+        built = network.build(model, width_multiplier=0.125, classes=10)
         assert built.output_shape == (None, 10), network.name
         assert network.variant in built.name or network.variant == "proposed", (network.name, built.name)
 

@@ -26,16 +26,16 @@ from netsplit.complexity import analyse, total
 from netsplit.config import SearchConfig, network_costs
 from netsplit.data import Dataset
 from netsplit.errors import InputError
-from netsplit.models import MODELS, build_model, split_model
+from netsplit.models import MODELS, PRESETS, build_model, split_model
 from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
 from netsplit.runtime import project_root  # noqa: F401  (notebooks find results/ through it)
 from netsplit.search import BlockOutcome, SearchResult, outcome_rows, searched_records, selection_accuracy
 from netsplit.stages import stages
 from netsplit.train import TrainConfig, train_network
 
-MEMORY_NETWORKS = {"original": (1, 1, 1, 1, 1), "proposed_I": (8, 2, 2, 4, 4), "all 8": (8, 8, 8, 8, 8)}
+MEMORY_NETWORKS = {"original": (1, 1, 1, 1, 1), "proposed_I": PRESETS["proposed_I"], "all 8": (8, 8, 8, 8, 8)}
 """The networks whose activation memory is measured (``benchmarks/memory.py``), by name."""
-PAPER_NAMES = ("proposed_I", "proposed_II")
+PAPER_NAMES = tuple(PRESETS)
 """The names the paper gives to two VGG16 splits, and to nothing else."""
 
 
@@ -88,9 +88,9 @@ def paper_networks(found: tuple[int, ...]) -> list[ComparisonNetwork]:
     (each branch's first convolution reads its share of the block input), and the split our search found."""
     return [
         ComparisonNetwork("baseline"),
-        ComparisonNetwork("proposed_I", split=(8, 2, 2, 4, 4)),
-        ComparisonNetwork("proposed_I, input split", split=(8, 2, 2, 4, 4), first_conv="share"),
-        ComparisonNetwork("proposed_II", split=(8, 2, 2, 2, 4)),
+        ComparisonNetwork("proposed_I", split=PRESETS["proposed_I"]),
+        ComparisonNetwork("proposed_I, input split", split=PRESETS["proposed_I"], first_conv="share"),
+        ComparisonNetwork("proposed_II", split=PRESETS["proposed_II"]),
         ComparisonNetwork("naive split", "naive", factor=4),
         ComparisonNetwork("shared split", "shared", factor=4),
         ComparisonNetwork("found by search", split=tuple(found)),
@@ -334,7 +334,7 @@ def train_networks(config: FinalConfig, networks: list[ComparisonNetwork], recor
                     store.append(twin)
                     continue
                 width = network.width_multiplier or s.width_multiplier
-                build = partial(network.build, s.model, input_shape=data.input_shape, num_classes=data.num_classes,
+                build = partial(network.build, s.model, input_shape=data.input_shape, classes=data.num_classes,
                                 width_multiplier=width)
                 train_network(build, data, recipe, seed, store, label=f"{network.name} seed {seed}",
                               experiment=network.name, config_hash=config.hash, model=s.model,
