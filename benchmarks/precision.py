@@ -52,7 +52,7 @@ def train_bfloat16() -> dict:
     build = partial(split_model, "vgg16", None, data.input_shape, width_multiplier=STUDY_WIDTHS["vgg16"])
     config = TrainConfig(epochs=reference.epochs, batch_size=128, learning_rate=0.05, mixed_precision=True)
     _, record = train_network(build, data, config, seed=reference.seed, experiment="precision", config_hash="-",
-                              model="vgg16", variant="proposed", split=[1] * 5, width=STUDY_WIDTHS["vgg16"])
+                              model="vgg16", variant="proposed", split=[1] * 5, width_multiplier=STUDY_WIDTHS["vgg16"])
     return {"precision": "mixed_bfloat16", "accuracy": record.accuracy, "train_seconds": record.train_seconds,
             "float32_accuracies": [r.accuracy for r in float32], "float32_seconds": [r.train_seconds for r in float32]}
 

@@ -104,7 +104,7 @@ def _train(args) -> int:
         build = partial(_build_fresh, args, network, data.input_shape, data.num_classes)
         model, record = train_network(
             build, data, config, args.seed, store, experiment="train", config_hash=key, variant=args.variant,
-            factor=args.factor, width=args.width_multiplier, **fields,
+            factor=args.factor, width_multiplier=args.width_multiplier, **fields,
         )
     if args.json:
         print(record.to_json())

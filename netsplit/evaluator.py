@@ -97,7 +97,7 @@ class TrainingEvaluator:
             label=f"block {job.block} factor {job.factor} seed {job.seed}",
             experiment="search", config_hash=c.hash, model=c.model_name, architecture=c.architecture,
             variant="proposed", split=list(job.split),
-            width=c.width_multiplier, role=job.role, block=job.block, factor=job.factor,
+            width_multiplier=c.width_multiplier, role=job.role, block=job.block, factor=job.factor,
         )
         if self.weights_dir is not None:
             _save_weights(model, self.weights_path(job.split, job.seed))

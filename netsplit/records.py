@@ -27,6 +27,10 @@ except ImportError:  # Windows has no flock: there, runs are not kept off each o
     fcntl = None
 
 
+RENAMED = {"width": "width_multiplier"}
+"""Fields of records written before they were renamed, with their names now."""
+
+
 @dataclass
 class RunRecord:
     """Everything about one trained network: what it was, how it scored, what it costs, where it ran.
@@ -53,7 +57,7 @@ class RunRecord:
     input_size: int
     train_size: int
     test_size: int
-    width: float
+    width_multiplier: float
     train_seconds: float
     first_step_seconds: float
     role: str = "train"  # train | baseline | candidate | final
@@ -110,6 +114,7 @@ def _parse(line: bytes) -> RunRecord:
     data = json.loads(line)
     if not isinstance(data, dict):
         raise InputError("not a JSON object")
+    data = {RENAMED.get(name, name): value for name, value in data.items()}
     unknown = set(data) - {f.name for f in dataclasses.fields(RunRecord)}
     if unknown:
         raise InputError(f"unknown fields {sorted(unknown)}")

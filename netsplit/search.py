@@ -280,7 +280,7 @@ def _no_saving(by_split: dict[tuple, list[RunRecord]], base: tuple[int, ...], sp
         records = by_split.get(s)
         if records and records[0].params and records[0].macs:
             return records[0].params, records[0].macs
-        return network_costs(first.model, s, first.width) if first.model in MODELS else None
+        return network_costs(first.model, s, first.width_multiplier) if first.model in MODELS else None
     base_costs, split_costs = costs(base), costs(split)
     return None not in (base_costs, split_costs) and changes_nothing(base_costs, split_costs)
 

@@ -285,7 +285,7 @@ def train_network(
     >>> data = load_dataset("synthetic", train_size=64, test_size=32)
     >>> build = partial(split_model, "vgg16", None, data.input_shape, width_multiplier=0.125)
     >>> _, record = train_network(build, data, TrainConfig(epochs=1, batch_size=32, verbose=False), seed=0,
-    ...     experiment="example", config_hash="-", model="vgg16", variant="proposed", split=[1] * 5, width=0.125)
+    ...     experiment="example", config_hash="-", model="vgg16", variant="proposed", split=[1] * 5, width_multiplier=0.125)
     >>> record.dataset, record.params == build().count_params()
     ('synthetic', True)
     """

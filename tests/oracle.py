@@ -35,6 +35,6 @@ class Oracle:
             dataset="synthetic", split=list(job.split), seed=job.seed, epochs=job.epochs,
             accuracy=self.base if self.validation else self.accuracy(job.split, job.seed),
             validation_accuracy=self.accuracy(job.split, job.seed) if self.validation else None, loss=0.0, params=0, macs=0, memory_layerwise=0,
-            memory_branchwise=0, input_size=32, train_size=0, test_size=0, width=1.0, train_seconds=0.0,
+            memory_branchwise=0, input_size=32, train_size=0, test_size=0, width_multiplier=1.0, train_seconds=0.0,
             first_step_seconds=0.0, role=job.role, block=job.block, factor=job.factor,
         )

@@ -29,3 +29,5 @@ def test_the_published_profile_still_finds_its_committed_records(model):
     records = config.default_records(ROOT / "results")
     assert records.exists(), f"{records.name} is not among the committed records"
     assert {record.config_hash for record in read_records(records)} == {config.hash}
+    assert {record.width_multiplier for record in read_records(records)} == {config.width_multiplier}, \
+        "records written with the field's old name (width) read under its name now"

@@ -389,7 +389,7 @@ def test_a_thin_control_is_labelled_by_its_width_in_the_comparison_table():
     records = []
     for name, width in (("baseline", 0.25), ("thin: parameters of proposed_I", 0.171)):
         record = oracle(Job((1, 1, 1, 1, 1), 0, "baseline", 1, 1, 1))
-        record.experiment, record.width = name, width
+        record.experiment, record.width_multiplier = name, width
         records.append(record)
     table = comparison_table(records)
     assert table["split"].tolist() == ["1,1,1,1,1", "unsplit, width 0.171"]

@@ -205,7 +205,7 @@ def test_the_control_solution_finds_the_width_the_study_trained(monkeypatch):
     monkeypatch.chdir(ROOT)
     code = re.search(r"```python\n(.*?)```", solution("ex-control"), re.S).group(1)
     records = read_records(re.search(r'read_records\("([^"]+)"\)', code).group(1))
-    [trained] = {r.width for r in records if r.experiment == "thin: parameters of proposed_I"}
+    [trained] = {r.width_multiplier for r in records if r.experiment == "thin: parameters of proposed_I"}
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(code, {})

@@ -45,7 +45,7 @@ def test_record_carries_costs_and_provenance(data):
     config = TrainConfig(epochs=1, batch_size=64, verbose=False)
     model, result = fit(tiny(data), data, config, seed=0)
     record = make_record(model, data, result, config, experiment="t", config_hash="h", model="vgg16",
-                         variant="proposed", split=[2, 2, 1, 1, 1], seed=0, width=0.125)
+                         variant="proposed", split=[2, 2, 1, 1, 1], seed=0, width_multiplier=0.125)
     assert record.params == model.count_params() and record.macs > 0
     assert record.backend == keras.backend.backend() and record.device == device_name()
     assert {"keras", "numpy", "python"} <= set(record.versions)

@@ -339,7 +339,7 @@ def train_networks(config: FinalConfig, networks: list[ComparisonNetwork], recor
                 train_network(build, data, recipe, seed, store, label=f"{network.name} seed {seed}",
                               experiment=network.name, config_hash=config.hash, model=s.model,
                               variant=network.variant, split=list(network.split), factor=network.factor,
-                              width=width, role="final")
+                              width_multiplier=width, role="final")
     return _wanted(store.records, networks, config)
 
 
@@ -408,7 +408,7 @@ def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
     Against the baseline: the drop in points, and whether it is larger than the seed spread (the two
     networks' standard deviations combined, ``sqrt(sd_a² + sd_b²)``); unknown with a single seed."""
     rows = []
-    widths = [r.width for r in records if r.experiment == "baseline"][:1]
+    widths = [r.width_multiplier for r in records if r.experiment == "baseline"][:1]
     for name in dict.fromkeys(r.experiment for r in records):
         group = [r for r in records if r.experiment == name]
         accuracies = [100 * r.accuracy for r in group]
@@ -416,7 +416,7 @@ def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
         split = ",".join(map(str, first.split)) if first.variant == "proposed" else f"{first.variant}, K={first.factor}"
         rows.append({
             "network": name,
-            "split": f"unsplit, width {first.width:.3g}" if widths and first.width != widths[0] else split,
+            "split": f"unsplit, width {first.width_multiplier:.3g}" if widths and first.width_multiplier != widths[0] else split,
             "accuracy %": statistics.fmean(accuracies),
             "± sd": statistics.stdev(accuracies) if len(group) > 1 else None,
             "seeds": len(group),
