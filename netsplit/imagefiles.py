@@ -8,6 +8,10 @@ chosen with a fixed seed, is held out as the test set. ``npz:PATH`` reads the ar
 from 0; every test label must also be a training label).
 Given the network's input shape, images are resized to it and get its number of channels; without it,
 a folder's images are read in colour and must all have one size.
+
+The images are read with Pillow rather than ``keras.utils.image_dataset_from_directory``, which yields
+tf.data batches: the search needs the whole set as arrays, to hold images out and draw subsets with
+numpy seeds on every backend.
 """
 
 from __future__ import annotations

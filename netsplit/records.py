@@ -35,7 +35,8 @@ RENAMED = {"width": "width_multiplier"}
 class RunRecord:
     """Everything about one trained network: what it was, how it scored, what it costs, where it ran.
 
-    >>> record = read_records("results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl")[0]
+    >>> from netsplit.runtime import SOURCE_ROOT  # the repository, whichever the working folder
+    >>> record = read_records(SOURCE_ROOT / "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl")[0]
     >>> record.model, record.role, record.split
     ('vgg16', 'baseline', [1, 1, 1, 1, 1])
     """
@@ -142,7 +143,8 @@ def _scan(path: Path) -> tuple[list[RunRecord], int, str | None]:
 def read_records(path: str | os.PathLike) -> list[RunRecord]:
     """All complete records of a file; a torn last line is reported and skipped.
 
-    >>> len(read_records("results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl"))
+    >>> from netsplit.runtime import SOURCE_ROOT
+    >>> len(read_records(SOURCE_ROOT / "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl"))
     7
     """
     records, _, torn = _scan(Path(path))
@@ -154,7 +156,8 @@ def read_records(path: str | os.PathLike) -> list[RunRecord]:
 class RecordStore:
     """Append-only JSONL file of one configuration's records.
 
-    >>> store = RecordStore("results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "f5c3d6bd4e5a")
+    >>> from netsplit.runtime import SOURCE_ROOT
+    >>> store = RecordStore(SOURCE_ROOT / "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "f5c3d6bd4e5a")
     >>> [r.accuracy for r in store.find(split=[1, 2, 1, 1, 1])] == [store.records[2].accuracy]
     True
     """

@@ -234,7 +234,8 @@ def replay(records: list[RunRecord], threshold: float | None = None, reference: 
     ``missing`` names it.
 
     >>> from netsplit.records import read_records
-    >>> replay(read_records("results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl"), threshold=0.5).split
+    >>> from netsplit.runtime import SOURCE_ROOT
+    >>> replay(read_records(SOURCE_ROOT / "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl"), threshold=0.5).split
     (1, 2, 1, 1, 1)
     """
     searched = searched_records(records, seeds)
