@@ -383,11 +383,7 @@ def parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="the search table (paper Table 1) from a records file")
     report.add_argument("records", help="a search's JSONL records file")
-    report.add_argument("--threshold", type=float, default=None,
-                        help="largest accepted drop in percentage points (the records serve any threshold; "
-                             "default: the one stored in records of the older format)")
-    report.add_argument("--reference", default="block", choices=("block", "original"),
-                        help="judge a drop against the block's baseline (the paper) or the unsplit network")
+    _config_options(report, ("threshold", "reference"))  # the records serve any threshold
     report.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     report.set_defaults(run=_report)
 

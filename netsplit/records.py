@@ -29,6 +29,9 @@ except ImportError:  # Windows has no flock: there, runs are not kept off each o
 
 RENAMED = {"width": "width_multiplier"}
 """Fields of records written before they were renamed, with their names now."""
+OBSOLETE = ("reference_accuracy", "threshold", "drop", "decision")
+"""Fields of the first records, which stored one search's decisions: empty ones are passed over when read,
+filled ones rewritten away by ``python -m netsplit.migrate``."""
 
 
 @dataclass
@@ -67,10 +70,6 @@ class RunRecord:
     validation_size: int = 0
     block: int | None = None
     factor: int | None = None
-    reference_accuracy: float | None = None
-    threshold: float | None = None
-    drop: float | None = None
-    decision: str | None = None  # accept | stop
     history: list[float] = field(default_factory=list)
     backend: str = ""
     device: str = ""
@@ -115,10 +114,12 @@ def _parse(line: bytes) -> RunRecord:
     data = json.loads(line)
     if not isinstance(data, dict):
         raise InputError("not a JSON object")
-    data = {RENAMED.get(name, name): value for name, value in data.items()}
+    data = {RENAMED.get(name, name): value for name, value in data.items()
+            if not (name in OBSOLETE and value is None)}
     unknown = set(data) - {f.name for f in dataclasses.fields(RunRecord)}
     if unknown:
-        raise InputError(f"unknown fields {sorted(unknown)}")
+        raise InputError(f"unknown fields {sorted(unknown)}; records an older netsplit wrote are brought up to date "
+                         "by python -m netsplit.migrate FILE")
     return RunRecord(**data)
 
 

@@ -224,14 +224,12 @@ def searched_records(records: Iterable[RunRecord], seeds: Iterable[int] | None =
     return [r for r in records if r.role in ("baseline", "candidate") and (seeds is None or r.seed in seeds)]
 
 
-def replay(records: list[RunRecord], threshold: float | None = None, reference: str = "block",
+def replay(records: list[RunRecord], threshold: float, reference: str = "block",
            seeds: Iterable[int] | None = None) -> SearchResult:
-    """Rebuild a search's outcome from its records alone (what ``netsplit report`` shows).
+    """Rebuild a search's outcome at ``threshold`` from its records alone (what ``netsplit report`` shows).
 
-    Records serve every threshold; ``threshold`` may be left out only for records written by one
-    search that stored its threshold in them (the format before networks were shared). The factors
-    and blocks are those the records hold; where the path needs a network they lack, the result's
-    ``missing`` names it.
+    Records serve every threshold. The factors and blocks are those the records hold; where the path
+    needs a network they lack, the result's ``missing`` names it.
 
     >>> from netsplit.records import read_records
     >>> from netsplit.runtime import SOURCE_ROOT
@@ -241,11 +239,6 @@ def replay(records: list[RunRecord], threshold: float | None = None, reference: 
     searched = searched_records(records, seeds)
     if not searched:
         raise InputError("no search records (roles baseline and candidate) to report")
-    if threshold is None:
-        stored = {r.threshold for r in searched}
-        if len(stored) != 1 or None in stored:
-            raise InputError("these records serve any threshold: give one, e.g. --threshold 0.5")
-        threshold = stored.pop()
     check_threshold(threshold)
     check_reference(reference)
     factors = sorted({r.factor for r in searched if r.role == "candidate"})

@@ -114,9 +114,9 @@ def test_every_option_has_help_and_shows_its_default():
     (["info", "--split", "-1,2,2,4,4"], "split factor must be a positive integer, got -1"),
     (["train", "--epochs", "0"], "--epochs: expected an integer >= 1, got '0'"),
     (["train", "--lr", "nan"], "--lr: expected a finite number > 0"),
-    (["report", "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "--threshold", "nan"], "got nan"),
-    (["report", "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "--threshold", "-1"], "non-negative"),
-    (["report", "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "--threshold", "inf"], "got inf"),
+    (["report", "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "--threshold", "nan"], "--threshold: expected a finite number >= 0, got 'nan'"),
+    (["report", "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "--threshold", "-1"], "--threshold: expected a finite number >= 0, got '-1'"),
+    (["report", "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", "--threshold", "inf"], "--threshold: expected a finite number >= 0, got 'inf'"),
     (["search", "--candidate-factors", "1000", "--width-multiplier", "0.125"], "split factor 1000 is larger than the narrowest"),
 ])
 def test_bad_values_are_refused_in_one_line(capsys, no_training, argv, message):

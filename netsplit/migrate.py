@@ -1,0 +1,55 @@
+"""Rewrite run records written by an older netsplit in today's form: ``python -m netsplit.migrate FILE...``.
+
+The first records carried the decision of the one search that wrote them (``reference_accuracy``,
+``threshold``, ``drop``, ``decision``). Networks now serve every threshold, so a decision is made from the
+records whenever they are read and never stored: those fields go. The width multiplier, once ``width``,
+is read under its name now (:data:`~netsplit.records.RENAMED`) and written so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from netsplit.errors import InputError
+from netsplit.records import OBSOLETE, RENAMED
+
+
+def migrated(record: dict) -> dict:
+    """One record as today's code writes it.
+
+    >>> migrated({"width": 0.25, "decision": "accept", "accuracy": 0.9})
+    {'width_multiplier': 0.25, 'accuracy': 0.9}
+    """
+    return {RENAMED.get(name, name): value for name, value in record.items() if name not in OBSOLETE}
+
+
+def migrate(path: str | os.PathLike) -> int:
+    """Rewrite a records file in today's form (atomically); how many of its records changed."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no records file at {path}")
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]
+    changed = sum(migrated(record) != record for record in records)
+    if changed:
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text("".join(json.dumps(migrated(r), sort_keys=True) + "\n" for r in records))
+        os.replace(partial, path)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths:
+        print("usage: python -m netsplit.migrate RECORDS.jsonl ...", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(f"{path}: {migrate(path)} records rewritten")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
