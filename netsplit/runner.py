@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from netsplit.config import SearchConfig
-from netsplit.errors import InputError
 from netsplit.evaluator import TrainingEvaluator
 from netsplit.executors import make_executor
 from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file
-from netsplit.search import Job, SearchResult, SplitSearch
+from netsplit.search import Job, NotRecorded, SearchResult, SplitSearch
 
 
 def run_search(config: SearchConfig, records: str | Path | None = None, executor: str = "sequential",
@@ -22,7 +21,8 @@ def run_search(config: SearchConfig, records: str | Path | None = None, executor
                train: bool = True) -> SearchResult:
     """Run (or resume) a search, appending records to ``records`` (default: under ``results/``), which it
     holds for its whole run: a second search on the same file is refused with a :class:`RecordsError`.
-    With ``train=False`` it only reads the records, and a network they lack raises :class:`NotRecorded`.
+    With ``train=False`` it only reads the records: where its path needs a network they lack, the result is the
+    path so far, with that network's split as ``missing``.
 
     >>> config = SearchConfig(model="vgg16", dataset="fashion_mnist", threshold=0.5, width_multiplier=0.25)
     >>> config.hash == SearchConfig(model="vgg16", dataset="fashion_mnist", threshold=2.0, width_multiplier=0.25).hash
@@ -40,12 +40,6 @@ def run_search(config: SearchConfig, records: str | Path | None = None, executor
         return SplitSearch(config, evaluate, store, runner).run()
 
 
-class NotRecorded(InputError):
-    """A search asked only to read its records needs a network they lack."""
-
-
 def not_recorded(job: Job) -> RunRecord:
     """The evaluator of a search that only reads its records: every network it would train is missing."""
-    split = ",".join(map(str, job.split))
-    raise NotRecorded(f"the records lack the network {split} (seed {job.seed}) that the search needs next; "
-                      "run the search with training (train=True; make reproduce without TRAIN=0)")
+    raise NotRecorded(job.split)

@@ -114,8 +114,18 @@ class SearchResult:
         return "validation" if any(r.validation_accuracy is not None for r in self.records) else "test"
 
 
+class NotRecorded(Exception):
+    """What an evaluator that only reads records raises for a network they lack: the search then ends with
+    its path so far, naming that network's split as ``missing``."""
+
+    def __init__(self, split: tuple[int, ...]):
+        super().__init__(f"the records lack the network {','.join(map(str, split))}")
+        self.split = tuple(split)
+
+
 class SplitSearch:
-    """Runs :class:`SearchConfig` against an evaluator, appending each trained network to ``store``."""
+    """Runs :class:`SearchConfig` against an evaluator, appending each trained network to ``store``; where the
+    evaluator raises :class:`NotRecorded`, the result is the path so far with that split ``missing``."""
 
     def __init__(self, config: SearchConfig, evaluate: Callable[[Job], RunRecord], store: RecordStore,
                  executor=None, log: Callable[[str], None] | None = None):
@@ -155,11 +165,19 @@ class SplitSearch:
     def run(self) -> SearchResult:
         """Search every block of the configuration. A block's baseline is the network accepted so far;
         it is trained (from scratch) only when no record of it exists, as for the unsplit first one."""
-        config, split = self.config, [1] * self.blocks
-        original, outcomes = None, []
+        split, outcomes = [1] * self.blocks, []
+        try:
+            self._search(split, outcomes)
+        except NotRecorded as lack:
+            return SearchResult(tuple(split), outcomes, self.used_records(), self.config.threshold, missing=lack.split)
+        return SearchResult(tuple(split), outcomes, self.used_records(), self.config.threshold)
+
+    def _search(self, split: list[int], outcomes: list[BlockOutcome]) -> None:
+        """Decide block after block, keeping ``split`` and ``outcomes`` up to date as it goes."""
+        config, original = self.config, None
         for block in config.blocks:
             base = tuple(split[: block - 1]) + (1,) * (self.blocks - block + 1)
-            split = list(base)
+            split[:] = base
             jobs = [Job(base, s, "baseline", block, 1, config.baseline_epochs) for s in self._seeds]
             self._run(jobs, None)
             baseline = _mean_sd(self._records(base))[0]
@@ -170,19 +188,25 @@ class SplitSearch:
             jobs_by_factor = {k: [self._candidate(base, block, k, s) for s in self._seeds] for k in config.candidate_factors
                               if k not in skipped}
             outcome = decide_block(block, baseline, reference, candidates, config.candidate_factors, config.threshold, skipped)
-            if self.executor.parallel or config.sweep:
-                self._run([job for jobs in jobs_by_factor.values() for job in jobs], reference)
-            for factor, jobs in jobs_by_factor.items():
-                self._run(jobs, reference)
-                candidates[factor] = self._records(jobs[0].split)
-                outcome = decide_block(block, baseline, reference, candidates, config.candidate_factors, config.threshold,
-                                       skipped)
-                if outcome.chosen != factor and not config.sweep:
-                    break
+            try:
+                if self.executor.parallel or config.sweep:
+                    self._run([job for jobs in jobs_by_factor.values() for job in jobs], reference)
+                for factor, jobs in jobs_by_factor.items():
+                    self._run(jobs, reference)
+                    candidates[factor] = self._records(jobs[0].split)
+                    outcome = decide_block(block, baseline, reference, candidates, config.candidate_factors,
+                                           config.threshold, skipped)
+                    if outcome.chosen != factor and not config.sweep:
+                        break
+            except NotRecorded:  # the block as far as its records go, undecided
+                known = {k: self._records(jobs[0].split) for k, jobs in jobs_by_factor.items() if self._records(jobs[0].split)}
+                outcome = decide_block(block, baseline, reference, known, config.candidate_factors, config.threshold, skipped)
+                outcome.decided = False
+                outcomes.append(outcome)
+                raise
             outcomes.append(outcome)
             split[block - 1] = outcome.chosen
             self.log(f"block {block}: factor {outcome.chosen} fixed; split so far {','.join(map(str, split))}")
-        return SearchResult(tuple(split), outcomes, self.used_records(), config.threshold)
 
     def _no_saving(self, base: tuple[int, ...], block: int) -> tuple[int, ...]:
         """The candidate factors of ``block`` that would cost no fewer parameters or MACs (skipped, logged)."""

@@ -151,3 +151,8 @@ def test_a_chapter_shown_from_its_records_trains_nothing_and_names_what_they_lac
     text = chapter.read_text()
     assert "Not trained yet" in text and any(f"{r['experiment']} (seed {r['seed']})" in text for r in dropped)
     assert "verdict_vgg16_thinning_params" in text, "the verdicts are glued from what the records hold"
+    [unfinished] = reproduce("smoke", "fashion_mnist", ["vgg16"], tmp_path / "other", results,
+                             {"train": False, "threshold": 50.0})
+    assert {path.name: path.read_bytes() for path in results.iterdir()} == before, "a path the records lack trains nothing"
+    text = unfinished.read_text()
+    assert "The search's path needs the network" in text and "has not found its split yet" in text

@@ -338,11 +338,13 @@ def test_saving_nothing_means_no_fewer_parameters_and_no_fewer_macs():
 
 
 def test_a_search_that_only_reads_its_records_trains_nothing_and_names_what_they_lack(tmp_path):
-    from netsplit.runner import NotRecorded, run_search
+    from netsplit.runner import run_search
 
     strict, _ = search(tmp_path, THRESHOLD_PENALTIES, threshold=0.5)
     read = run_search(SearchConfig(blocks=(1, 2), threshold=0.5), tmp_path / "r.jsonl", train=False)
-    assert read.split == strict.split and read.records == strict.records
-    with pytest.raises(NotRecorded, match=r"lack the network 6,1,1,1,1 \(seed 0\)"):
-        run_search(SearchConfig(blocks=(1, 2), threshold=2.0), tmp_path / "r.jsonl", train=False)
+    assert read.split == strict.split and read.records == strict.records and read.missing is None
+    lacking = run_search(SearchConfig(blocks=(1, 2), threshold=2.0), tmp_path / "r.jsonl", train=False)
+    assert lacking.missing == (6, 1, 1, 1, 1) and lacking.split == (1, 1, 1, 1, 1)
+    [block] = lacking.outcomes
+    assert not block.decided and set(block.candidates) == {2, 4}, "block 1 as far as its records go, undecided"
     assert not (tmp_path / "r.jsonl.lock").exists(), "reading takes no lock"

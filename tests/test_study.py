@@ -429,3 +429,21 @@ def test_each_search_path_shows_its_split_trained_from_scratch():
     assert list(table["block 1"]) == [4, 4, 2] and table.loc["seed 1", "accuracy %"] == 91.5
     assert pd.isna(table.loc["reference original", "accuracy %"]), "not trained yet: no accuracy"
     assert "–" in paths_display(table).to_html(), "a missing accuracy shows as a dash"
+
+
+def test_the_found_split_is_summed_up_or_said_to_be_missing():
+    from netsplit.search import SearchResult
+    from netsplit.study import found_summary
+
+    config = SearchConfig(blocks=(1,))
+    oracle = Oracle(config, {})
+    records = []
+    for name, split, accuracy in (("baseline", (1, 1, 1, 1, 1), 0.92), ("found by search", (4, 1, 1, 1, 1), 0.915)):
+        record = oracle(Job(split, 0, "baseline", 1, 1, 1))
+        record.experiment, record.accuracy = name, accuracy
+        records.append(record)
+    table = comparison_table(records)
+    found = found_summary(table, SearchResult((4, 1, 1, 1, 1), [], records, 0.5))
+    assert found.startswith("the search found the split 4,1,1,1,1: it keeps ") and "(a drop of 0.50 points)" in found
+    lacking = found_summary(table, SearchResult((1, 1, 1, 1, 1), [], records, 0.5, missing=(2, 1, 1, 1, 1)))
+    assert lacking == "the search has not found its split yet: its path needs the network 2,1,1,1,1 next, which the records lack"

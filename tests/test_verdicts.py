@@ -85,6 +85,10 @@ def test_the_resnet18_claim_needs_a_gain_beyond_the_spread_of_several_seeds():
     assert claim({2: (0.91, 0.002)}, 2).verdict == "confirmed"
     assert claim({2: (0.91, 0.01)}, 2).verdict == "not settled", "a gain of 1 point within a spread of 1.4"
     assert claim({2: (0.88, 0.002), 4: (0.87, 0.002)}, 2).verdict == "refuted", "every split loses beyond the spread"
+    unfinished = SearchResult((1, 1, 1, 1, 1), [BlockOutcome(1, 0.9, 0.9, {}, 1, skipped=(2, 4))], [], 0.5,
+                              missing=(1, 2, 1, 1, 1))
+    lacking = verdicts("resnet18", None, unfinished)[0]
+    assert lacking.verdict == "not testable here" and "needs the network 1,2,1,1,1 next" in lacking.evidence
 
 
 def test_a_chapter_may_train_only_some_comparison_networks():

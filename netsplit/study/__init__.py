@@ -401,6 +401,19 @@ def paths_display(table: pd.DataFrame) -> Styler:
     return styled(table, decimals | {"found split": None, "accuracy %": 2, "± sd": 2, "seeds": 0})
 
 
+def found_summary(comparison: pd.DataFrame, result: SearchResult) -> str:
+    """What the search found, in a clause the chapter, the introduction and the summary all use: the split with
+    its share of parameters and its test accuracy against the unsplit network's, or the network its path lacks."""
+    if result.missing:
+        return (f"the search has not found its split yet: its path needs the network "
+                f"{','.join(map(str, result.missing))} next, which the records lack")
+    found, baseline = comparison.loc["found by search"], comparison.loc["baseline"]
+    drop = baseline["accuracy %"] - found["accuracy %"]
+    return (f"the search found the split {','.join(map(str, result.split))}: it keeps "
+            f"{found['parameters vs baseline']:.1%} of the parameters, at {found['accuracy %']:.2f} % test accuracy "
+            f"against {baseline['accuracy %']:.2f} % unsplit (a drop of {drop:.2f} points)")
+
+
 def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
     """Mean and spread of accuracy over seeds, with parameters, MACs and memory, one row per network, at
     full precision (:func:`comparison_display` rounds, once, where the table is shown).
@@ -539,6 +552,11 @@ def standard_error(accuracy: float, images: int) -> float | None:
     return 100 * math.sqrt(accuracy * (1 - accuracy) / images) if images else None
 
 
+TRAINING_ORDER_COLUMNS = ("split", "block", "factor", "seed", "validation %", "test %", "± se", "drop (points)", "decision",
+                          "clear of noise", "epochs", "train s")
+"""The columns of :func:`training_order`."""
+
+
 def training_order(result: SearchResult) -> pd.DataFrame:
     """The networks of a search's path, one row per trained network, in the order they trained (by their
     records' timestamps; ties in the order of ``result.records``): its split, the block and factor the
@@ -581,7 +599,7 @@ def training_order(result: SearchResult) -> pd.DataFrame:
             "clear of noise": None if noise is None else abs(drop - result.threshold) > noise,
             "epochs": record.epochs, "train s": record.train_seconds,
         })
-    frame = pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="trained"))
+    frame = pd.DataFrame(rows, columns=TRAINING_ORDER_COLUMNS, index=pd.RangeIndex(1, len(rows) + 1, name="trained"))
     if result.decided_on == "test":
         frame = frame.drop(columns="validation %")
     return frame

@@ -51,6 +51,9 @@ def _resnet18_stages(result: SearchResult) -> Verdict:
     claim = "Table 1: splitting affects each ResNet18 stage differently, and in some stages it improves accuracy"
     gains = [(o.block, factor, 100 * (mean - o.baseline), 100 * sd) for o in result.outcomes
              for factor, (mean, sd) in o.candidates.items()]
+    if not gains:
+        lack = "" if result.missing is None else f": its path needs the network {','.join(map(str, result.missing))} next"
+        return Verdict("resnet18_gain", claim, "not testable here", f"the search's records hold no candidate yet{lack}")
     block, factor, gain, sd = max(gains, key=lambda g: g[2])
     seeds = len({r.seed for r in result.records if r.role == "candidate"})
     where = (f"largest gain: block {block} at factor {factor}, {gain:+.2f} points ({result.decided_on} accuracy; a "
