@@ -1,8 +1,10 @@
 """Inference on LiteRT (XNNPACK, CPU): latency against MACs, file size, process memory, int8 accuracy.
 
 The paper's networks (baseline, proposed_I and II, naive and shared split; VGG16 and ResNet18) are
-exported with :mod:`netsplit.export` (split blocks as grouped convolutions) and timed at batch 1:
+exported with :mod:`netsplit.export` and timed at batch 1:
 
+- lowering: split blocks as grouped convolutions (``--lowering``; ``measured`` times every form of each
+  block on this engine and precision first, and keeps the fastest).
 - latency: each group of networks (one model, width and input size) runs in one fresh process that
   imports no TensorFlow; all networks and thread counts are warmed up, then timed in interleaved,
   shuffled rounds, so that machine noise hits all alike. Larger inputs resize the exported model's
@@ -163,10 +165,11 @@ class Benchmark:
             model = network.build(model_name, width_multiplier=width)
             for precision in precisions:
                 path = self.folder / f"{model_name}-{width:g}-{network.name.replace(' ', '_')}-{precision}.tflite"
-                export(model, path, precision, self.calibration if precision == "int8" else None)
+                export(model, path, precision, self.calibration if precision == "int8" else None,
+                       lowering=self.args.lowering)
                 exported[(network.name, precision)] = (path, model)
                 self.write("size", model=model_name, network=network.name, width_multiplier=width,
-                           precision=precision, bytes=path.stat().st_size)
+                           precision=precision, bytes=path.stat().st_size, lowering=self.args.lowering)
         return exported
 
     def latency(self, model_name: str, width: float, exported: dict, sizes: list[int]) -> None:
@@ -323,6 +326,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--train-width", type=float, default=0.125)
     parser.add_argument("--calibration-images", type=int, default=200)
+    parser.add_argument("--lowering", default="grouped", choices=("grouped", "masked", "branches", "measured"),
+                        help="how split blocks are exported; measured: each block in the form timed fastest here")
     parser.add_argument("--data-path", default=None, help="Fashion-MNIST folder")
     parser.add_argument("--quick", action="store_true", help="a small, fast run that checks the script")
     parser.add_argument("--out", default="results/inference-cpu.jsonl")

@@ -54,7 +54,8 @@ def convert(
     ``lowering`` is the form the engine runs each split block in, for all blocks or by block name (see
     :func:`~netsplit.forms.in_form`): "grouped" (one grouped convolution per layer, where the
     factor divides the widths), "masked" (one dense convolution with block-diagonal weights, zeros stored)
-    or "branches" (one convolution per branch).
+    or "branches" (one convolution per branch); "measured" takes, block by block, the form the engine runs
+    fastest on this machine at this precision (:func:`measured_lowerings`).
 
     >>> from netsplit.models import split_model
     >>> model = split_model("vgg16", split=(8, 2, 2, 4, 4), width_multiplier=0.125)
@@ -65,9 +66,11 @@ def convert(
 
     if precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r}; valid precisions are {', '.join(PRECISIONS)}")
+    if lowering == "measured":
+        lowering = measured_lowerings(model, precision, input_size)
     for form in [lowering] if isinstance(lowering, str) else lowering.values():
         if form not in LOWERINGS:
-            raise InputError(f"unknown lowering {form!r}; valid lowerings are {', '.join(LOWERINGS)}")
+            raise InputError(f"unknown lowering {form!r}; valid lowerings are {', '.join(LOWERINGS)} and measured")
     from netsplit.forms import in_form
 
     lowered = in_form(model, lowering, input_size)
@@ -86,6 +89,50 @@ def convert(
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             converter.representative_dataset = lambda: ([image[None]] for image in representative)
         return converter.convert()
+
+
+def measured_lowerings(model: keras.Model, precision: str = "float32", input_size: int | None = None,
+                       threads: int = 1, runs: int = 30) -> dict[str, str]:
+    """The lowering the engine runs fastest here for each split block of ``model``: the block with its fusion,
+    alone, converted in every form at ``precision`` and timed on ``threads`` threads (median of ``runs``
+    invocations, forms interleaved), at the block's own input size (at a square ``input_size``, if given).
+
+    >>> from netsplit.models import split_model
+    >>> sorted(measured_lowerings(split_model("vgg16", (1, 2, 1, 1, 1), width_multiplier=0.125), runs=2))
+    ['block2']
+    """
+    import keras
+
+    from netsplit.stages import Stage, chain
+
+    shape = tuple(int(d) for d in model.input_shape[1:])
+    if input_size is not None:
+        shape = (input_size, input_size, shape[-1])
+    chosen = {}
+    for item in chain(model):
+        if isinstance(item, Stage) and item.fusion is not None:
+            inputs = keras.Input(shape)
+            alone = keras.Model(inputs, item.fusion.__class__.from_config(item.fusion.get_config())(
+                item.block.__class__.from_config(item.block.get_config())(inputs)))
+            chosen[item.name] = _fastest(alone, precision, threads, runs)
+        for layer in item.layers if isinstance(item, Stage) else (item,):
+            shape = tuple(int(d) for d in layer.compute_output_shape((1, *shape))[1:])
+    return chosen
+
+
+def _fastest(block: keras.Model, precision: str, threads: int, runs: int) -> str:
+    """The lowering of a one-block model that the engine runs fastest (median seconds, forms interleaved)."""
+    shape = tuple(int(d) for d in block.input_shape[1:])
+    images = np.random.default_rng(0).normal(size=(8, *shape)).astype("float32")
+    engines = {form: interpreter(convert(block, precision, images, lowering=form), threads) for form in LOWERINGS}
+    for engine in engines.values():
+        engine.set_tensor(engine.get_input_details()[0]["index"], images[:1])
+        engine.invoke()
+    seconds: dict[str, list[float]] = {form: [] for form in engines}
+    for _ in range(runs):
+        for form, engine in engines.items():
+            seconds[form] += time_invokes(engine, 1)
+    return min(seconds, key=lambda form: float(np.median(seconds[form])))
 
 
 def export(

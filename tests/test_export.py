@@ -8,6 +8,7 @@ import pytest
 
 from helpers import ROOT, profile_search, random_statistics
 from netsplit.cli import main
+from netsplit.choices import LOWERINGS
 from netsplit.export import accuracy, convert, interpreter, op_counts, operators, predict
 from netsplit.forms import in_form
 from netsplit.layers import Fusion, SplitBlock
@@ -180,3 +181,14 @@ def test_int8_keeps_the_accuracy_of_a_trained_network(fashion_dir):
     int8 = convert(model, "int8", representative=data.x_train[:200])
     assert len(int8) < 0.4 * len(exported)
     assert abs(accuracy(int8, data.x_test, data.y_test) - float_accuracy) < 0.005
+
+
+def test_a_measured_lowering_picks_a_form_per_block_and_computes_the_same_function():
+    from netsplit.export import measured_lowerings
+
+    model = random_statistics(split_model("vgg16", (8, 2, 1, 1, 4), width_multiplier=0.125, input_shape=(32, 32, 1)))
+    chosen = measured_lowerings(model, runs=3)
+    assert set(chosen) == {"block1", "block2", "block5"} and set(chosen.values()) <= set(LOWERINGS)
+    x = np.random.default_rng(2).normal(size=(2, 32, 32, 1)).astype("float32")
+    np.testing.assert_allclose(predict(convert(model, lowering=chosen), x), model.predict(x, verbose=0),
+                               rtol=1e-4, atol=1e-4)
