@@ -47,3 +47,47 @@ def predict_branchwise(model: keras.Model, images: np.ndarray, batch_size: int =
         x = ops.convert_to_tensor(images[start : start + batch_size])
         outputs.append(ops.convert_to_numpy(_forward(items, x)))
     return np.concatenate(outputs)
+
+
+class BranchByBranch(keras.layers.Layer):
+    """A split block and its fusion as one layer whose branches run one after another, each pooled before the
+    next begins: traced for export, its graph holds the branches in that order."""
+
+    def __init__(self, stage: Stage, **kwargs):
+        super().__init__(**kwargs)
+        self.block, self.fusion = stage.block, stage.fusion
+
+    def call(self, x):
+        kept = []
+        for path in range(self.block.paths):
+            source = x if not kept else _after(x, kept[-1])
+            kept.append(self.fusion.pool(self.block.branch(source, path, training=False)))
+        return self.fusion.mix(ops.concatenate(kept, axis=-1), training=False)
+
+
+def _after(x, done):
+    """``x`` unchanged, but computed after ``done``: max(x, min(x, t)) is x for any t, and no converter folds
+    it away, so the next branch cannot start before the previous one has finished."""
+    return ops.maximum(x, ops.minimum(x, ops.min(done)))
+
+
+def branch_ordered(model: keras.Model) -> keras.Model:
+    """The same network, weights shared, with every split block run branch by branch (for export, where an
+    engine that plans its memory in graph order can reuse one branch's buffers for the next).
+
+    >>> from netsplit.models import split_model
+    >>> model = split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.125)
+    >>> images = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
+    >>> np.allclose(branch_ordered(model).predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+    True
+    """
+    model = in_form(model, "branches")
+    inputs = keras.Input(model.input_shape[1:], name="image")
+    x = inputs
+    for item in chain(model):
+        if isinstance(item, Stage) and item.fusion is not None:
+            x = BranchByBranch(item, name=f"{item.name}_branch_by_branch")(x)
+        else:
+            for layer in item.layers if isinstance(item, Stage) else (item,):
+                x = layer(x, training=False)
+    return keras.Model(inputs, x, name=f"{model.name}_branch_by_branch")

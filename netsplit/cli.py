@@ -395,9 +395,10 @@ def parser() -> argparse.ArgumentParser:
                         help="float32, float16 weights, or int8 (calibrated on --dataset)")
     export.add_argument("--input-size", type=_positive_int, default=None,
                         help="square input size (default: 32, or a .keras model's own)")
-    export.add_argument("--lowering", default="grouped", choices=(*LOWERINGS, "measured"),
-                        help="split blocks as grouped convolutions, masked dense ones, one per branch, or each "
-                             "block in the form the engine runs fastest here (measured)")
+    export.add_argument("--lowering", default="grouped", choices=(*LOWERINGS, "branchwise", "measured"),
+                        help="split blocks as grouped convolutions, masked dense ones, one per branch, one per branch "
+                             "run branch after branch (branchwise), or each block in the form the engine runs "
+                             "fastest here (measured)")
     export.add_argument("--channels", type=_positive_int, default=3, help="input channels of a network built here")
     _data_options(export, "int8: training images to calibrate on")
     export.add_argument("--calibration-images", type=_positive_int, default=200,

@@ -55,7 +55,10 @@ def convert(
     :func:`~netsplit.forms.in_form`): "grouped" (one grouped convolution per layer, where the
     factor divides the widths), "masked" (one dense convolution with block-diagonal weights, zeros stored)
     or "branches" (one convolution per branch); "measured" takes, block by block, the form the engine runs
-    fastest on this machine at this precision (:func:`measured_lowerings`).
+    fastest on this machine at this precision (:func:`measured_lowerings`); "branchwise" runs each
+    split block's branches one after another, each pooled before the next begins
+    (:func:`~netsplit.branchwise.branch_ordered`), so that an engine planning its memory in graph order can
+    reuse a branch's buffers for the next.
 
     >>> from netsplit.models import split_model
     >>> model = split_model("vgg16", split=(8, 2, 2, 4, 4), width_multiplier=0.125)
@@ -68,12 +71,19 @@ def convert(
         raise InputError(f"unknown precision {precision!r}; valid precisions are {', '.join(PRECISIONS)}")
     if lowering == "measured":
         lowering = measured_lowerings(model, precision, input_size)
-    for form in [lowering] if isinstance(lowering, str) else lowering.values():
-        if form not in LOWERINGS:
-            raise InputError(f"unknown lowering {form!r}; valid lowerings are {', '.join(LOWERINGS)} and measured")
+    whole = isinstance(lowering, str)
+    for form in [lowering] if whole else lowering.values():
+        if form not in ((*LOWERINGS, "branchwise") if whole else LOWERINGS):
+            raise InputError(f"unknown lowering {form!r}; valid lowerings are {', '.join(LOWERINGS)}"
+                             + (", branchwise and measured (for the whole network)" if whole else " (per block)"))
     from netsplit.forms import in_form
 
-    lowered = in_form(model, lowering, input_size)
+    if lowering == "branchwise":
+        from netsplit.branchwise import branch_ordered
+
+        lowered = branch_ordered(in_form(model, "branches", input_size))
+    else:
+        lowered = in_form(model, lowering, input_size)
     shape = tuple(int(d) for d in lowered.input_shape[1:])
     if precision == "int8":
         representative = _check_representative(representative, shape)
@@ -162,15 +172,24 @@ def interpreter_engine() -> str:
     return "ai-edge-litert"
 
 
-def interpreter(model: bytes | str | Path, threads: int = 1, input_size: int | None = None):
-    """A ready LiteRT interpreter (XNNPACK CPU delegate, ``threads`` threads) for a flatbuffer or file,
-    its input resized to a square ``input_size`` if given (the networks are fully convolutional)."""
+KERNELS = ("xnnpack", "builtin")
+"""The CPU kernels an interpreter runs: the XNNPACK delegate (LiteRT's default), or LiteRT's own kernels, whose
+tensors its arena planner lays out in graph order."""
+
+
+def interpreter(model: bytes | str | Path, threads: int = 1, input_size: int | None = None, kernels: str = "xnnpack"):
+    """A ready LiteRT interpreter (``kernels``, one of :data:`KERNELS`; ``threads`` threads) for a flatbuffer
+    or file, its input resized to a square ``input_size`` if given (the networks are fully convolutional)."""
+    if kernels not in KERNELS:
+        raise InputError(f"unknown kernels {kernels!r}; valid kernels are {', '.join(KERNELS)}")
     if interpreter_engine() == "ai-edge-litert":
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
     else:
         from tensorflow.lite import Interpreter
+        from tensorflow.lite.experimental import OpResolverType
     source = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
-    engine = Interpreter(**source, num_threads=threads)
+    builtin = {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+    engine = Interpreter(**source, num_threads=threads, **(builtin if kernels == "builtin" else {}))
     if input_size is not None:
         image = engine.get_input_details()[0]
         engine.resize_tensor_input(image["index"], [1, input_size, input_size, int(image["shape"][-1])])

@@ -9,6 +9,7 @@ import pytest
 from helpers import ROOT, profile_search, random_statistics
 from netsplit.cli import main
 from netsplit.choices import LOWERINGS
+from netsplit.errors import InputError
 from netsplit.export import accuracy, convert, interpreter, op_counts, operators, predict
 from netsplit.forms import in_form
 from netsplit.layers import Fusion, SplitBlock
@@ -192,3 +193,24 @@ def test_a_measured_lowering_picks_a_form_per_block_and_computes_the_same_functi
     x = np.random.default_rng(2).normal(size=(2, 32, 32, 1)).astype("float32")
     np.testing.assert_allclose(predict(convert(model, lowering=chosen), x), model.predict(x, verbose=0),
                                rtol=1e-4, atol=1e-4)
+
+
+def test_a_branchwise_export_runs_each_branch_to_its_pooled_output_before_the_next():
+    model = random_statistics(split_model("vgg16", (4, 1, 2, 1, 1), width_multiplier=0.125, input_shape=(32, 32, 1)))
+    exported = convert(model, lowering="branchwise")
+    kinds = [kind for kind, _ in operators(exported)]
+    block1 = kinds[: kinds.index("CONCATENATION")]
+    assert [k for k in block1 if k in ("CONV_2D", "MAX_POOL_2D")] == ["CONV_2D", "CONV_2D", "MAX_POOL_2D"] * 4, \
+        "block 1: branch after branch, each pooled before the next begins"
+    assert kinds[len(block1) + 1] == "CONV_2D", "then the fusion joins them"
+    x = np.random.default_rng(4).normal(size=(2, 32, 32, 1)).astype("float32")
+    for kernels in ("xnnpack", "builtin"):
+        engine = interpreter(exported, kernels=kernels)
+        engine.set_tensor(engine.get_input_details()[0]["index"], x[:1])
+        engine.invoke()
+        np.testing.assert_allclose(engine.get_tensor(engine.get_output_details()[0]["index"]),
+                                   model.predict(x[:1], verbose=0), rtol=1e-4, atol=1e-4)
+    with pytest.raises(InputError, match="unknown kernels 'gpu'; valid kernels are xnnpack, builtin"):
+        interpreter(exported, kernels="gpu")
+    with pytest.raises(InputError, match=r"valid lowerings are grouped, masked, branches \(per block\)"):
+        convert(model, lowering={"block1": "branchwise"})

@@ -447,3 +447,18 @@ def test_the_found_split_is_summed_up_or_said_to_be_missing():
     assert found.startswith("the search found the split 4,1,1,1,1: it keeps ") and "(a drop of 0.50 points)" in found
     lacking = found_summary(table, SearchResult((1, 1, 1, 1, 1), [], records, 0.5, missing=(2, 1, 1, 1, 1)))
     assert lacking == "the search has not found its split yet: its path needs the network 2,1,1,1,1 next, which the records lack"
+
+
+def test_engine_memory_is_read_per_kernels_against_the_unsplit_network(tmp_path):
+    from netsplit.study import engine_memory
+
+    path = tmp_path / "engine.jsonl"
+    rows = [{"model": "vgg16", "network": network, "kernels": kernels, "input size": 512, "peak_mib": mib}
+            for network, kernels, mib in (("unsplit", "builtin", 200.0), ("split, branchwise", "builtin", 60.0),
+                                          ("unsplit", "xnnpack", 100.0), ("split, branchwise", "xnnpack", 350.0),
+                                          ("unsplit", "xnnpack", 110.0))]  # a later measurement replaces an earlier
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    table = engine_memory(path)
+    assert table.loc[("vgg16", "builtin", "split, branchwise"), ("vs unsplit", 512)] == pytest.approx(0.3)
+    assert table.loc[("vgg16", "xnnpack", "split, branchwise"), ("vs unsplit", 512)] == pytest.approx(350 / 110)
+    assert engine_memory(tmp_path / "none.jsonl").empty

@@ -761,3 +761,16 @@ def memory_savings(measured: pd.DataFrame) -> pd.DataFrame:
     savings["time, highest"] = savings["slowest s"] / savings["fastest s layer by layer"]
     columns = ["measured saving", "counted saving", "agreement", "time vs layer by layer", "time, lowest", "time, highest"]
     return savings.set_index(keys + ["network"])[columns]
+
+
+def engine_memory(path: str | Path) -> pd.DataFrame:
+    """The engine memory measurements (``benchmarks/engine_memory.py`` output): a row per model, network and
+    kernels, a column per input size, the process's peak in MiB and, beside it, that peak over the unsplit
+    network's on the same kernels; empty where the file does not exist."""
+    if not Path(path).exists():
+        return pd.DataFrame()
+    frame = pd.DataFrame(read_lines(path)).drop_duplicates(["model", "network", "kernels", "input size"], keep="last")
+    peaks = frame.pivot_table(index=["model", "kernels", "network"], columns="input size", values="peak_mib")
+    unsplit = peaks.xs("unsplit", level="network")
+    ratios = peaks / unsplit.reindex(peaks.index.droplevel("network")).to_numpy()
+    return pd.concat({"MiB": peaks, "vs unsplit": ratios}, axis=1)
