@@ -5,8 +5,8 @@ The unsplit network and the 8,2,2,4,4 split (proposed_I on VGG16) are exported a
 pooled before the next begins, ``lowering="branchwise"``). Each runs once at each input size in a fresh
 process, on the XNNPACK delegate (LiteRT's default) and on LiteRT's own kernels, whose tensors its arena
 planner lays out in graph order. The figure is the process's peak resident memory (VmHWM) after
-loading, allocating and one invocation, less its resident memory before loading: weights, activations
-and the engine's workspace. Memory does not depend on the machine's load, so this may run beside other
+loading, allocating and one invocation, less its resident memory once the engine's library is imported
+and before the model is loaded: weights, activations and the engine's workspace. Memory does not depend on the machine's load, so this may run beside other
 work; it times nothing.
 
     python benchmarks/engine_memory.py --sizes 256,512,1024,2048 --out results/engine-memory-cpu.jsonl
@@ -32,8 +32,9 @@ def peak_here(path: str, size: int, kernels: str) -> dict:
     """Load, allocate and invoke one exported model in this process; its memory before and at the peak."""
     import numpy as np
 
-    from netsplit.export import interpreter, process_memory
+    from netsplit.export import interpreter, interpreter_engine, process_memory
 
+    interpreter_engine()  # imports the engine: its library is not the model's memory
     before = process_memory()
     engine = interpreter(path, 1, size, kernels)
     engine.set_tensor(engine.get_input_details()[0]["index"], np.zeros((1, size, size, 3), "float32"))

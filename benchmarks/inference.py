@@ -143,7 +143,7 @@ class Benchmark:
         return max(1, round(self.args.warmup * (32 / size) ** 2))
 
     def write(self, kind: str, **fields) -> dict:
-        record = {"kind": kind, **fields}
+        record = {"kind": kind, "lowering": self.args.lowering, **fields}
         with open(self.out, "a") as stream:
             stream.write(json.dumps(record) + "\n")
         return record
@@ -169,7 +169,7 @@ class Benchmark:
                        lowering=self.args.lowering)
                 exported[(network.name, precision)] = (path, model)
                 self.write("size", model=model_name, network=network.name, width_multiplier=width,
-                           precision=precision, bytes=path.stat().st_size, lowering=self.args.lowering)
+                           precision=precision, bytes=path.stat().st_size)
         return exported
 
     def latency(self, model_name: str, width: float, exported: dict, sizes: list[int]) -> None:

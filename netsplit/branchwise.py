@@ -17,14 +17,17 @@ from netsplit.stages import Stage, chain
 
 def _forward(items: list, x):
     for item in items:
-        if isinstance(item, Stage) and item.fusion is not None:
-            kept = []
+        if isinstance(item, Stage) and item.block.factor > 1:
+            fusion, kept = item.fusion, []
             for path in range(item.block.paths):
                 branch = item.block.branch(x, path, training=False)
-                kept.append(item.fusion.pool(branch))
+                kept.append(fusion.pool(branch) if fusion else branch)
                 del branch
-            x = item.fusion.mix(ops.concatenate(kept, axis=-1), training=False)
+            x = ops.concatenate(kept, axis=-1)
             del kept
+            x = fusion.mix(x, training=False) if fusion else x
+            if item.end is not None and fusion is None:
+                x = item.end(x, training=False)
         else:
             for layer in item.layers if isinstance(item, Stage) else (item,):
                 x = layer(x, training=False)
@@ -72,8 +75,8 @@ def _after(x, done):
 
 
 def branch_ordered(model: keras.Model) -> keras.Model:
-    """The same network, weights shared, with every split block run branch by branch (for export, where an
-    engine that plans its memory in graph order can reuse one branch's buffers for the next).
+    """The same network, weights shared, with every split block that a fusion follows run branch by branch (for
+    export, where an engine that plans its memory in graph order can reuse one branch's buffers for the next).
 
     >>> from netsplit.models import split_model
     >>> model = split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.125)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from netsplit.errors import InputError
-from netsplit.records import OBSOLETE, RENAMED
+from netsplit.records import OBSOLETE, RENAMED, RecordsLock
 
 
 def migrated(record: dict) -> dict:
@@ -31,13 +31,18 @@ def migrate(path: str | os.PathLike) -> int:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"no records file at {path}")
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    records = [json.loads(line) for line in lines]
-    changed = sum(migrated(record) != record for record in records)
-    if changed:
-        partial = path.with_name(path.name + ".partial")
-        partial.write_text("".join(json.dumps(migrated(r), sort_keys=True) + "\n" for r in records))
-        os.replace(partial, path)
+    with RecordsLock(path):  # no search appends while the file is rewritten
+        records = []
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            try:
+                records += [json.loads(line)] if line.strip() else []
+            except json.JSONDecodeError as error:
+                raise InputError(f"{path}:{number} is not a JSON record ({error}); fix or remove that line") from None
+        changed = sum(migrated(record) != record for record in records)
+        if changed:
+            partial = path.with_name(path.name + ".partial")
+            partial.write_text("".join(json.dumps(migrated(r), sort_keys=True) + "\n" for r in records))
+            os.replace(partial, path)
     return changed
 
 

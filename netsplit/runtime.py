@@ -66,19 +66,12 @@ def device_name() -> str:
     gpu = accelerator_name()
     if gpu:
         return gpu
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"cpu ({model}){' with oneDNN' if onednn_enabled() else ''}"
+    return f"cpu ({cpu_details()['model']}){' with oneDNN' if onednn_enabled() else ''}"
 
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 """The folder the package was imported from lies in (the repository, for a checkout)."""
-CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
 """The instruction-set flags that decide which kernels a CPU runs fast (vector width, int8 and bfloat16 units)."""
 
 
@@ -96,18 +89,23 @@ def cpu_details() -> dict[str, object]:
             "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
 
 
+ONEDNN_FEATURES = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile")
+"""CPU features with which TensorFlow (2.9 on) turns oneDNN on by default on Linux x86."""
+
+
 def onednn_enabled() -> bool:
     """Whether TensorFlow runs its CPU kernels through oneDNN: the same networks, other rounding, other speed.
 
-    ``TF_ENABLE_ONEDNN_OPTS`` decides where it is set; unset, TensorFlow (2.9 on) turns oneDNN on for x86
-    processors on Linux and Windows, as its release notes state.
+    ``TF_ENABLE_ONEDNN_OPTS`` (0, 1, true or false) decides where it is set; otherwise TensorFlow's default
+    policy does: on for Linux x86 processors with one of :data:`ONEDNN_FEATURES`.
     """
     if keras.backend.backend() != "tensorflow":
         return False
-    setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
-    if setting is not None:
-        return setting.strip().lower() in ("1", "true")
-    return platform.machine().lower() in ("x86_64", "amd64") and platform.system() in ("Linux", "Windows")
+    setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower()
+    if setting in ("0", "1", "true", "false"):
+        return setting in ("1", "true")
+    x86_linux = platform.machine().lower() in ("x86_64", "amd64") and platform.system() == "Linux"
+    return x86_linux and any(flag in cpu_details()["flags"] for flag in ONEDNN_FEATURES)
 
 
 @functools.cache

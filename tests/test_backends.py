@@ -63,7 +63,7 @@ def test_a_search_runs_on_jax_without_tensorflow(tmp_path, fashion_dir):
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
            "NETSPLIT_COMPILATION_CACHE": str(tmp_path / "cache"), "NETSPLIT_FASHION_MNIST": str(fashion_dir)}
     args = ["search", "--width-multiplier", "0.125", "--train-size", "300", "--test-size", "100", "--blocks", "1",
-            "--factors", "2", "--baseline-epochs", "1", "--finetune-epochs", "1", "--batch-size", "100",
+            "--candidate-factors", "2", "--baseline-epochs", "1", "--finetune-epochs", "1", "--batch-size", "100",
             "--records", str(tmp_path / "r.jsonl")]
     run = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, *args], env=env, capture_output=True,
                          text=True, timeout=600)

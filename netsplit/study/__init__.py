@@ -774,3 +774,18 @@ def engine_memory(path: str | Path) -> pd.DataFrame:
     unsplit = peaks.xs("unsplit", level="network")
     ratios = peaks / unsplit.reindex(peaks.index.droplevel("network")).to_numpy()
     return pd.concat({"MiB": peaks, "vs unsplit": ratios}, axis=1)
+
+
+def engine_memory_note(engine: pd.DataFrame, size: int, model: str = "vgg16") -> str:
+    """What the engine measurements (:func:`engine_memory`) say at ``size`` pixels for ``model``, in the words the
+    numbers allow: on each kernels, the branchwise and grouped exports' peaks against the unsplit network's."""
+    if engine.empty or ("vs unsplit", size) not in engine.columns:
+        return (f"No engine measurements at {size} pixels yet: `python benchmarks/engine_memory.py` makes them.")
+    ratio = engine["vs unsplit"][size].xs(model, level="model")
+    parts = []
+    for kernels, name in (("builtin", "LiteRT's own kernels"), ("xnnpack", "the XNNPACK delegate, the default")):
+        branchwise, grouped = ratio[kernels, "split, branchwise"], ratio[kernels, "split, grouped"]
+        verdict = "less" if branchwise < 1 else "more"
+        parts.append(f"on {name}, the split run branch by branch holds {branchwise:.2f}x the unsplit network's "
+                     f"memory ({verdict}), as grouped convolutions {grouped:.2f}x")
+    return f"At {size}x{size} pixels, for {model}: " + "; ".join(parts) + "."

@@ -53,6 +53,8 @@ def read_results(path: str | Path) -> pd.DataFrame:
     named as :func:`~netsplit.study.network_label` names it."""
     path = Path(path)
     frame = pd.DataFrame(read_lines(path) if path.exists() else [])
+    if not frame.empty:  # split blocks were exported as grouped convolutions before the lowering was recorded
+        frame["lowering"] = frame["lowering"].fillna("grouped") if "lowering" in frame else "grouped"
     if {"model", "network"} <= set(frame):
         splits = {network.name: network.split for network in NETWORKS}
         frame["network"] = [network_label(model, name, splits[name]) if name in splits else name
@@ -70,7 +72,7 @@ def latency_ratios(records: pd.DataFrame) -> pd.DataFrame:
     """Every network's median latency and MACs over the baseline's, measured in the same group, and
     their quotient (``time / MACs``; at most :data:`TARGET` meets the target)."""
     latency = _kind(records, "latency").astype({"threads": int, "input_size": int})
-    keys = ["engine", "model", "width_multiplier", "input_size", "threads", "precision"]
+    keys = ["engine", "lowering", "model", "width_multiplier", "input_size", "threads", "precision"]
     base = latency[latency["network"] == "baseline"][keys + ["median_ms", "macs"]]
     table = latency.merge(base, on=keys, suffixes=("", "_baseline"))
     table["latency ratio"] = table["median_ms"] / table["median_ms_baseline"]
@@ -120,7 +122,7 @@ def memory_table(records: pd.DataFrame) -> pd.DataFrame:
     memory["engine peak MiB"] = memory["engine_peak_bytes"] / 2**20
     memory["process peak MiB"] = memory["peak_rss_bytes"] / 2**20
     memory["invoke growth MiB"] = memory["invoke_growth_bytes"] / 2**20
-    keys = ["model", "input_size"]
+    keys = ["lowering", "model", "input_size"]
     base = memory[memory["network"] == "baseline"][keys + ["engine peak MiB"]]
     memory = memory.merge(base, on=keys, suffixes=("", " baseline"))
     memory["vs baseline"] = memory["engine peak MiB"] / memory["engine peak MiB baseline"]
