@@ -113,28 +113,21 @@ def _chain(model: keras.Model) -> list[layers.Layer]:
     return chain
 
 
-def _tensor_sources(value) -> list[str]:
-    """Names of the layers whose outputs a serialised call argument refers to."""
-    if isinstance(value, dict):
-        if value.get("class_name") == "__keras_tensor__":
-            return [value["config"]["keras_history"][0]]
-        return [name for v in value.values() for name in _tensor_sources(v)]
-    if isinstance(value, (list, tuple)):
-        return [name for v in value for name in _tensor_sources(v)]
-    return []
-
-
 def _functional_chain(model: keras.Model) -> list[layers.Layer]:
     config = model.get_config()
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise InputError(f"cannot split {model.name!r}: it has {len(model.inputs)} inputs and "
                          f"{len(model.outputs)} outputs; a network to split has one of each")
+    producer = {id(layer.output): layer.name for layer in model.layers}
     consumer: dict[str, str] = {}
     for entry in config["layers"]:
         layer = model.get_layer(entry["name"])
         if len(entry["inbound_nodes"]) > 1:
             raise _refuse(layer, "is used more than once; a network to split is a chain of layers")
-        sources = _tensor_sources(entry["inbound_nodes"])
+        if isinstance(layer, layers.InputLayer):
+            continue
+        inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+        sources = [producer[id(tensor)] for tensor in inputs if id(tensor) in producer]
         if len(sources) > 1:
             raise _refuse(layer, f"joins {len(sources)} paths ({', '.join(sources)}), as a residual connection "
                                  "does; a network to split is a chain of layers, one feeding the next")
