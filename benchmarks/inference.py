@@ -25,6 +25,7 @@ Every line of ``--out`` is one JSON record with a ``kind``; the first (``run``) 
 
     python benchmarks/inference.py                      # about 15 minutes on 2 cores
     python benchmarks/inference.py --quick --out /tmp/inference.jsonl
+    python benchmarks/inference.py --kernels builtin --lowering branchwise --out results/inference-cpu-builtin.jsonl
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ from netsplit.export import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINE = "litert-xnnpack"
 
 
 def _in_fresh_process(function: str, *arguments, env: dict | None = None) -> object:
@@ -78,13 +78,13 @@ def matmul_rate(size: int, repeats: int) -> float:
 
 
 def time_group(paths: dict[str, str], threads: list[int], input_size: int, rounds: int, runs: int,
-               warmup: int, channels: int = 3) -> list[dict]:
+               warmup: int, kernels: str = "xnnpack", channels: int = 3) -> list[dict]:
     """Latency of several exported models (``name -> .tflite``) at each thread count, interleaved."""
     image = np.random.default_rng(0).normal(size=(1, input_size, input_size, channels)).astype(np.float32)
     engines = {}
     for name, path in paths.items():
         for count in threads:
-            engine = interpreter(path, count, input_size)
+            engine = interpreter(path, count, input_size, kernels)
             engine.set_tensor(engine.get_input_details()[0]["index"], image)
             time_invokes(engine, warmup)
             engines[(name, count)] = engine
@@ -104,10 +104,10 @@ def _summary(fields: dict, seconds: list[float]) -> dict:
             "p90_ms": float(np.percentile(ms, 90)), "min_ms": float(ms.min()), "runs": len(ms)}
 
 
-def memory_here(path: str, input_size: int, threads: int) -> dict:
+def memory_here(path: str, input_size: int, threads: int, kernels: str = "xnnpack") -> dict:
     """Resident memory of this process around loading one model and invoking it once (bytes)."""
     before = process_memory()
-    engine = interpreter(path, threads, input_size)
+    engine = interpreter(path, threads, input_size, kernels)
     loaded = process_memory()
     engine.set_tensor(engine.get_input_details()[0]["index"],
                       np.zeros((1, input_size, input_size, 3), np.float32))
@@ -135,6 +135,7 @@ class Benchmark:
         from netsplit.study.inference import NETWORKS
 
         self.args, self.out, self.folder = args, out, folder
+        self.engine = f"litert-{args.kernels}"
         self.networks = [network for network in NETWORKS if network.name in args.networks]
         self.calibration = np.random.default_rng(1).normal(size=(64, 32, 32, 3)).astype(np.float32)
 
@@ -183,14 +184,14 @@ class Benchmark:
             runs = -(-invocations // rounds)
             load = os.getloadavg()[0]
             results = _in_fresh_process("time_group", paths, self.args.threads, size, rounds, runs,
-                                        self.warmup(size))
+                                        self.warmup(size), self.args.kernels)
             for result in results:
                 name, precision = result.pop("name").split("|")
                 cost = total(analyse(exported[(name, precision)][1], size))
-                self.write("latency", engine=ENGINE, model=model_name, network=name, width_multiplier=width,
+                self.write("latency", engine=self.engine, model=model_name, network=name, width_multiplier=width,
                            input_size=size, precision=precision, macs=cost.macs, params=cost.params,
                            load_1min=load, **result)
-            self.print_ratios([ENGINE], model_name, width, size)
+            self.print_ratios([self.engine], model_name, width, size)
 
     def print_ratios(self, engines: list[str], model_name: str, width: float, size: int) -> None:
         """Each split network's latency and MACs over the baseline's, as just measured."""
@@ -243,7 +244,7 @@ class Benchmark:
             for (name, precision), (path, _) in exported.items():
                 if precision != "float32":
                     continue
-                result = _in_fresh_process("memory_here", str(path), size, max(self.args.threads))
+                result = _in_fresh_process("memory_here", str(path), size, max(self.args.threads), self.args.kernels)
                 self.write("memory", model=model_name, network=name, input_size=size, precision=precision,
                            threads=max(self.args.threads), **result)
                 print(f"memory {model_name} {name:>13} {size}px: peak {result['peak_rss_bytes'] / 2**20:.0f} MiB, "
@@ -266,11 +267,11 @@ class Benchmark:
             invocations = max(self.args.min_runs, round(self.args.runs * (32 / size) ** 2))
             rounds = min(self.args.rounds, invocations)
             results = _in_fresh_process("time_group", paths, [1], size, rounds, -(-invocations // rounds),
-                                        self.warmup(size), 64)
+                                        self.warmup(size), self.args.kernels, 64)
             for result in results:
                 groups = int(result.pop("name"))
                 macs = size * size * 9 * 64 * 64 // groups
-                self.write("layer", engine=ENGINE, channels=64, groups=groups, input_size=size, macs=macs,
+                self.write("layer", engine=self.engine, channels=64, groups=groups, input_size=size, macs=macs,
                            macs_per_second=macs / result["median_ms"] * 1e3, **result)
                 print(f"layer 3x3 conv, 64 channels, {groups} group(s), {size}px: "
                       f"{macs / result['median_ms'] / 1e6:.1f} GMAC/s", flush=True)
@@ -326,8 +327,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--train-width", type=float, default=0.125)
     parser.add_argument("--calibration-images", type=int, default=200)
-    parser.add_argument("--lowering", default="grouped", choices=("grouped", "masked", "branches", "measured"),
-                        help="how split blocks are exported; measured: each block in the form timed fastest here")
+    parser.add_argument("--kernels", default="xnnpack", choices=("xnnpack", "builtin"),
+                        help="LiteRT's XNNPACK delegate (its default) or its own kernels")
+    parser.add_argument("--lowering", default="grouped", choices=("grouped", "masked", "branches", "branchwise", "measured"),
+                        help="how split blocks are exported (see netsplit.export.convert); measured: each block in "
+                             "the form timed fastest here")
     parser.add_argument("--data-path", default=None, help="Fashion-MNIST folder")
     parser.add_argument("--quick", action="store_true", help="a small, fast run that checks the script")
     parser.add_argument("--out", default="results/inference-cpu.jsonl")
