@@ -12,7 +12,7 @@ import numpy as np
 from keras import ops
 
 from netsplit.forms import in_form
-from netsplit.stages import Stage, chain
+from netsplit.stages import Stage, chain, layers_of
 
 
 def _forward(items: list, x):
@@ -29,7 +29,7 @@ def _forward(items: list, x):
             if item.end is not None and fusion is None:
                 x = item.end(x, training=False)
         else:
-            for layer in item.layers if isinstance(item, Stage) else (item,):
+            for layer in layers_of(item):
                 x = layer(x, training=False)
     return x
 
@@ -91,6 +91,6 @@ def branch_ordered(model: keras.Model) -> keras.Model:
         if isinstance(item, Stage) and item.fusion is not None:
             x = BranchByBranch(item, name=f"{item.name}_branch_by_branch")(x)
         else:
-            for layer in item.layers if isinstance(item, Stage) else (item,):
+            for layer in layers_of(item):
                 x = layer(x, training=False)
     return keras.Model(inputs, x, name=f"{model.name}_branch_by_branch")

@@ -113,7 +113,7 @@ def measured_lowerings(model: keras.Model, precision: str = "float32", input_siz
     """
     import keras
 
-    from netsplit.stages import Stage, chain
+    from netsplit.stages import Stage, chain, layers_of
 
     shape = tuple(int(d) for d in model.input_shape[1:])
     if input_size is not None:
@@ -125,7 +125,7 @@ def measured_lowerings(model: keras.Model, precision: str = "float32", input_siz
             alone = keras.Model(inputs, item.fusion.__class__.from_config(item.fusion.get_config())(
                 item.block.__class__.from_config(item.block.get_config())(inputs)))
             chosen[item.name] = _fastest(alone, precision, threads, runs)
-        for layer in item.layers if isinstance(item, Stage) else (item,):
+        for layer in layers_of(item):
             shape = tuple(int(d) for d in layer.compute_output_shape((1, *shape))[1:])
     return chosen
 

@@ -165,12 +165,12 @@ class SplitSearch:
     def run(self) -> SearchResult:
         """Search every block of the configuration. A block's baseline is the network accepted so far;
         it is trained (from scratch) only when no record of it exists, as for the unsplit first one."""
-        split, outcomes = [1] * self.blocks, []
+        split, outcomes, missing = [1] * self.blocks, [], None
         try:
             self._search(split, outcomes)
         except NotRecorded as lack:
-            return SearchResult(tuple(split), outcomes, self.used_records(), self.config.threshold, missing=lack.split)
-        return SearchResult(tuple(split), outcomes, self.used_records(), self.config.threshold)
+            missing = lack.split
+        return SearchResult(tuple(split), outcomes, self.used_records(), self.config.threshold, missing=missing)
 
     def _search(self, split: list[int], outcomes: list[BlockOutcome]) -> None:
         """Decide block after block, keeping ``split`` and ``outcomes`` up to date as it goes."""
@@ -199,7 +199,7 @@ class SplitSearch:
                     if outcome.chosen != factor and not config.sweep:
                         break
             except NotRecorded:  # the block as far as its records go, undecided
-                known = {k: self._records(jobs[0].split) for k, jobs in jobs_by_factor.items() if self._records(jobs[0].split)}
+                known = {k: found for k, jobs in jobs_by_factor.items() if (found := self._records(jobs[0].split))}
                 outcome = decide_block(block, baseline, reference, known, config.candidate_factors, config.threshold, skipped)
                 outcome.decided = False
                 outcomes.append(outcome)

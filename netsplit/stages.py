@@ -51,20 +51,23 @@ def chain(model: keras.Model) -> list[keras.layers.Layer | Stage]:
     """
     rest = [layer for layer in model.layers if not isinstance(layer, layers.InputLayer)]
     items: list[keras.layers.Layer | Stage] = []
-    previous = None
     while rest:
         layer = rest.pop(0)
         if isinstance(layer, SplitBlock):
             end = rest.pop(0) if rest and isinstance(rest[0], STAGE_ENDS) else None
             items.append(Stage(layer, end))
         elif isinstance(layer, Fusion):
-            after = f"follows {previous.name!r}" if previous is not None else "comes first"
+            after = f"follows {layers_of(items[-1])[-1].name!r}" if items else "comes first"
             raise InputError(f"{model.name}: the fusion {layer.name!r} {after}, not a split block; a fusion must "
                              "directly follow the split block whose branches it joins")
         else:
             items.append(layer)
-        previous = items[-1].layers[-1] if isinstance(items[-1], Stage) else items[-1]
     return items
+
+
+def layers_of(item: keras.layers.Layer | Stage) -> tuple[keras.layers.Layer, ...]:
+    """The layers an item of :func:`chain` holds, in the order they run."""
+    return item.layers if isinstance(item, Stage) else (item,)
 
 
 def stages(model: keras.Model) -> list[Stage]:

@@ -10,7 +10,7 @@ from netsplit.complexity import analyse
 from netsplit.errors import InputError
 from netsplit.layers import Fusion, SplitBlock, Unit
 from netsplit.models import split_model
-from netsplit.stages import Stage, chain, stages
+from netsplit.stages import chain, layers_of, stages
 from netsplit.study import parameter_shares
 
 UNITS = (Unit("conv", 8), Unit("conv", 8))
@@ -46,7 +46,7 @@ def test_resnet_stages_without_pooling_end_in_their_fusion_or_nothing():
 
 def test_the_chain_holds_every_layer_once_in_order():
     network = split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.125)
-    flat = [layer for item in chain(network) for layer in (item.layers if isinstance(item, Stage) else (item,))]
+    flat = [layer for item in chain(network) for layer in layers_of(item)]
     assert flat == [layer for layer in network.layers if not isinstance(layer, layers.InputLayer)]
 
 
