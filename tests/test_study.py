@@ -3,6 +3,7 @@
 import json
 import re
 import statistics
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -172,6 +173,32 @@ def test_the_searchs_unsplit_network_is_copied_not_trained_again(tmp_path, monke
     study.train_networks(longer, networks[:1], tmp_path / "l.jsonl", data=load_dataset("synthetic", 20, 10),
                          searched=searched)
     assert trained == ["baseline seed 0"], "trained for other epochs than the comparison networks: not a twin"
+
+
+def test_one_network_under_two_names_trains_once(tmp_path, monkeypatch):
+    import netsplit.study as study
+    from netsplit.data import load_dataset
+    from netsplit.records import read_records
+
+    config = SearchConfig(dataset="synthetic")
+    final = study.FinalConfig(config, epochs=3, seeds=2)
+    made = Oracle(config, {})(Job((1, 1, 1, 1, 1), 0, "baseline", 1, 1, 3))
+    trained = []
+
+    def train_network(build, data, train, seed, store, label="", **fields):
+        trained.append(label)
+        store.append(replace(made, seed=seed, timestamp=str(len(trained)), **fields))
+
+    monkeypatch.setattr(study, "train_network", train_network)
+    thin = [study.ComparisonNetwork(f"thin: {cost} of naive split", width_multiplier=0.0625)
+            for cost in ("parameters", "MACs")]
+    other = study.ComparisonNetwork("thin: MACs of shared split", width_multiplier=0.07)
+    data = load_dataset("synthetic", 20, 10)
+    study.train_networks(final, [*thin, other], tmp_path / "n.jsonl", data=data)
+    assert trained == [f"{thin[0].name} seed 0", f"{thin[0].name} seed 1", f"{other.name} seed 0", f"{other.name} seed 1"]
+    by_name = {(r.experiment, r.seed): r for r in read_records(tmp_path / "n.jsonl")}
+    assert by_name[thin[1].name, 1].timestamp == by_name[thin[0].name, 1].timestamp, "a copy, counted once"
+    assert len(study.chapter_records(by_name.values())) == 4
 
 
 def shown(styler) -> dict:

@@ -312,11 +312,23 @@ def searched_twin(config: FinalConfig, network: ComparisonNetwork, seed: int, se
     return None
 
 
+def named_twin(network: ComparisonNetwork, seed: int, networks: list[ComparisonNetwork],
+               store: RecordStore) -> RunRecord | None:
+    """The record of this very network trained under another of ``networks``' names (a thin control matched
+    to parameters and one matched to MACs can come out at the same width), under this one's name."""
+    for other in networks:
+        if other != network and replace(other, name=network.name) == network:
+            for record in store.find(experiment=other.name, seed=seed, split=list(network.split)):
+                return replace(record, experiment=network.name)
+    return None
+
+
 def train_networks(config: FinalConfig, networks: list[ComparisonNetwork], records: str | Path,
                    data: Dataset | None = None, data_path: str | None = None,
                    searched: Sequence[RunRecord] = (), train: bool = True) -> list[RunRecord]:
     """Train each network with each seed, skipping those already in ``records`` (so a re-run resumes) and
-    copying those the search already trained the same way (``searched``: its records) instead of repeating them.
+    copying those the search already trained the same way (``searched``: its records), or that ``networks`` hold
+    under another name, instead of repeating them.
     With ``train=False`` only the records are read (:func:`untrained` names what they lack)."""
     if not train:
         return _wanted(RecordStore(records, config.hash).records, networks, config)
@@ -329,7 +341,7 @@ def train_networks(config: FinalConfig, networks: list[ComparisonNetwork], recor
             for seed in config.seed_range:
                 if store.find(experiment=network.name, seed=seed, split=list(network.split)):
                     continue
-                twin = searched_twin(config, network, seed, searched)
+                twin = searched_twin(config, network, seed, searched) or named_twin(network, seed, networks, store)
                 if twin is not None:
                     store.append(twin)
                     continue
