@@ -120,22 +120,45 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def head_commit(root: Path) -> str | None:
+    """The commit ``root``'s checkout has out, read from git's own files (no process); None outside git."""
+    git = root / ".git"
+    if git.is_file():  # a worktree or submodule: ".git" names the real folder
+        git = (root / git.read_text().removeprefix("gitdir:").strip()).resolve()
+    try:
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref:"):
+            return head
+        ref = head.removeprefix("ref:").strip()
+        common = git / "commondir"
+        shared = (git / common.read_text().strip()).resolve() if common.exists() else git
+        for folder in (git, shared):
+            if (folder / ref).exists():
+                return (folder / ref).read_text().strip()
+        packed = (shared / "packed-refs").read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split()[0] for line in packed if line.endswith(" " + ref)), None)
+
+
+IMPORTED_COMMIT = head_commit(SOURCE_ROOT)
+"""The commit checked out when the package was imported: records name the code that runs, not a later checkout."""
+
+
 @functools.cache
 def git_commit() -> str:
-    """The commit of the working tree the package was imported from ("+dirty" when code is modified;
-    the run records and executed notebooks under results/ and book/ are data, not code)."""
-    root = SOURCE_ROOT
+    """The commit the package was imported from ("+dirty" when code is modified; the run records and
+    executed notebooks under results/ and book/ are data, not code); "unknown" outside a git checkout."""
+    if IMPORTED_COMMIT is None:
+        return "unknown"
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results", ":!book"],
-            cwd=root, capture_output=True, text=True, check=True,
+            cwd=SOURCE_ROOT, capture_output=True, text=True, check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + ("+dirty" if dirty else "")
+        dirty = ""
+    return IMPORTED_COMMIT + ("+dirty" if dirty else "")
 
 
 def project_root() -> Path:
@@ -157,5 +180,3 @@ def provenance() -> dict[str, object]:
         "git_commit": git_commit(),
     }
 
-
-git_commit()  # taken when the package is imported: records name the code that runs, not a later checkout
