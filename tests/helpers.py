@@ -3,11 +3,14 @@
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from netsplit.config import SearchConfig
 from netsplit.reproduce import load_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
+SEARCH_TEXT = yaml.safe_load((ROOT / "notebooks" / "search.yml").read_text())
+"""The search chapter's own text, by model: title, intro, paper."""
 
 
 def profile_search(profile: str, model: str) -> tuple[SearchConfig, dict]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from netsplit.study import MODEL_STUDIES
+from helpers import SEARCH_TEXT
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = {  # page: what a reader must find there
@@ -21,8 +21,8 @@ CHAPTERS = {  # page: what a reader must find there
     "method": ["<img", "<table", "Eq. 2"],
     "complexity": ["<img", "<table"],
     "vgg16": ["<img", "<table", "Fashion-MNIST", "proposed_I", "naive split", "shared split",
-              MODEL_STUDIES["vgg16"].title],
-    "resnet18": ["<img", "<table", "Fashion-MNIST", "naive split", MODEL_STUDIES["resnet18"].title],
+              SEARCH_TEXT["vgg16"]["title"]],
+    "resnet18": ["<img", "<table", "Fashion-MNIST", "naive split", SEARCH_TEXT["resnet18"]["title"]],
     "memory": ["<img", "<table", "2048"],
     "inference": ["<img", "<table", "LiteRT", "int8"],
     "reproducing": ["make reproduce", "papermill notebooks/search.ipynb"],

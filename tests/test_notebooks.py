@@ -13,7 +13,7 @@ import pytest
 
 from netsplit.records import read_records
 from netsplit.reproduce import CHAPTERS, NOTEBOOKS, load_profiles, notebook_parameters, reproduce
-from netsplit.study import MODEL_STUDIES
+from helpers import SEARCH_TEXT
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -41,10 +41,10 @@ def test_reproduce_rejects_parameters_no_notebook_takes():
 
 
 def test_the_model_chapters_run_one_search_notebook_with_their_model():
-    assert {CHAPTERS[model][0] for model in MODEL_STUDIES} == {"search"}
+    assert {CHAPTERS[model][0] for model in SEARCH_TEXT} == {"search"}
     assert {source for source, _ in CHAPTERS.values()} == {path.stem for path in SOURCES}
     declared = {"model": "vgg16", "candidate_factors": [2, 4, 6, 8], "profile": "custom", "threshold": 0.5}
-    for model in MODEL_STUDIES:
+    for model in SEARCH_TEXT:
         parameters = notebook_parameters("smoke", model, declared, None, {"threshold": 1.0}, load_profiles())
         assert parameters == {"model": model, "candidate_factors": [2, 4], "profile": "smoke", "threshold": 1.0}
 
@@ -71,7 +71,7 @@ def executed(tmp_path_factory, fashion_dir):
     from the committed records (a search trained from nothing: tests/test_search_real.py)."""
     folder = tmp_path_factory.mktemp("smoke")
     (folder / "results").mkdir()
-    committed = {path.name: path.read_bytes() for model in (*MODEL_STUDIES, "fashion_cnn")
+    committed = {path.name: path.read_bytes() for model in (*SEARCH_TEXT, "fashion_cnn")
                  for path in (ROOT / "results").glob(f"{model}-fashion_mnist-*.jsonl")}
     for name, content in committed.items():
         (folder / "results" / name).write_bytes(content)
@@ -94,11 +94,11 @@ def test_every_notebook_runs_with_the_smoke_profile(executed):
         outputs = [o for c in cells if c["cell_type"] == "code" for o in c["outputs"]]
         assert not [o for o in outputs if o["output_type"] == "error"], path.name
         assert any({"image/png", "image/svg+xml"} & set(o.get("data", {})) for o in outputs), f"{path.name} shows a plot"
-    for name, study in MODEL_STUDIES.items():
-        text = (folder / "book" / f"{name}.ipynb").read_text()
-        assert "Fashion-MNIST (2,000 train / 1,000 test images" in text, "tables and plots name the data set"
-        assert "Results of the `smoke` profile" in text
-        assert study.title in text, "the chapter glues its own title"
+    for name, text in SEARCH_TEXT.items():
+        chapter = (folder / "book" / f"{name}.ipynb").read_text()
+        assert "Fashion-MNIST (2,000 train / 1,000 test images" in chapter, "tables and plots name the data set"
+        assert "Results of the `smoke` profile" in chapter
+        assert text["title"] in chapter, "the chapter glues its own title"
     records = [r for path in (folder / "results").glob("*.jsonl") for r in read_records(path)]
     assert {r.model for r in records} == {"vgg16", "resnet18", "fashion_cnn.keras"}, "the own-network chapter's CNN too"
     assert {r.dataset for r in records} == {"fashion_mnist"}

@@ -10,11 +10,13 @@ import pytest
 
 from netsplit.complexity import analyse, total
 from netsplit.models import MODELS, split_model
-from netsplit.study import (MEMORY_NETWORKS, MODEL_STUDIES, block_costs, comparison_networks, comparison_table, cost_table,
+from netsplit.study import (MEMORY_NETWORKS, MODEL_NETWORKS, block_costs, comparison_networks, comparison_table, cost_table,
                             counted_memory, measured_memory, measurement_provenance, memory_savings, parameter_shares, provenance_note)
-from oracle import Oracle
+from helpers import SEARCH_TEXT
 from netsplit.config import SearchConfig
+from netsplit.reproduce import load_profiles
 from netsplit.search import Job
+from oracle import Oracle
 
 
 def test_memory_savings_from_measurements(tmp_path):
@@ -56,8 +58,10 @@ def test_provenance_says_when_code_was_uncommitted():
 
 
 def test_each_model_has_its_chapter_text_and_its_comparison_networks_by_name():
-    assert set(MODEL_STUDIES) == set(MODELS)
-    assert len({study.title for study in MODEL_STUDIES.values()}) == len(MODELS), "distinct chapter titles"
+    assert set(SEARCH_TEXT) == set(MODEL_NETWORKS) == set(MODELS)
+    assert all(set(text) == {"title", "intro", "paper"} for text in SEARCH_TEXT.values())
+    assert len({text["title"] for text in SEARCH_TEXT.values()}) == len(MODELS), "distinct chapter titles"
+    assert all(load_profiles()[name]["note"] for name in ("smoke", "class", "cpu")), "results say what made them"
     vgg = comparison_networks("vgg16", (8, 2, 1, 1, 1))
     assert [n.name for n in vgg] == ["baseline", "proposed_I", "proposed_I, input split", "proposed_II", "naive split",
                                      "shared split", "found by search"]

@@ -43,24 +43,6 @@ def network_label(model: str, name: str, split: Sequence[int]) -> str:
     """How tables name a network: the paper's name on VGG16; on another model those splits by their factors."""
     return ",".join(map(str, split)) if name in PAPER_NAMES and model != "vgg16" else name
 
-PROFILE_NOTES = {
-    "smoke": (
-        "These results come from the **smoke** profile: a CPU run at 1/8 of the width, on a small "
-        "subset and for a few epochs, made to check the whole pipeline in minutes. They show how the "
-        "study works, not what the method achieves; the `paper` profile (on a GPU) does that."
-    ),
-    "class": (
-        "These results come from the **class** profile: 5-epoch runs at 1/8 of the width on 30,000 "
-        "images, one seed, sized for a lesson. Short runs lose more to a split than converged ones, and "
-        "one seed cannot tell small differences from noise."
-    ),
-    "cpu": (
-        "These results come from the **cpu** profile: the study at a scale a 2-core CPU can train, "
-        "VGG16 at 1/4 and ResNet18 at 1/8 of the paper's width, 10 epochs, on Fashion-MNIST rather "
-        "than CIFAR-10. They are converged at that scale, not at the paper's."
-    ),
-}
-
 
 @dataclass(frozen=True)
 class ComparisonNetwork:
@@ -132,62 +114,21 @@ def thin_controls(model: str, networks: list[ComparisonNetwork], width: float,
     return controls
 
 
-@dataclass(frozen=True)
-class ModelStudy:
-    """What a search chapter says about one model: its title, its opening, what the paper reports for
-    it, and the names of the networks the paper compares it with."""
-
-    title: str
-    intro: str
-    paper: str
-    networks: tuple[str, ...]
-
-
-MODEL_STUDIES = {
-    "vgg16": ModelStudy(
-        title="VGG16: the search and Table 2",
-        intro=(
-            "The paper splits VGG16 (13 convolutions in 5 blocks) block by block, then compares two splits it "
-            "found (proposed_I, 8,2,2,4,4, and proposed_II, 8,2,2,2,4) with the unsplit network and with two "
-            "earlier ideas: the **naive split**, K slim networks joined only before the classifier, and the "
-            "**shared split**, where the first three convolutions are shared and the rest is split by 4."
-        ),
-        paper=(
-            "On CIFAR-10 the paper's proposed_I split averages a factor of 4 per block and loses 0.61 points "
-            "of accuracy; the naive split loses the most and the shared split comes second."
-        ),
-        networks=("baseline", "proposed_I", "proposed_I, input split", "proposed_II", "naive split", "shared split",
-                  "found by search"),
-    ),
-    "resnet18": ModelStudy(
-        title="ResNet18: the search and Table 1",
-        intro=(
-            "For ResNet18 the blocks are the stem and the four residual stages. A split stage is K slim residual "
-            "stages side by side; its fusion pools where the next stage would reduce resolution, and that "
-            "stage's stride moves into the pooling. Block 1, the stem, is a single convolution: split with every "
-            "branch reading its whole input it keeps all its parameters and MACs and only adds a fusion, so the "
-            "search skips it (\"no saving\" in the table). The paper's Table 1 lists the accuracy of every block at "
-            "factors 1, 2, 4, 6 and 8 with a threshold of 0.5 points, and notes that splitting sometimes "
-            "*improved* accuracy. The split found here is compared with the unsplit ResNet18 and the **naive "
-            "split**, 4 slim ResNet18s joined only before the classifier."
-        ),
-        paper=(
-            "The paper's Table 1 values were lost from its text; it states that splitting ResNet18 block by "
-            "block sometimes raised accuracy."
-        ),
-        networks=("baseline", "naive split", "found by search"),
-    ),
+MODEL_NETWORKS = {
+    "vgg16": ("baseline", "proposed_I", "proposed_I, input split", "proposed_II", "naive split", "shared split",
+              "found by search"),
+    "resnet18": ("baseline", "naive split", "found by search"),
 }
-"""The model-specific text of the search chapter (``notebooks/search.ipynb``), by model."""
+"""The networks each model's search chapter compares, by name (its text: ``notebooks/search.yml``)."""
 
 
 def comparison_networks(model: str, found: tuple[int, ...] | None = None,
                         names: list[str] | None = None) -> list[ComparisonNetwork]:
-    """The networks the paper compares for ``model`` (:data:`MODEL_STUDIES`), or those of them
+    """The networks the paper compares for ``model`` (:data:`MODEL_NETWORKS`), or those of them
     ``names`` picks (the baseline and the split a search found always), with the split a search found,
     or without that network when ``found`` is None."""
     by_name = {network.name: network for network in paper_networks(found or ())}
-    known = MODEL_STUDIES[model].networks
+    known = MODEL_NETWORKS[model]
     unknown = [name for name in names or () if name not in known]
     if unknown:
         raise InputError(f"{model} has no comparison network {unknown}; its networks are {', '.join(known)}")
