@@ -22,7 +22,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STUDY_WIDTHS = {"vgg16": 0.25, "resnet18": 0.125}
 SPLIT = (8, 2, 2, 4, 4)
 EXPORTS = {"unsplit": (None, "grouped"), "split, grouped": (SPLIT, "grouped"), "split, branchwise": (SPLIT, "branchwise")}
 """The exported networks: their split and lowering, by name."""
@@ -57,6 +56,7 @@ def main() -> None:
     from netsplit.export import KERNELS, export
     from netsplit.models import split_model
     from netsplit.runtime import provenance
+    from netsplit.study import STUDY_WIDTHS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="vgg16,resnet18")

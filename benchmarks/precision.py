@@ -19,9 +19,10 @@ from pathlib import Path
 
 import keras
 
-from benchmarks.train_speed import STUDY_WIDTHS, study_records
+from benchmarks.train_speed import study_records
 from benchmarks.train_steps import ROOT, compiled, random_batch, results_file, step_times
 from netsplit.runtime import provenance
+from netsplit.study import STUDY_WIDTHS
 
 SPLITS = {"baseline": None, "proposed_I": (8, 2, 2, 4, 4)}
 PRECISIONS = ("float32", "mixed_bfloat16")

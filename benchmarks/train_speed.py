@@ -31,9 +31,8 @@ from netsplit.implementations import block_timings, timed_choices
 from netsplit.records import RunRecord, read_records
 from netsplit.runtime import device_name, provenance
 from netsplit.stages import stages
-from netsplit.study import ComparisonNetwork, paper_networks
+from netsplit.study import STUDY_WIDTHS, ComparisonNetwork, paper_networks
 
-STUDY_WIDTHS = {"vgg16": 0.25, "resnet18": 0.125}
 INPUT_SHAPE = (32, 32, 1)
 BENCHMARK_FILES = ("inference", "memory", "train-speed", "precision")
 """The results/ files that hold benchmark results, not run records."""

@@ -195,6 +195,22 @@ def test_a_measured_lowering_picks_a_form_per_block_and_computes_the_same_functi
                                rtol=1e-4, atol=1e-4)
 
 
+def test_a_block_is_timed_once_whichever_network_holds_it(monkeypatch):
+    import netsplit.export as export
+
+    timed = []
+    monkeypatch.setattr(export, "_FASTEST", {})
+    monkeypatch.setattr(export, "_fastest", lambda block, precision, threads, runs: timed.append(
+        (block.layers[1].name, precision, threads)) or "masked")
+    first = split_model("vgg16", (8, 2, 1, 1, 1), width_multiplier=0.125, input_shape=(32, 32, 1))
+    second = split_model("vgg16", (8, 4, 1, 1, 1), width_multiplier=0.125, input_shape=(32, 32, 1))
+    assert export.measured_lowerings(first) == {"block1": "masked", "block2": "masked"}
+    export.measured_lowerings(second)
+    assert timed == [("block1", "float32", 1), ("block2", "float32", 1), ("block2", "float32", 1)], "block1 again: not timed"
+    export.measured_lowerings(first, "int8", threads=2)
+    assert timed[3:] == [("block1", "int8", 2), ("block2", "int8", 2)], "another precision or thread count: timed"
+
+
 def test_a_branchwise_export_runs_each_branch_to_its_pooled_output_before_the_next():
     model = random_statistics(split_model("vgg16", (4, 1, 2, 1, 1), width_multiplier=0.125, input_shape=(32, 32, 1)))
     exported = convert(model, lowering="branchwise")

@@ -493,3 +493,12 @@ def test_engine_memory_is_read_per_kernels_against_the_unsplit_network(tmp_path)
     assert table.loc[("vgg16", "builtin", "split, branchwise"), ("vs unsplit", 512)] == pytest.approx(0.3)
     assert table.loc[("vgg16", "xnnpack", "split, branchwise"), ("vs unsplit", 512)] == pytest.approx(350 / 110)
     assert engine_memory(tmp_path / "none.jsonl").empty
+
+
+def test_the_study_widths_are_the_published_profiles():
+    from netsplit.study import STUDY_WIDTHS
+
+    profiles = load_profiles()
+    published = profiles[profiles["published"]["profile"]]
+    assert STUDY_WIDTHS == {model: published[model].get("width_multiplier", published["all"]["width_multiplier"])
+                            for model in MODEL_NETWORKS}

@@ -114,6 +114,9 @@ def thin_controls(model: str, networks: list[ComparisonNetwork], width: float,
     return controls
 
 
+STUDY_WIDTHS = {"vgg16": 0.25, "resnet18": 0.125}
+"""The width multiplier each model's study trains at (the published profile's), by model."""
+
 MODEL_NETWORKS = {
     "vgg16": ("baseline", "proposed_I", "proposed_I, input split", "proposed_II", "naive split", "shared split",
               "found by search"),
