@@ -52,6 +52,7 @@ from netsplit.export import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+PRECISIONS = ("float32", "float16", "int8")
 
 
 def _in_fresh_process(function: str, *arguments, env: dict | None = None) -> object:
@@ -65,29 +66,28 @@ def _in_fresh_process(function: str, *arguments, env: dict | None = None) -> obj
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def matmul_rate(size: int, repeats: int) -> float:
-    """Best multiply-accumulates per second of a float32 ``size`` x ``size`` matrix product in numpy."""
-    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
-    a @ a
+def bandwidth_here(megabytes: int, repeats: int) -> float:
+    """Best bytes per second moved by copying a ``megabytes`` array in numpy (each byte read once, written once)."""
+    source = np.ones(megabytes * 2**20, np.uint8)
+    target = np.empty_like(source)
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        a @ a
+        np.copyto(target, source)
         best = min(best, time.perf_counter() - start)
-    return size**3 / best
+    return 2 * source.nbytes / best
 
 
-def time_group(paths: dict[str, str], threads: list[int], input_size: int, rounds: int, runs: int,
-               warmup: int, kernels: str = "xnnpack", channels: int = 3) -> list[dict]:
-    """Latency of several exported models (``name -> .tflite``) at each thread count, interleaved."""
+def time_group(entries: list[list], input_size: int, rounds: int, runs: int, warmup: int,
+               kernels: str = "xnnpack", channels: int = 3) -> list[dict]:
+    """Latency of several exported models, each ``[name, .tflite path, threads]``, interleaved."""
     image = np.random.default_rng(0).normal(size=(1, input_size, input_size, channels)).astype(np.float32)
     engines = {}
-    for name, path in paths.items():
-        for count in threads:
-            engine = interpreter(path, count, input_size, kernels)
-            engine.set_tensor(engine.get_input_details()[0]["index"], image)
-            time_invokes(engine, warmup)
-            engines[(name, count)] = engine
+    for name, path, count in entries:
+        engine = interpreter(path, count, input_size, kernels)
+        engine.set_tensor(engine.get_input_details()[0]["index"], image)
+        time_invokes(engine, warmup)
+        engines[(name, count)] = engine
     samples = {key: [] for key in engines}
     order = list(engines)
     shuffle = random.Random(0)
@@ -149,48 +149,105 @@ class Benchmark:
             stream.write(json.dumps(record) + "\n")
         return record
 
-    def peak(self) -> None:
-        for threads in self.args.threads:
-            env = {name: str(threads) for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-            rate = _in_fresh_process("matmul_rate", self.args.matmul_size, 5, env=env)
-            self.write("peak", threads=threads, macs_per_second=rate,
-                       method=f"numpy float32 matmul {self.args.matmul_size}x{self.args.matmul_size}, best of 5")
-            print(f"peak {threads} thread(s): {rate / 1e9:.1f} GMAC/s", flush=True)
+    def invocations(self, size: int) -> tuple[int, int]:
+        """Rounds and invocations per round at ``size``: ``--runs`` at 32x32, fewer in proportion to pixels."""
+        invocations = max(self.args.min_runs, round(self.args.runs * (32 / size) ** 2))
+        rounds = min(self.args.rounds, invocations)
+        return rounds, -(-invocations // rounds)
 
-    def export_group(self, model_name: str, width: float, precisions: tuple[str, ...]) -> dict:
-        """Export every network at one width; returns ``(network, precision) -> (path, model)``."""
+    def peak(self) -> None:
+        """The engine's own best multiply-accumulate rate, per precision and thread count: large 3x3
+        convolutions exported and timed like the networks (the best invocation counts)."""
+        import keras
+
         from netsplit.export import export
 
-        exported = {}
-        for network in self.networks:
-            model = network.build(model_name, width_multiplier=width)
-            for precision in precisions:
-                path = self.folder / f"{model_name}-{width:g}-{network.name.replace(' ', '_')}-{precision}.tflite"
-                export(model, path, precision, self.calibration if precision == "int8" else None,
-                       lowering=self.args.lowering)
-                exported[(network.name, precision)] = (path, model)
-                self.write("size", model=model_name, network=network.name, width_multiplier=width,
-                           precision=precision, bytes=path.stat().st_size)
+        for channels, size in self.args.peak_convs:
+            inputs = keras.Input((size, size, channels))
+            conv = keras.Model(inputs, keras.layers.Conv2D(channels, 3, padding="same", use_bias=False)(inputs))
+            sample = np.random.default_rng(1).normal(size=(8, size, size, channels)).astype(np.float32)
+            entries = [[precision, str(export(conv, self.folder / f"peak-{channels}-{size}-{precision}.tflite", precision,
+                                              sample if precision == "int8" else None)), threads]
+                       for precision in ("float32", "int8") for threads in self.args.threads]
+            results = _in_fresh_process("time_group", entries, size, 5, 3, 2, self.args.kernels, channels)
+            macs = size * size * 9 * channels * channels
+            for result in results:
+                rate = macs / result["min_ms"] * 1e3
+                self.write("peak", engine=self.engine, precision=result["name"], threads=result["threads"],
+                           macs_per_second=rate, load_1min=os.getloadavg()[0],
+                           method=f"LiteRT 3x3 convolution, {channels} channels at {size}x{size}, best of {result['runs']}")
+                print(f"peak {result['name']:>7} {result['threads']}t, {channels} channels at {size}px: "
+                      f"{rate / 1e9:.1f} GMAC/s", flush=True)
+        rate = _in_fresh_process("bandwidth_here", self.args.bandwidth_mib, 5)
+        self.write("bandwidth", bytes_per_second=rate, method=f"numpy copy of {self.args.bandwidth_mib} MiB, best of 5")
+        print(f"memory bandwidth: {rate / 1e9:.1f} GB/s", flush=True)
+
+    def candidates(self, model_name: str, width: float) -> list:
+        """The timed networks at ``width``, with each study control's unsplit network thinned to its MACs."""
+        from netsplit.study import thin_controls
+
+        controls = thin_controls(model_name, self.networks, width, (32, 32, 3))
+        return self.networks + [control for control in controls if control.name.startswith("thin: MACs")]
+
+    def lowering(self, model, precision: str, size: int, threads: int):
+        """The lowering asked for; with ``measured``, each block's form timed fastest at this size, precision and
+        thread count (float16 weights run in float32 on this engine, so they take float32's choice)."""
+        from netsplit.export import measured_lowerings
+
+        if self.args.lowering != "measured":
+            return self.args.lowering
+        timed = "float32" if precision == "float16" else precision
+        return measured_lowerings(model, timed, size, threads, self.args.lowering_runs)
+
+    def export_group(self, model_name: str, width: float, sizes: list[int]) -> dict:
+        """Export every network at one width in every precision; returns ``(network, precision, size, threads) ->
+        (path, model, lowering)``, one file per distinct lowering."""
+        from netsplit.export import export
+
+        exported, files = {}, {}
+        for network in self.candidates(model_name, width):
+            model = network.build(model_name, width_multiplier=width, input_shape=(32, 32, 3))
+            for precision in PRECISIONS:
+                for size in sizes:
+                    for threads in self.args.threads:
+                        lowering = self.lowering(model, precision, size, threads)
+                        key = (network.name, precision, json.dumps(lowering, sort_keys=True))
+                        if key not in files:
+                            path = self.folder / f"{model_name}-{width:g}-{network.name}-{precision}-{len(files)}.tflite"
+                            files[key] = export(model, path.with_name(path.name.replace(" ", "_").replace(":", "")),
+                                                precision, self.calibration if precision == "int8" else None,
+                                                lowering=lowering)
+                            if len([k for k in files if k[:2] == key[:2]]) == 1:
+                                self.write("size", model=model_name, network=network.name, width_multiplier=width,
+                                           precision=precision, bytes=files[key].stat().st_size)
+                        exported[(network.name, precision, size, threads)] = (files[key], model, lowering)
         return exported
 
     def latency(self, model_name: str, width: float, exported: dict, sizes: list[int]) -> None:
+        """Time each size's networks in one fresh process, interleaved; a disturbed group (:func:`disturbed`) is
+        timed once more, and its records say whether it was disturbed still."""
         from netsplit.complexity import analyse, total
+        from netsplit.study.inference import disturbed
 
         for size in sizes:
-            precisions = sorted({p for _, p in exported}) if size == min(sizes) else ["float32"]
-            paths = {f"{name}|{p}": str(path) for (name, p), (path, _) in exported.items() if p in precisions}
-            invocations = max(self.args.min_runs, round(self.args.runs * (32 / size) ** 2))
-            rounds = min(self.args.rounds, invocations)
-            runs = -(-invocations // rounds)
-            load = os.getloadavg()[0]
-            results = _in_fresh_process("time_group", paths, self.args.threads, size, rounds, runs,
-                                        self.warmup(size), self.args.kernels)
+            entries = [[f"{name}|{precision}", str(path), threads]
+                       for (name, precision, at, threads), (path, _, _) in exported.items() if at == size]
+            for attempt in (1, 2):
+                load = os.getloadavg()[0]
+                results = _in_fresh_process("time_group", entries, size, *self.invocations(size), self.warmup(size),
+                                            self.args.kernels)
+                noisy = disturbed(results, load, os.cpu_count())
+                if not noisy or attempt == 2:
+                    break
+                print(f"{model_name} x{width:g} {size}px: disturbed (load {load:.1f}), timed again", flush=True)
             for result in results:
                 name, precision = result.pop("name").split("|")
-                cost = total(analyse(exported[(name, precision)][1], size))
+                path, model, lowering = exported[(name, precision, size, result["threads"])]
+                cost = total(analyse(model, size))
                 self.write("latency", engine=self.engine, model=model_name, network=name, width_multiplier=width,
                            input_size=size, precision=precision, macs=cost.macs, params=cost.params,
-                           load_1min=load, **result)
+                           bytes=path.stat().st_size, load_1min=load, disturbed=noisy, attempt=attempt,
+                           chosen_lowering=lowering, **result)
             self.print_ratios([self.engine], model_name, width, size)
 
     def print_ratios(self, engines: list[str], model_name: str, width: float, size: int) -> None:
@@ -214,11 +271,11 @@ class Benchmark:
         from netsplit.complexity import analyse, total
 
         image = np.random.default_rng(0).normal(size=(1, 32, 32, 3)).astype(np.float32)
+        models = {name: model for (name, precision, _, _), (_, model, _) in exported.items() if precision == "float32"}
         calls = {}
-        for (name, precision), (_, model) in exported.items():
-            if precision == "float32":
-                graph = tf.function(lambda x, model=model: model(x, training=False))
-                calls[(name, "tensorflow")] = lambda graph=graph: graph(image).numpy()
+        for name, model in models.items():
+            graph = tf.function(lambda x, model=model: model(x, training=False))
+            calls[(name, "tensorflow")] = lambda graph=graph: graph(image).numpy()
         for call in calls.values():
             for _ in range(self.args.warmup):
                 call()
@@ -232,21 +289,22 @@ class Benchmark:
                     calls[key]()
                     samples[key].append(time.perf_counter() - start)
         for (name, engine), seconds in samples.items():
-            model = exported[(name, "float32")][1]
-            cost = total(analyse(model, 32))
+            cost = total(analyse(models[name], 32))
             self.write("latency", engine=engine, model=model_name, network=name, width_multiplier=width, input_size=32,
                        precision="float32", macs=cost.macs, params=cost.params, load_1min=os.getloadavg()[0],
                        **_summary({"threads": max(self.args.threads)}, seconds))
         self.print_ratios(["tensorflow"], model_name, width, 32)
 
     def memory(self, model_name: str, exported: dict) -> None:
+        """Each float32 network's memory in a fresh process (the file timed at the smallest size)."""
+        threads, smallest = max(self.args.threads), min(key[2] for key in exported)
+        files = {name: path for (name, precision, size, count), (path, _, _) in exported.items()
+                 if precision == "float32" and count == threads and size == smallest}
         for size in self.args.memory_sizes:
-            for (name, precision), (path, _) in exported.items():
-                if precision != "float32":
-                    continue
-                result = _in_fresh_process("memory_here", str(path), size, max(self.args.threads), self.args.kernels)
-                self.write("memory", model=model_name, network=name, input_size=size, precision=precision,
-                           threads=max(self.args.threads), **result)
+            for name, path in files.items():
+                result = _in_fresh_process("memory_here", str(path), size, threads, self.args.kernels)
+                self.write("memory", model=model_name, network=name, input_size=size, precision="float32",
+                           threads=threads, **result)
                 print(f"memory {model_name} {name:>13} {size}px: peak {result['peak_rss_bytes'] / 2**20:.0f} MiB, "
                       f"engine {result['engine_peak_bytes'] / 2**20:.0f} MiB", flush=True)
 
@@ -257,17 +315,15 @@ class Benchmark:
 
         from netsplit.export import export
 
-        paths = {}
+        entries = []
         for groups in (1, 4, 8):
             inputs = keras.Input((32, 32, 64))
             layer = keras.layers.Conv2D(64, 3, padding="same", groups=groups, use_bias=False)
             path = self.folder / f"conv64-groups{groups}.tflite"
-            paths[str(groups)] = str(export(keras.Model(inputs, layer(inputs)), path))
+            entries.append([str(groups), str(export(keras.Model(inputs, layer(inputs)), path)), 1])
         for size in sizes:
-            invocations = max(self.args.min_runs, round(self.args.runs * (32 / size) ** 2))
-            rounds = min(self.args.rounds, invocations)
-            results = _in_fresh_process("time_group", paths, [1], size, rounds, -(-invocations // rounds),
-                                        self.warmup(size), self.args.kernels, 64)
+            results = _in_fresh_process("time_group", entries, size, *self.invocations(size), self.warmup(size),
+                                        self.args.kernels, 64)
             for result in results:
                 groups = int(result.pop("name"))
                 macs = size * size * 9 * 64 * 64 // groups
@@ -307,21 +363,26 @@ class Benchmark:
 
 
 def main() -> None:
+    from netsplit.study import STUDY_WIDTHS
     from netsplit.study.inference import NETWORKS  # imports TensorFlow: not at the top, for the timing processes
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="vgg16,resnet18")
     parser.add_argument("--networks", default=",".join(n.name for n in NETWORKS), help="comma-separated")
-    parser.add_argument("--widths", default="0.25,0.5,1", help="width multipliers, timed at the smallest size")
-    parser.add_argument("--sizes", default="32,128,256,512", help="input sizes at full width")
-    parser.add_argument("--memory-sizes", default="128,256,512")
+    parser.add_argument("--widths", default="study,1",
+                        help="width multipliers; study: the width each model's study trains at (VGG16 1/4, ResNet18 1/8)")
+    parser.add_argument("--sizes", default="32,224", help="input sizes, at every width and precision")
+    parser.add_argument("--memory-sizes", default="128,256,512", help="input sizes of the memory measurement (full width)")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds")
     parser.add_argument("--runs", type=int, default=200, help="invocations at 32x32, fewer in proportion to pixels")
-    parser.add_argument("--min-runs", type=int, default=5, help="invocations at the largest sizes")
-    parser.add_argument("--tf-runs", type=int, default=8, help="TensorFlow and Keras calls per round")
+    parser.add_argument("--min-runs", type=int, default=10, help="invocations at the largest sizes")
+    parser.add_argument("--tf-runs", type=int, default=8, help="TensorFlow calls per round")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--matmul-size", type=int, default=4096)
+    parser.add_argument("--peak-convs", default="256@56,128@112",
+                        help="the engine's peak: 3x3 convolutions of CHANNELS@SIZE, comma-separated")
+    parser.add_argument("--bandwidth-mib", type=int, default=512, help="array copied to measure memory bandwidth")
+    parser.add_argument("--lowering-runs", type=int, default=30, help="invocations per form when a lowering is measured")
     parser.add_argument("--train-size", type=int, default=8000)
     parser.add_argument("--test-size", type=int, default=None, help="default: the whole test set")
     parser.add_argument("--epochs", type=int, default=3)
@@ -329,25 +390,26 @@ def main() -> None:
     parser.add_argument("--calibration-images", type=int, default=200)
     parser.add_argument("--kernels", default="xnnpack", choices=("xnnpack", "builtin"),
                         help="LiteRT's XNNPACK delegate (its default) or its own kernels")
-    parser.add_argument("--lowering", default="grouped", choices=("grouped", "masked", "branches", "branchwise", "measured"),
+    parser.add_argument("--lowering", default="measured", choices=("grouped", "masked", "branches", "branchwise", "measured"),
                         help="how split blocks are exported (see netsplit.export.convert); measured: each block in "
-                             "the form timed fastest here")
+                             "the form timed fastest here, at each size, precision and thread count")
     parser.add_argument("--data-path", default=None, help="Fashion-MNIST folder")
     parser.add_argument("--quick", action="store_true", help="a small, fast run that checks the script")
     parser.add_argument("--out", default="results/inference-cpu.jsonl")
     args = parser.parse_args()
     if args.quick:
-        args.models, args.widths, args.sizes, args.memory_sizes = "vgg16", "0.125", "32,64", "64"
-        args.rounds, args.runs, args.min_runs, args.tf_runs, args.warmup, args.matmul_size = 2, 8, 2, 2, 1, 512
+        args.models, args.widths, args.sizes, args.memory_sizes, args.threads = "vgg16", "0.125", "32,64", "64", "1"
+        args.rounds, args.runs, args.min_runs, args.tf_runs, args.warmup = 2, 8, 2, 2, 1
+        args.peak_convs, args.bandwidth_mib, args.lowering_runs = "32@32", 16, 2
         args.train_size, args.test_size, args.epochs, args.calibration_images = 300, 200, 1, 50
-        args.networks = "baseline,naive split"
+        args.networks = "baseline,proposed_I,naive split"
     args.networks = args.networks.split(",")
     unknown = set(args.networks) - {n.name for n in NETWORKS}
     if unknown:
         parser.error(f"unknown network(s) {sorted(unknown)}; valid: {', '.join(n.name for n in NETWORKS)}")
     args.threads = [int(t) for t in args.threads.split(",")]
     args.memory_sizes = [int(s) for s in args.memory_sizes.split(",")]
-    widths = sorted(float(w) for w in args.widths.split(","))
+    args.peak_convs = [tuple(int(n) for n in conv.split("@")) for conv in args.peak_convs.split(",")]
     sizes = sorted(int(s) for s in args.sizes.split(","))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -363,12 +425,11 @@ def main() -> None:
                     cpus=os.cpu_count(), arguments=vars(args), **provenance())
         bench.peak()
         for model_name in args.models.split(","):
+            widths = sorted({STUDY_WIDTHS[model_name] if w == "study" else float(w) for w in args.widths.split(",")})
             for width in widths:
-                full = width == widths[-1]
-                precisions = ("float32", "float16", "int8") if full else ("float32",)
-                exported = bench.export_group(model_name, width, precisions)
-                bench.latency(model_name, width, exported, sizes if full else sizes[:1])
-                if full:
+                exported = bench.export_group(model_name, width, sizes)
+                bench.latency(model_name, width, exported, sizes)
+                if width == widths[-1]:
                     bench.tensorflow(model_name, width, exported)
                     bench.memory(model_name, exported)
         bench.layers(sizes)

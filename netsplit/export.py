@@ -105,8 +105,8 @@ def convert(
 
 def measured_lowerings(model: keras.Model, precision: str = "float32", input_size: int | None = None,
                        threads: int = 1, runs: int = 30) -> dict[str, str]:
-    """The lowering the engine runs fastest here for each split block of ``model``: the block with its fusion,
-    alone, converted in every form at ``precision`` and timed on ``threads`` threads (median of ``runs``
+    """The lowering the engine runs fastest here for each split block of ``model``: the block with the layer
+    that closes it (its fusion, if any), alone, converted in every form at ``precision`` and timed on ``threads`` threads (median of ``runs``
     invocations, forms interleaved), at the block's own input size (at a square ``input_size``, if given).
 
     >>> from netsplit.models import split_model
@@ -122,14 +122,15 @@ def measured_lowerings(model: keras.Model, precision: str = "float32", input_siz
         shape = (input_size, input_size, shape[-1])
     chosen = {}
     for item in chain(model):
-        if isinstance(item, Stage) and item.fusion is not None:
-            key = (json.dumps([item.block.get_config(), item.fusion.get_config()], sort_keys=True, default=str),
+        if isinstance(item, Stage) and item.block.factor > 1:
+            configs = [(layer.__class__, layer.get_config()) for layer in item.layers]
+            key = (json.dumps([config for _, config in configs], sort_keys=True, default=str),
                    shape, precision, threads, runs)
             if key not in _FASTEST:  # one block timed once per process, whichever network holds it
-                inputs = keras.Input(shape)
-                alone = keras.Model(inputs, item.fusion.__class__.from_config(item.fusion.get_config())(
-                    item.block.__class__.from_config(item.block.get_config())(inputs)))
-                _FASTEST[key] = _fastest(alone, precision, threads, runs)
+                inputs = x = keras.Input(shape)
+                for kind, config in configs:
+                    x = kind.from_config(config)(x)
+                _FASTEST[key] = _fastest(keras.Model(inputs, x), precision, threads, runs)
             chosen[item.name] = _FASTEST[key]
         for layer in layers_of(item):
             shape = tuple(int(d) for d in layer.compute_output_shape((1, *shape))[1:])

@@ -209,6 +209,8 @@ def test_a_block_is_timed_once_whichever_network_holds_it(monkeypatch):
     assert timed == [("block1", "float32", 1), ("block2", "float32", 1), ("block2", "float32", 1)], "block1 again: not timed"
     export.measured_lowerings(first, "int8", threads=2)
     assert timed[3:] == [("block1", "int8", 2), ("block2", "int8", 2)], "another precision or thread count: timed"
+    naive = build_model("vgg16", "naive", factor=4, width_multiplier=0.125, input_shape=(32, 32, 1))
+    assert export.measured_lowerings(naive) == {"branches": "masked"}, "a split block without a fusion has its form too"
 
 
 def test_a_branchwise_export_runs_each_branch_to_its_pooled_output_before_the_next():

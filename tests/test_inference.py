@@ -16,15 +16,18 @@ from netsplit.study.inference import (
     memory_table,
     read_results,
     size_table,
+    with_bound,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = {
     "run": {"date", "device", "versions", "git_commit", "load_at_start", "interpreter"},
-    "peak": {"threads", "macs_per_second", "method"},
+    "peak": {"engine", "precision", "threads", "macs_per_second", "method", "load_1min"},
+    "bandwidth": {"bytes_per_second", "method"},
     "size": {"model", "network", "precision", "bytes"},
     "latency": {"engine", "model", "network", "width_multiplier", "input_size", "threads", "precision", "macs",
                 "median_ms", "p10_ms", "p90_ms", "runs", "load_1min"},
+    "litert": {"bytes", "disturbed", "attempt", "chosen_lowering"},
     "memory": {"model", "network", "input_size", "peak_rss_bytes", "engine_peak_bytes", "invoke_growth_bytes"},
     "layer": {"groups", "input_size", "macs", "macs_per_second", "median_ms"},
     "accuracy": {"model", "network", "precision", "accuracy", "dataset", "test_size"},
@@ -53,17 +56,27 @@ def test_quick_benchmark_writes_well_formed_records(tmp_path, fashion_dir):
     assert records[0]["kind"] == "run" and records[-1]["kind"] == "end"
     for record in records:
         assert FIELDS[record["kind"]] <= set(record), record
+    litert = [r for r in records if r["kind"] == "latency" and r["engine"] == "litert-xnnpack"]
+    assert all(FIELDS["litert"] <= set(r) for r in litert)
     assert {r["engine"] for r in records if r["kind"] == "latency"} == {"litert-xnnpack", "tensorflow"}
+    chosen = {(r["network"], r["precision"], r["input_size"]): r["chosen_lowering"] for r in litert}
+    assert set(chosen["proposed_I", "int8", 64]) == {f"block{i}" for i in range(1, 6)}, "each block measured"
+    assert chosen["naive split", "float16", 32] == chosen["naive split", "float32", 32], "float16 runs as float32"
+    assert {(r["precision"], r["threads"]) for r in records if r["kind"] == "peak"} == {("float32", 1), ("int8", 1)}
     assert all(0 < r["p10_ms"] <= r["median_ms"] <= r["p90_ms"] for r in records if r["kind"] == "latency")
     frame = read_results(out)
     ratios = latency_ratios(frame)
-    assert set(ratios["network"]) == {"baseline", "naive split"}, "the quick run times two networks"
+    assert set(ratios["network"]) == {"baseline", "proposed_I", "naive split", "thin: MACs of proposed_I"}
     assert (ratios.query("network == 'baseline'")["MACs ratio"] == 1).all()
     assert ratios.query("network == 'naive split'")["MACs ratio"].max() < 0.5
-    assert size_table(frame).shape == (2, 3)
+    thin = ratios.query("network == 'thin: MACs of proposed_I'")["MACs ratio"]
+    assert abs(thin.mean() - ratios.query("network == 'proposed_I'")["MACs ratio"].mean()) < 0.05, "thinned to its MACs"
+    bound = with_bound(ratios, frame)
+    assert (bound["bound ms"] > 0).all() and set(bound["bound by"]) <= {"MACs", "bytes"}
+    assert size_table(frame).shape == (4, 3)
     assert set(accuracy_table(frame).columns) == {"keras", "float32", "float16", "int8"}
     memory = memory_table(frame)
-    assert (memory["engine peak MiB"] > 0).all() and len(memory) == 2
+    assert (memory["engine peak MiB"] > 0).all() and len(memory) == 4
     assert layer_rates(frame).shape == (3, 2), "1, 4 and 8 groups at 32 and 64 pixels"
 
 

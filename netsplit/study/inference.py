@@ -87,17 +87,38 @@ def quotient_display(table: pd.DataFrame):
     return table.style.format("{:.2f}").map(lambda v: "" if v <= TARGET else "color: #b00; font-weight: bold")
 
 
-def peak_rates(records: pd.DataFrame) -> dict[int, float]:
-    """The measured peak multiply-accumulate rate (MACs per second) of this CPU, by thread count."""
+SPREAD_LIMIT = 1.3
+"""A network whose 90th-percentile latency lies more than this multiple above its 10th was disturbed."""
+
+
+def disturbed(results: list[dict], load: float, cores: int) -> bool:
+    """One noise rule for passes and misses alike: a group of networks timed together was disturbed when the
+    load average exceeded the cores, or some network's p90 latency lies more than :data:`SPREAD_LIMIT` above its p10."""
+    return load > cores or any(r["p90_ms"] > SPREAD_LIMIT * r["p10_ms"] for r in results)
+
+
+def peak_rates(records: pd.DataFrame) -> pd.Series:
+    """The engine's best measured multiply-accumulate rate (MACs per second), by precision and thread count."""
     peak = _kind(records, "peak")
-    return {int(row.threads): float(row.macs_per_second) for row in peak.itertuples()}
+    if "precision" not in peak:  # measured once, in float32, before precisions were told apart
+        peak = peak.assign(precision="float32")
+    return peak.astype({"threads": int}).groupby(["precision", "threads"])["macs_per_second"].max()
 
 
 def with_bound(latency: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
-    """Latency rows with the physical bound (MACs at the peak rate, ms) and the share of peak reached."""
+    """Latency rows with their bound: the longer of the MACs at the engine's peak rate (for the precision, float16
+    weights running in float32, and thread count) and the file's bytes at the measured memory bandwidth (ms),
+    and the share of that bound the network reached."""
     rates = peak_rates(records)
-    bound = latency["macs"] / latency["threads"].map(rates) * 1e3
-    return latency.assign(**{"bound ms": bound, "share of peak": bound / latency["median_ms"]})
+    timed = latency["precision"].replace("float16", "float32")
+    rate = [rates.get((precision, threads), float("nan")) for precision, threads in zip(timed, latency["threads"])]
+    compute = latency["macs"] / pd.Series(rate, index=latency.index) * 1e3
+    bandwidth = _kind(records, "bandwidth")
+    moved = latency["bytes"] / bandwidth["bytes_per_second"].max() * 1e3 if "bytes" in latency and not bandwidth.empty \
+        else compute * 0
+    bound = pd.concat([compute, moved], axis=1).max(axis=1)
+    return latency.assign(**{"bound ms": bound, "share of bound": bound / latency["median_ms"],
+                             "bound by": (compute >= moved).map({True: "MACs", False: "bytes"})})
 
 
 def size_table(records: pd.DataFrame) -> pd.DataFrame:
