@@ -382,7 +382,7 @@ def main() -> None:
     parser.add_argument("--peak-convs", default="256@56,128@112",
                         help="the engine's peak: 3x3 convolutions of CHANNELS@SIZE, comma-separated")
     parser.add_argument("--bandwidth-mib", type=int, default=512, help="array copied to measure memory bandwidth")
-    parser.add_argument("--lowering-runs", type=int, default=30, help="invocations per form when a lowering is measured")
+    parser.add_argument("--lowering-runs", type=int, default=20, help="invocations per form when a lowering is measured")
     parser.add_argument("--train-size", type=int, default=8000)
     parser.add_argument("--test-size", type=int, default=None, help="default: the whole test set")
     parser.add_argument("--epochs", type=int, default=3)

@@ -198,10 +198,13 @@ def test_a_measured_lowering_picks_a_form_per_block_and_computes_the_same_functi
 def test_a_block_is_timed_once_whichever_network_holds_it(monkeypatch):
     import netsplit.export as export
 
-    timed = []
+    timed, converted = [], []
+    monkeypatch.setattr(export, "_FORMS", {})
     monkeypatch.setattr(export, "_FASTEST", {})
-    monkeypatch.setattr(export, "_fastest", lambda block, precision, threads, runs: timed.append(
-        (block.layers[1].name, precision, threads)) or "masked")
+    monkeypatch.setattr(export, "_forms", lambda block, precision: converted.append(precision) or {
+        "name": block.layers[1].name, "precision": precision})
+    monkeypatch.setattr(export, "_fastest", lambda forms, threads, runs: timed.append(
+        (forms["name"], forms["precision"], threads)) or "masked")
     first = split_model("vgg16", (8, 2, 1, 1, 1), width_multiplier=0.125, input_shape=(32, 32, 1))
     second = split_model("vgg16", (8, 4, 1, 1, 1), width_multiplier=0.125, input_shape=(32, 32, 1))
     assert export.measured_lowerings(first) == {"block1": "masked", "block2": "masked"}
@@ -209,6 +212,8 @@ def test_a_block_is_timed_once_whichever_network_holds_it(monkeypatch):
     assert timed == [("block1", "float32", 1), ("block2", "float32", 1), ("block2", "float32", 1)], "block1 again: not timed"
     export.measured_lowerings(first, "int8", threads=2)
     assert timed[3:] == [("block1", "int8", 2), ("block2", "int8", 2)], "another precision or thread count: timed"
+    export.measured_lowerings(first, "int8", threads=1)
+    assert len(timed) == 7 and converted == ["float32"] * 3 + ["int8"] * 2, "converted once per precision"
     naive = build_model("vgg16", "naive", factor=4, width_multiplier=0.125, input_shape=(32, 32, 1))
     assert export.measured_lowerings(naive) == {"branches": "masked"}, "a split block without a fusion has its form too"
 
