@@ -155,6 +155,18 @@ def notebook_parameters(profile: str, notebook: str, declared: dict, dataset: st
     return {key: value for key, value in chosen.items() if key in declared}
 
 
+def chapter_parameters(chapter: str, profile: str | None = None) -> dict:
+    """Every parameter ``chapter`` runs with under ``profile`` (by default the one the book publishes, with its
+    data set): the notebook's defaults, then the profile's."""
+    profiles = load_profiles()
+    published = profiles["published"]
+    profile = profile or published["profile"]
+    check_profile(profile, profiles)
+    declared = declared_parameters(notebook_source(chapter))
+    dataset = published["dataset"] if profile == published["profile"] else None
+    return {**declared, **notebook_parameters(profile, chapter, declared, dataset, {}, profiles)}
+
+
 def default_output(profile: str, dataset: str | None, overrides: dict, profiles: dict) -> Path:
     """Where executed chapters go: ``book/`` only for the profile the book publishes, unchanged (``train``
     false only shows its records); any other run (a lesson, a new threshold) goes to

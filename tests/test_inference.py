@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from netsplit.study.inference import (
@@ -95,3 +96,44 @@ def test_the_chapter_lists_networks_in_table_2_order_and_selects_one_row_at_a_ti
         select(frame, network="naive split")
     html = quotient_display(pd.DataFrame({"time / MACs": [1.05, 1.3]})).to_html()
     assert html.count("font-weight: bold") == 1, "only the quotient above the target is marked"
+
+
+def latency_row(network, precision, median, size=32, threads=1, macs=100, spread=1.0, **fields):
+    return {"kind": "latency", "engine": "litert-xnnpack", "lowering": "measured", "model": "vgg16", "network": network,
+            "width_multiplier": 0.25, "input_size": size, "threads": threads, "precision": precision, "macs": macs,
+            "median_ms": median, "p10_ms": median / spread, "p90_ms": median * spread, **fields}
+
+
+def test_a_deployer_sees_each_choice_against_the_unsplit_float32_network():
+    from netsplit.study.inference import DEPLOYMENTS, deployment_table
+
+    rows = [latency_row("baseline", "float32", 10.0), latency_row("baseline", "int8", 4.0),
+            latency_row("proposed_I", "float32", 6.0), latency_row("proposed_I", "int8", 3.0),
+            latency_row("thin: MACs of proposed_I", "float32", 7.0), latency_row("thin: MACs of proposed_I", "int8", 2.0),
+            latency_row("baseline", "float32", 99.0, threads=2), latency_row("proposed_I", "float32", 33.0, threads=2)]
+    table = deployment_table(pd.DataFrame(rows), "vgg16", 0.25, pd.Series({"baseline": 92.6, "proposed_I": 92.0}))
+    assert list(table.index) == list(DEPLOYMENTS)
+    assert table["32px, 1t"].tolist() == [1.0, 0.4, 0.6, 0.3, 0.7, 0.2]
+    assert table.loc["split alone", "32px, 2t"] == pytest.approx(1 / 3) and pd.isna(table.loc["int8 alone", "32px, 2t"])
+    assert table["test accuracy % (float32)"].tolist()[:4] == [92.6, 92.6, 92.0, 92.0]
+    assert table["test accuracy % (float32)"].isna().tolist()[4:] == [True, True], "a control not trained: no number"
+
+
+def test_the_bound_is_the_longer_of_arithmetic_and_memory_traffic():
+    from netsplit.study.inference import disturbed, with_bound
+
+    records = pd.DataFrame([{"kind": "peak", "precision": "float32", "threads": 1, "macs_per_second": 1e9},
+                            {"kind": "peak", "precision": "float32", "threads": 1, "macs_per_second": 2e9},
+                            {"kind": "peak", "precision": "int8", "threads": 1, "macs_per_second": 8e9},
+                            {"kind": "bandwidth", "bytes_per_second": 1e9}])
+    latency = pd.DataFrame([latency_row("a", "float32", 10.0, macs=10_000_000, bytes=1_000_000),
+                            latency_row("a", "float16", 10.0, macs=10_000_000, bytes=1_000_000),
+                            latency_row("a", "int8", 10.0, macs=10_000_000, bytes=4_000_000)])
+    bound = with_bound(latency, records)
+    assert bound["bound ms"].tolist() == pytest.approx([5.0, 5.0, 4.0]), "the best peak; float16 runs as float32"
+    assert bound["bound by"].tolist() == ["MACs", "MACs", "bytes"]
+    assert bound["share of bound"].tolist() == pytest.approx([0.5, 0.5, 0.4])
+    quiet = [latency_row("a", "float32", 1.0, spread=1.1), latency_row("b", "float32", 1.0, spread=1.1)]
+    assert not disturbed(quiet, load=1.5, cores=2)
+    assert disturbed(quiet, load=2.5, cores=2), "busier than the cores"
+    assert disturbed([*quiet, latency_row("c", "float32", 1.0, spread=1.2)], load=0.1, cores=2), "p90/p10 = 1.44"

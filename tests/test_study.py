@@ -502,3 +502,15 @@ def test_the_study_widths_are_the_published_profiles():
     published = profiles[profiles["published"]["profile"]]
     assert STUDY_WIDTHS == {model: published[model].get("width_multiplier", published["all"]["width_multiplier"])
                             for model in MODEL_NETWORKS}
+
+
+def test_the_published_records_are_those_the_published_chapter_reads():
+    from netsplit.reproduce import chapter_parameters
+    from netsplit.study import published_records
+
+    parameters = chapter_parameters("vgg16")
+    assert (parameters["model"], parameters["profile"], parameters["width_multiplier"]) == ("vgg16", "cpu", 0.25)
+    records = published_records("vgg16")
+    assert {"baseline", "proposed_I", "thin: MACs of proposed_I"} <= {r.experiment for r in records}
+    assert {r.width_multiplier for r in records if r.experiment == "proposed_I"} == {0.25}
+    assert chapter_parameters("vgg16", "smoke")["width_multiplier"] == 0.125

@@ -170,3 +170,8 @@ def test_inference_is_faster_only_beyond_the_spread_of_the_runs():
     assert inference_verdict(_latency([(0.5, 0.45), (0.95, 0.85)])).verdict == "not settled"
     slower = inference_verdict(_latency([(0.5, 0.45), (1.3, 1.2)]))
     assert slower.verdict == "refuted" and "slower in 1" in slower.evidence
+    noisy = _latency([(0.5, 0.45), (1.3, 1.2)]).assign(disturbed=[False, False, True, True])
+    kept = inference_verdict(noisy)
+    assert kept.verdict == "confirmed" and "1 disturbed group(s) left out" in kept.evidence, "the same rule drops a miss"
+    noisy = _latency([(0.5, 0.45), (0.6, 0.55)]).assign(disturbed=[True, True, False, False])
+    assert "faster beyond the runs' spread in 1 of 1" in inference_verdict(noisy).evidence, "and a pass"

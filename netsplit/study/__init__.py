@@ -28,7 +28,7 @@ from netsplit.data import Dataset
 from netsplit.errors import InputError
 from netsplit.models import MODELS, PRESETS, build_model, split_model
 from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
-from netsplit.runtime import project_root  # noqa: F401  (notebooks find results/ through it)
+from netsplit.runtime import SOURCE_ROOT, project_root  # noqa: F401  (notebooks find results/ through it)
 from netsplit.search import BlockOutcome, SearchResult, outcome_rows, searched_records, selection_accuracy
 from netsplit.stages import stages
 from netsplit.train import TrainConfig, train_network
@@ -302,6 +302,16 @@ def train_networks(config: FinalConfig, networks: list[ComparisonNetwork], recor
 def _wanted(records: list[RunRecord], networks: list[ComparisonNetwork], config: FinalConfig) -> list[RunRecord]:
     wanted = {(n.name, tuple(n.split)) for n in networks}
     return [r for r in records if (r.experiment, tuple(r.split)) in wanted and r.seed in config.seed_range]
+
+
+def published_records(model: str) -> list[RunRecord]:
+    """The records of ``model``'s comparison networks and thin controls as the published book's chapter trained them."""
+    from netsplit.reproduce import chapter_parameters
+
+    parameters = chapter_parameters(model)
+    config = SearchConfig.from_options(parameters, others=True)
+    final = FinalConfig(config, epochs=parameters["final_epochs"], seeds=parameters["final_seeds"])
+    return RecordStore(final.records_path(SOURCE_ROOT / parameters["records_dir"]), final.hash).records
 
 
 def untrained(config: FinalConfig, networks: list[ComparisonNetwork], records: list[RunRecord]) -> list[str]:

@@ -121,6 +121,32 @@ def with_bound(latency: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
                              "bound by": (compute >= moved).map({True: "MACs", False: "bytes"})})
 
 
+DEPLOYED = {"vgg16": "proposed_I", "resnet18": "naive split"}
+"""Per model, the split whose unsplit network thinned to the same MACs the study trained and times."""
+
+DEPLOYMENTS = {"unsplit": ("baseline", "float32"), "int8 alone": ("baseline", "int8"), "split alone": ("split", "float32"),
+               "split + int8": ("split", "int8"), "thin, same MACs": ("thin", "float32"), "thin + int8": ("thin", "int8")}
+"""What a deployer can pick, as (network, precision): ``split`` is :data:`DEPLOYED`, ``thin`` its thinned twin."""
+
+
+def deployment_table(latency: pd.DataFrame, model: str, width: float, accuracy: pd.Series) -> pd.DataFrame:
+    """Each of :data:`DEPLOYMENTS` of ``model`` at ``width``: its latency over the unsplit float32 network's,
+    by input size and threads (measured in one group), and the test accuracy (%) ``accuracy`` gives its network."""
+    split = DEPLOYED[model]
+    studied = {"baseline": "baseline", "split": split, "thin": f"thin: MACs of {split}"}
+    names = {**studied, "split": network_label(model, split, next(n.split for n in NETWORKS if n.name == split))}
+    rows = latency[(latency["model"] == model) & (latency["width_multiplier"] == width)]
+    keys = ["input_size", "threads"]
+    base = rows[(rows["network"] == "baseline") & (rows["precision"] == "float32")].set_index(keys)["median_ms"]
+    table = {}
+    for label, (network, precision) in DEPLOYMENTS.items():
+        chosen = rows[(rows["network"] == names[network]) & (rows["precision"] == precision)].set_index(keys)
+        ratio = chosen["median_ms"] / base
+        table[label] = {f"{size}px, {threads}t": value for (size, threads), value in ratio.items()}
+        table[label]["test accuracy % (float32)"] = accuracy.get(studied[network], float("nan"))
+    return pd.DataFrame(table).T
+
+
 def size_table(records: pd.DataFrame) -> pd.DataFrame:
     """File size in MiB of each network's exported model at the largest width, one column per precision."""
     sizes = _kind(records, "size")

@@ -321,11 +321,15 @@ def memory_verdict(savings: pd.DataFrame | None) -> Verdict:
 
 def inference_verdict(latency: pd.DataFrame) -> Verdict:
     """The inference-speed claim from :func:`~netsplit.study.inference.latency_ratios` rows of one engine and
-    precision: :data:`PROPOSED_I` against the unsplit network of the same group. Faster counts where its median
+    precision: :data:`PROPOSED_I` against the unsplit network of the same group, groups timed while disturbed
+    left out. Faster counts where its median
     lies below the unsplit network's fastest tenth (``p10_ms``), slower where its fastest tenth lies above
     the unsplit median."""
     claim = "fewer operations make inference faster: a split network runs faster than the unsplit one"
     group = ["model", "width_multiplier", "input_size", "threads"]
+    noisy = latency["disturbed"].fillna(False).astype(bool) if "disturbed" in latency else latency["median_ms"] < 0
+    dropped = latency[noisy].groupby(group).ngroups
+    latency = latency[~noisy]  # one noise rule (study.inference.disturbed) for passes and misses alike
     split = latency[_proposed_i_rows(latency)].set_index(group)
     base = latency[latency["network"] == "baseline"].set_index(group).loc[split.index]
     faster, slower = split["median_ms"] < base["p10_ms"], split["p10_ms"] > base["median_ms"]
@@ -333,7 +337,7 @@ def inference_verdict(latency: pd.DataFrame) -> Verdict:
                 f"{split['latency ratio'].min():.2f} to {split['latency ratio'].max():.2f} for MACs ratios of "
                 f"{split['MACs ratio'].min():.2f} to {split['MACs ratio'].max():.2f}; faster beyond the runs' spread "
                 f"in {int(faster.sum())} of {len(split)} groups (model, width, input size, threads), slower in "
-                f"{int(slower.sum())}")
+                f"{int(slower.sum())}" + (f"; {dropped} disturbed group(s) left out" if dropped else ""))
     if faster.all():
         return Verdict("inference_speed", claim, "confirmed", evidence)
     return Verdict("inference_speed", claim, "refuted" if slower.any() else "not settled", evidence)
