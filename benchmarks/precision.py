@@ -19,10 +19,9 @@ from pathlib import Path
 
 import keras
 
-from benchmarks.train_speed import study_records
-from benchmarks.train_steps import ROOT, compiled, random_batch, results_file, step_times
+from benchmarks.train_steps import compiled, random_batch, results_file, step_times
 from netsplit.runtime import provenance
-from netsplit.study import STUDY_WIDTHS
+from netsplit.study import STUDY_WIDTHS, study_records
 
 SPLITS = {"baseline": None, "proposed_I": (8, 2, 2, 4, 4)}
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -47,7 +46,7 @@ def train_bfloat16() -> dict:
     from netsplit.models import split_model
     from netsplit.train import TrainConfig, train_network
 
-    float32 = [r for r in study_records(ROOT / "results") if r.model == "vgg16" and r.experiment == "baseline"]
+    float32 = [r for r in study_records() if r.model == "vgg16" and r.experiment == "baseline"]
     reference = float32[0]
     data = load_dataset("fashion_mnist", validation_size=reference.validation_size)
     build = partial(split_model, "vgg16", None, data.input_shape, width_multiplier=STUDY_WIDTHS["vgg16"])

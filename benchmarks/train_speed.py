@@ -25,27 +25,17 @@ from pathlib import Path
 
 import keras
 
-from benchmarks.train_steps import ROOT, compile_for_training, random_batch, results_file, step_times
+from benchmarks.train_steps import compile_for_training, random_batch, results_file, step_times
 from netsplit.complexity import analyse, total
 from netsplit.implementations import block_timings, timed_choices
-from netsplit.records import RunRecord, read_records
+from netsplit.records import RunRecord
 from netsplit.runtime import device_name, provenance
 from netsplit.stages import stages
-from netsplit.study import STUDY_WIDTHS, ComparisonNetwork, paper_networks
+from netsplit.study import STUDY_WIDTHS, ComparisonNetwork, paper_networks, study_records
 
 INPUT_SHAPE = (32, 32, 1)
-BENCHMARK_FILES = ("inference", "memory", "train-speed", "precision")
-"""The results/ files that hold benchmark results, not run records."""
-VALIDATION_SIZE = 5000
-"""The cpu profile is the profile that holds 5,000 training images out to decide on: its records are those."""
 TARGET, PROPOSED_I_TARGET, HOURS_TARGET = 1.0, 0.85, 8.0
 NOISY = 1.3
-
-
-def study_records(folder: Path) -> list[RunRecord]:
-    """Every run record of the cpu study (its searches, its comparison networks and the own network's search)."""
-    return [record for path in sorted(folder.glob("*.jsonl")) if not path.name.startswith(BENCHMARK_FILES)
-            for record in read_records(path) if record.validation_size == VALIDATION_SIZE]
 
 
 def network_of(record: RunRecord) -> ComparisonNetwork:
@@ -182,7 +172,7 @@ def main() -> None:
     parser.add_argument("--estimate", type=Path, default=None,
                         help="recompute the estimate of an earlier run's file from the records, without timing")
     args = parser.parse_args()
-    records = study_records(ROOT / "results")
+    records = study_records()
     if args.estimate:
         lines = [json.loads(line) for line in args.estimate.read_text().splitlines()]
         rows = [line for line in lines if line["kind"] == "step"]

@@ -514,3 +514,17 @@ def test_the_published_records_are_those_the_published_chapter_reads():
     assert {"baseline", "proposed_I", "thin: MACs of proposed_I"} <= {r.experiment for r in records}
     assert {r.width_multiplier for r in records if r.experiment == "proposed_I"} == {0.25}
     assert chapter_parameters("vgg16", "smoke")["width_multiplier"] == 0.125
+
+
+def test_the_studys_records_are_the_published_profiles_each_training_once(tmp_path):
+    from netsplit.records import RunRecord
+    from netsplit.study import cpu_hours, study_records
+
+    made = Oracle(SearchConfig(dataset="fashion_mnist"), {})(Job((1, 1, 1, 1, 1), 0, "baseline", 1, 1, 3))
+    kept = replace(made, validation_size=5000, train_seconds=3600.0)
+    lines = [kept, replace(kept, experiment="a copy"), replace(kept, seed=1), replace(kept, validation_size=0)]
+    (tmp_path / "vgg16-fashion_mnist-abc.jsonl").write_text("".join(r.to_json() + "\n" for r in lines))
+    (tmp_path / "inference-cpu.jsonl").write_text('{"kind": "run"}\n')
+    records = study_records(tmp_path)
+    assert len(records) == 2 and all(isinstance(r, RunRecord) for r in records), "a copy once, another profile never"
+    assert cpu_hours(records) == 2.0

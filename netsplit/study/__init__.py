@@ -27,7 +27,7 @@ from netsplit.config import SearchConfig, network_costs
 from netsplit.data import Dataset
 from netsplit.errors import InputError
 from netsplit.models import MODELS, PRESETS, build_model, split_model
-from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines
+from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines, read_records
 from netsplit.runtime import SOURCE_ROOT, project_root  # noqa: F401  (notebooks find results/ through it)
 from netsplit.search import BlockOutcome, SearchResult, outcome_rows, searched_records, selection_accuracy
 from netsplit.stages import stages
@@ -642,6 +642,18 @@ def chapter_records(*groups: Iterable[RunRecord]) -> list[RunRecord]:
             seen.add(key)
             unique.append(record)
     return unique
+
+
+def study_records(folder: str | Path | None = None) -> list[RunRecord]:
+    """Every network the published profile's chapters trained (searches, comparison networks, controls, the own
+    network's search), each training once, from the run records under ``folder`` (default: results/)."""
+    from netsplit.reproduce import chapter_parameters
+
+    parameters = chapter_parameters("vgg16")
+    folder = Path(folder or SOURCE_ROOT / parameters["records_dir"])
+    records = [record for path in sorted(folder.glob(f"*-{parameters['dataset']}-*.jsonl"))
+               for record in read_records(path)]
+    return chapter_records([r for r in records if r.validation_size == parameters["validation_size"]])
 
 
 def cpu_hours(records: Iterable[RunRecord]) -> float:
