@@ -6,8 +6,9 @@ pooled before the next begins, ``lowering="branchwise"``). Each runs once at eac
 process, on the XNNPACK delegate (LiteRT's default) and on LiteRT's own kernels, whose tensors its arena
 planner lays out in graph order. The figure is the process's peak resident memory (VmHWM) after
 loading, allocating and one invocation, less its resident memory once the engine's library is imported
-and before the model is loaded: weights, activations and the engine's workspace. Memory does not depend on the machine's load, so this may run beside other
-work; it times nothing.
+and before the model is loaded: weights, activations and the engine's workspace. Beside it, the median of
+three further invocations says what the order of execution costs in time; memory does not depend on the
+machine's load, time does, so run it on a quiet machine.
 
     python benchmarks/engine_memory.py --sizes 256,512,1024,2048 --out results/engine-memory-cpu.jsonl
 """
@@ -31,7 +32,7 @@ def peak_here(path: str, size: int, kernels: str) -> dict:
     """Load, allocate and invoke one exported model in this process; its memory before and at the peak."""
     import numpy as np
 
-    from netsplit.export import interpreter, interpreter_engine, process_memory
+    from netsplit.export import interpreter, interpreter_engine, process_memory, time_invokes
 
     interpreter_engine()  # imports the engine: its library is not the model's memory
     before = process_memory()
@@ -39,7 +40,9 @@ def peak_here(path: str, size: int, kernels: str) -> dict:
     engine.set_tensor(engine.get_input_details()[0]["index"], np.zeros((1, size, size, 3), "float32"))
     engine.invoke()
     after = process_memory()
-    return {"rss_before": before["VmRSS"], "peak": after["VmHWM"], "peak_mib": (after["VmHWM"] - before["VmRSS"]) / 2**20}
+    seconds = sorted(time_invokes(engine, 3))  # what the order of execution costs in time, once the memory is read
+    return {"rss_before": before["VmRSS"], "peak": after["VmHWM"], "peak_mib": (after["VmHWM"] - before["VmRSS"]) / 2**20,
+            "invoke_ms": seconds[1] * 1e3}
 
 
 def _in_fresh_process(path: str, size: int, kernels: str) -> dict:

@@ -1,18 +1,24 @@
 """Inference on LiteRT (XNNPACK, CPU): latency against MACs, file size, process memory, int8 accuracy.
 
-The paper's networks (baseline, proposed_I and II, naive and shared split; VGG16 and ResNet18) are
-exported with :mod:`netsplit.export` and timed at batch 1:
+The paper's networks (baseline, proposed_I and II, naive and shared split; VGG16 and ResNet18), and the
+unsplit network thinned to the MACs of each split the study controls, are exported with
+:mod:`netsplit.export` and timed at batch 1:
 
-- lowering: split blocks as grouped convolutions (``--lowering``; ``measured`` times every form of each
-  block on this engine and precision first, and keeps the fastest).
+- lowering: each split block in the form this engine runs fastest, timed block by block at each input
+  size, precision and thread count (``--lowering measured``, the default; float16 weights run in
+  float32 on XNNPACK and take float32's choice), or one form for all (``--lowering grouped`` ...).
+- widths and precisions: each model at the width its study trains (``study``) and at full width, in
+  float32, with float16 weights and in int8, at every ``--sizes``.
 - latency: each group of networks (one model, width and input size) runs in one fresh process that
-  imports no TensorFlow; all networks and thread counts are warmed up, then timed in interleaved,
-  shuffled rounds, so that machine noise hits all alike. Larger inputs resize the exported model's
-  input (the networks are fully convolutional).
-- TensorFlow (a ``tf.function`` of the model) on the same networks at 32x32,
-  interleaved the same way, with TensorFlow's default thread pools.
-- peak: this CPU's multiply-accumulate rate, measured with a large float32 matrix product in numpy
-  (OpenBLAS) on 1 and 2 threads: the physical bound of a network is its MACs over that rate.
+  imports no TensorFlow; all networks, precisions and thread counts are warmed up, then timed in
+  interleaved, shuffled rounds, so that machine noise hits all alike. Larger inputs resize the exported
+  model's input (the networks are fully convolutional). A group timed while disturbed
+  (:func:`netsplit.study.inference.disturbed`) is timed once more, and its records say whether it was still.
+- TensorFlow (a ``tf.function`` of the model) on the same networks at 32x32, interleaved the same way.
+- bound: the engine's own peak multiply-accumulate rate, the best of large 3x3 convolutions exported and
+  timed like the networks, in float32 and int8 on each thread count; the memory bandwidth, the best
+  copy of a large array in numpy. A network's bound is the longer of its MACs at the peak and its
+  file's bytes at the bandwidth.
 - size: the exported file per precision (int8 calibrated on random images: sizes and latency do not
   depend on the calibration data).
 - memory: each network in a fresh process; VmRSS before loading, VmHWM (peak resident set) after
@@ -21,9 +27,10 @@ exported with :mod:`netsplit.export` and timed at batch 1:
 - accuracy: the baseline and proposed_I trained briefly on Fashion-MNIST (narrow, a few epochs) and
   evaluated on the full test set in Keras and exported at each precision.
 
-Every line of ``--out`` is one JSON record with a ``kind``; the first (``run``) holds provenance.
+Every line of ``--out`` is one JSON record with a ``kind``; the first (``run``) holds provenance, the CPU's
+model, instruction-set flags, clock and cores among it. Run it on a quiet machine, never beside training.
 
-    python benchmarks/inference.py                      # about 15 minutes on 2 cores
+    python benchmarks/inference.py                      # about 40 minutes on 2 cores
     python benchmarks/inference.py --quick --out /tmp/inference.jsonl
     python benchmarks/inference.py --kernels builtin --lowering branchwise --out results/inference-cpu-builtin.jsonl
 """

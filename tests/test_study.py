@@ -481,17 +481,24 @@ def test_the_found_split_is_summed_up_or_said_to_be_missing():
 
 
 def test_engine_memory_is_read_per_kernels_against_the_unsplit_network(tmp_path):
-    from netsplit.study import engine_memory
+    from netsplit.study import engine_memory, engine_memory_note
 
     path = tmp_path / "engine.jsonl"
     rows = [{"model": "vgg16", "network": network, "kernels": kernels, "input size": 512, "peak_mib": mib}
             for network, kernels, mib in (("unsplit", "builtin", 200.0), ("split, branchwise", "builtin", 60.0),
+                                          ("split, grouped", "builtin", 190.0), ("split, grouped", "xnnpack", 95.0),
                                           ("unsplit", "xnnpack", 100.0), ("split, branchwise", "xnnpack", 350.0),
                                           ("unsplit", "xnnpack", 110.0))]  # a later measurement replaces an earlier
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     table = engine_memory(path)
     assert table.loc[("vgg16", "builtin", "split, branchwise"), ("vs unsplit", 512)] == pytest.approx(0.3)
     assert table.loc[("vgg16", "xnnpack", "split, branchwise"), ("vs unsplit", 512)] == pytest.approx(350 / 110)
+    assert "time vs unsplit" not in table, "measured before it was timed"
+    assert "own kernels" in engine_memory_note(table, 512) and "time" not in engine_memory_note(table, 512)
+    path.write_text("".join(json.dumps({**row, "invoke_ms": row["peak_mib"] / 10}) + "\n" for row in rows))
+    timed = engine_memory(path)
+    assert timed.loc[("vgg16", "builtin", "split, branchwise"), ("time vs unsplit", 512)] == pytest.approx(0.3)
+    assert "0.30x the unsplit network's memory (less) in 0.30x its time" in engine_memory_note(timed, 512)
     assert engine_memory(tmp_path / "none.jsonl").empty
 
 

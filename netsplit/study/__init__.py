@@ -744,14 +744,20 @@ def memory_savings(measured: pd.DataFrame) -> pd.DataFrame:
 def engine_memory(path: str | Path) -> pd.DataFrame:
     """The engine memory measurements (``benchmarks/engine_memory.py`` output): a row per model, network and
     kernels, a column per input size, the process's peak in MiB and, beside it, that peak over the unsplit
-    network's on the same kernels; empty where the file does not exist."""
+    network's on the same kernels, and (where it was timed) its invocation time over the unsplit network's;
+    empty where the file does not exist."""
     if not Path(path).exists():
         return pd.DataFrame()
     frame = pd.DataFrame(read_lines(path)).drop_duplicates(["model", "network", "kernels", "input size"], keep="last")
-    peaks = frame.pivot_table(index=["model", "kernels", "network"], columns="input size", values="peak_mib")
-    unsplit = peaks.xs("unsplit", level="network")
-    ratios = peaks / unsplit.reindex(peaks.index.droplevel("network")).to_numpy()
-    return pd.concat({"MiB": peaks, "vs unsplit": ratios}, axis=1)
+    def over_unsplit(value: str) -> pd.DataFrame:
+        table = frame.pivot_table(index=["model", "kernels", "network"], columns="input size", values=value)
+        return table / table.xs("unsplit", level="network").reindex(table.index.droplevel("network")).to_numpy()
+
+    parts = {"MiB": frame.pivot_table(index=["model", "kernels", "network"], columns="input size", values="peak_mib"),
+             "vs unsplit": over_unsplit("peak_mib")}
+    if "invoke_ms" in frame:
+        parts["time vs unsplit"] = over_unsplit("invoke_ms")
+    return pd.concat(parts, axis=1)
 
 
 def engine_memory_note(engine: pd.DataFrame, size: int, model: str = "vgg16") -> str:
@@ -764,6 +770,10 @@ def engine_memory_note(engine: pd.DataFrame, size: int, model: str = "vgg16") ->
     for kernels, name in (("builtin", "LiteRT's own kernels"), ("xnnpack", "the XNNPACK delegate, the default")):
         branchwise, grouped = ratio[kernels, "split, branchwise"], ratio[kernels, "split, grouped"]
         verdict = "less" if branchwise < 1 else "more"
+        timed = ("time vs unsplit", size) in engine.columns and pd.notna(
+            engine["time vs unsplit"][size].xs(model, level="model")[kernels, "split, branchwise"])
+        cost = (f" in {engine['time vs unsplit'][size].xs(model, level='model')[kernels, 'split, branchwise']:.2f}x its "
+                "time") if timed else ""
         parts.append(f"on {name}, the split run branch by branch holds {branchwise:.2f}x the unsplit network's "
-                     f"memory ({verdict}), as grouped convolutions {grouped:.2f}x")
+                     f"memory ({verdict}){cost}, as grouped convolutions {grouped:.2f}x")
     return f"At {size}x{size} pixels, for {model}: " + "; ".join(parts) + "."
