@@ -254,7 +254,7 @@ class Benchmark:
                 self.write("latency", engine=self.engine, model=model_name, network=name, width_multiplier=width,
                            input_size=size, precision=precision, macs=cost.macs, params=cost.params,
                            bytes=path.stat().st_size, load_1min=load, disturbed=noisy, attempt=attempt,
-                           chosen_lowering=lowering, **result)
+                           chosen_lowering=lowering if isinstance(lowering, dict) else {"every block": lowering}, **result)
             self.print_ratios([self.engine], model_name, width, size)
 
     def print_ratios(self, engines: list[str], model_name: str, width: float, size: int) -> None:
