@@ -535,3 +535,12 @@ def test_the_studys_records_are_the_published_profiles_each_training_once(tmp_pa
     records = study_records(tmp_path)
     assert len(records) == 2 and all(isinstance(r, RunRecord) for r in records), "a copy once, another profile never"
     assert cpu_hours(records) == 2.0
+
+
+def test_the_searches_agreement_is_told_from_their_paths():
+    from netsplit.study import paths_summary
+
+    paths = pd.DataFrame({"found split": ["4,4,2,6,8", "8,1,2,8,8", "4,4,2,6,8"], "accuracy %": [91.7, 92.01, None]})
+    assert paths_summary(paths, 92.63) == ("The 3 searches found 2 different splits; trained from scratch, they reach "
+                                           "91.70 to 92.01 % test accuracy, against 92.63 % for the unsplit network.")
+    assert paths_summary(paths[["found split"]].iloc[:2], 92.63) == "The 2 searches found 2 different splits.", "none trained"

@@ -361,6 +361,18 @@ def paths_table(results: dict[str, SearchResult], comparison: pd.DataFrame) -> p
     return pd.DataFrame(rows).set_index("search")
 
 
+def paths_summary(paths: pd.DataFrame, unsplit: float) -> str:
+    """How far the searches of a :func:`paths_table` agree: how many different splits they found and, for those
+    trained, the span of their test accuracy against ``unsplit``'s (%)."""
+    found = paths["found split"].nunique()
+    text = f"The {len(paths)} searches found {found} different split{'s' * (found > 1)}"
+    trained = paths["accuracy %"].dropna() if "accuracy %" in paths else pd.Series(dtype=float)
+    if not trained.empty:
+        text += (f"; trained from scratch, they reach {trained.min():.2f} to {trained.max():.2f} % test accuracy, "
+                 f"against {unsplit:.2f} % for the unsplit network")
+    return text + "."
+
+
 def paths_display(table: pd.DataFrame) -> Styler:
     """:func:`paths_table` as shown: factors as integers, accuracy to two decimals."""
     decimals = {column: 0 for column in table.columns if column.startswith("block ")}
