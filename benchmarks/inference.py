@@ -231,8 +231,8 @@ class Benchmark:
         return exported
 
     def latency(self, model_name: str, width: float, exported: dict, sizes: list[int]) -> None:
-        """Time each size's networks in one fresh process, interleaved; a disturbed group (:func:`disturbed`) is
-        timed once more, and its records say whether it was disturbed still."""
+        """Time each size's networks in one fresh process, interleaved; if the networks of some precision and thread
+        count were disturbed (:func:`disturbed`), all are timed once more, and the records say which were still."""
         from netsplit.complexity import analyse, total
         from netsplit.study.inference import disturbed
 
@@ -243,17 +243,21 @@ class Benchmark:
                 load = os.getloadavg()[0]
                 results = _in_fresh_process("time_group", entries, size, *self.invocations(size), self.warmup(size),
                                             self.args.kernels)
-                noisy = disturbed(results, load, os.cpu_count())
-                if not noisy or attempt == 2:
+                compared = {}
+                for result in results:  # the networks one ratio compares: same precision and threads
+                    compared.setdefault((result["name"].split("|")[1], result["threads"]), []).append(result)
+                noisy = {key: disturbed(group, load, os.cpu_count()) for key, group in compared.items()}
+                if not any(noisy.values()) or attempt == 2:
                     break
                 print(f"{model_name} x{width:g} {size}px: disturbed (load {load:.1f}), timed again", flush=True)
             for result in results:
                 name, precision = result.pop("name").split("|")
+                still = noisy[precision, result["threads"]]
                 path, model, lowering = exported[(name, precision, size, result["threads"])]
                 cost = total(analyse(model, size))
                 self.write("latency", engine=self.engine, model=model_name, network=name, width_multiplier=width,
                            input_size=size, precision=precision, macs=cost.macs, params=cost.params,
-                           bytes=path.stat().st_size, load_1min=load, disturbed=noisy, attempt=attempt,
+                           bytes=path.stat().st_size, load_1min=load, disturbed=still, attempt=attempt,
                            chosen_lowering=lowering if isinstance(lowering, dict) else {"every block": lowering}, **result)
             self.print_ratios([self.engine], model_name, width, size)
 

@@ -137,3 +137,15 @@ def test_the_bound_is_the_longer_of_arithmetic_and_memory_traffic():
     assert not disturbed(quiet, load=1.5, cores=2)
     assert disturbed(quiet, load=2.5, cores=2), "busier than the cores"
     assert disturbed([*quiet, latency_row("c", "float32", 1.0, spread=1.2)], load=0.1, cores=2), "p90/p10 = 1.44"
+
+
+def test_the_networks_a_ratio_compares_are_disturbed_together():
+    from netsplit.study.inference import mark_disturbed
+
+    rows = [latency_row("baseline", "float32", 1.0, spread=1.05), latency_row("proposed_I", "float32", 0.5, spread=1.2),
+            latency_row("baseline", "int8", 0.3, spread=1.05), latency_row("proposed_I", "int8", 0.2, spread=1.05)]
+    frame = pd.DataFrame(rows).assign(load_1min=0.5)
+    assert mark_disturbed(frame, cores=2).tolist() == [True, True, False, False], "p90/p10 = 1.44 in float32 only"
+    assert mark_disturbed(frame.assign(load_1min=2.5), cores=2).all(), "busier than the cores"
+    records = pd.concat([pd.DataFrame([{"kind": "run", "cpus": 2}]), frame])
+    assert latency_ratios(records)["disturbed"].tolist() == [True, True, False, False], "the chapter applies the same rule"

@@ -72,8 +72,11 @@ def latency_ratios(records: pd.DataFrame) -> pd.DataFrame:
     """Every network's median latency and MACs over the baseline's, measured in the same group, and
     their quotient (``time / MACs``; at most :data:`TARGET` meets the target)."""
     latency = _kind(records, "latency").astype({"threads": int, "input_size": int})
-    keys = ["engine", "lowering", "model", "width_multiplier", "input_size", "threads", "precision"]
-    base = latency[latency["network"] == "baseline"][keys + ["median_ms", "macs"]]
+    if "load_1min" in latency:
+        run = records[records["kind"] == "run"]
+        latency["disturbed"] = mark_disturbed(latency, int(run["cpus"].iloc[0]) if "cpus" in run else 2)
+    keys = ["engine", "lowering", *COMPARED]
+    base = latency[latency["network"] == "baseline"][keys + ["median_ms", "p10_ms", "macs"]]
     table = latency.merge(base, on=keys, suffixes=("", "_baseline"))
     table["latency ratio"] = table["median_ms"] / table["median_ms_baseline"]
     table["MACs ratio"] = table["macs"] / table["macs_baseline"]
@@ -91,10 +94,23 @@ SPREAD_LIMIT = 1.3
 """A network whose 90th-percentile latency lies more than this multiple above its 10th was disturbed."""
 
 
+COMPARED = ["model", "width_multiplier", "input_size", "threads", "precision"]
+"""What the networks a latency ratio compares share: they were timed together, interleaved."""
+
+
 def disturbed(results: list[dict], load: float, cores: int) -> bool:
-    """One noise rule for passes and misses alike: a group of networks timed together was disturbed when the
-    load average exceeded the cores, or some network's p90 latency lies more than :data:`SPREAD_LIMIT` above its p10."""
+    """One noise rule for passes and misses alike: networks compared with each other (:data:`COMPARED`) were
+    disturbed when the load average exceeded the cores, or some network's p90 latency lies more than
+    :data:`SPREAD_LIMIT` above its p10."""
     return load > cores or any(r["p90_ms"] > SPREAD_LIMIT * r["p10_ms"] for r in results)
+
+
+def mark_disturbed(latency: pd.DataFrame, cores: int) -> pd.Series:
+    """Per latency row, whether the networks it is compared with were disturbed (:func:`disturbed`)."""
+    keys = ["engine", *COMPARED]
+    flags = {key: disturbed(group.to_dict("records"), group["load_1min"].max(), cores)
+             for key, group in latency.groupby(keys)}
+    return pd.Series([flags[key] for key in zip(*(latency[k] for k in keys))], index=latency.index, dtype=bool)
 
 
 def peak_rates(records: pd.DataFrame) -> pd.Series:
