@@ -76,7 +76,7 @@ def latency_ratios(records: pd.DataFrame) -> pd.DataFrame:
         run = records[records["kind"] == "run"]
         latency["disturbed"] = mark_disturbed(latency, int(run["cpus"].iloc[0]) if "cpus" in run else 2)
     keys = ["engine", "lowering", *COMPARED]
-    base = latency[latency["network"] == "baseline"][keys + ["median_ms", "p10_ms", "macs"]]
+    base = latency[latency["network"] == "baseline"][keys + ["median_ms", "macs"]]
     table = latency.merge(base, on=keys, suffixes=("", "_baseline"))
     table["latency ratio"] = table["median_ms"] / table["median_ms_baseline"]
     table["MACs ratio"] = table["macs"] / table["macs_baseline"]
