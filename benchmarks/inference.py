@@ -32,6 +32,7 @@ model, instruction-set flags, clock and cores among it. Run it on a quiet machin
 
     python benchmarks/inference.py                      # about 40 minutes on 2 cores
     python benchmarks/inference.py --quick --out /tmp/inference.jsonl
+    python benchmarks/inference.py --models resnet18 --widths 1 --parts peak,latency   # added to the file
     python benchmarks/inference.py --kernels builtin --lowering branchwise --out results/inference-cpu-builtin.jsonl
 """
 
@@ -60,6 +61,8 @@ from netsplit.export import (
 
 ROOT = Path(__file__).resolve().parent.parent
 PRECISIONS = ("float32", "float16", "int8")
+PARTS = ("peak", "latency", "layers", "accuracy")
+"""What a run measures (``--parts``); a run of some parts adds its records to a file that holds the others'."""
 
 
 def _in_fresh_process(function: str, *arguments, env: dict | None = None) -> object:
@@ -231,10 +234,13 @@ class Benchmark:
         return exported
 
     def latency(self, model_name: str, width: float, exported: dict, sizes: list[int]) -> None:
-        """Time each size's networks in one fresh process, interleaved; if the networks of some precision and thread
-        count were disturbed (:func:`disturbed`), all are timed once more, and the records say which were still."""
+        """Time each size's networks in one fresh process, interleaved; if some networks compared with each other
+        were disturbed (:func:`~netsplit.study.inference.mark_disturbed`), all are timed once more, and the records
+        say which were still."""
+        import pandas as pd
+
         from netsplit.complexity import analyse, total
-        from netsplit.study.inference import disturbed
+        from netsplit.study.inference import mark_disturbed
 
         for size in sizes:
             entries = [[f"{name}|{precision}", str(path), threads]
@@ -243,22 +249,19 @@ class Benchmark:
                 load = os.getloadavg()[0]
                 results = _in_fresh_process("time_group", entries, size, *self.invocations(size), self.warmup(size),
                                             self.args.kernels)
-                compared = {}
-                for result in results:  # the networks one ratio compares: same precision and threads
-                    compared.setdefault((result["name"].split("|")[1], result["threads"]), []).append(result)
-                noisy = {key: disturbed(group, load, os.cpu_count()) for key, group in compared.items()}
-                if not any(noisy.values()) or attempt == 2:
+                rows = [{"engine": self.engine, "model": model_name, "network": name, "width_multiplier": width,
+                         "input_size": size, "precision": precision, "load_1min": load, **result}
+                        for result in results for name, precision in [result.pop("name").split("|")]]
+                still = mark_disturbed(pd.DataFrame(rows), os.cpu_count())
+                if not still.any() or attempt == 2:
                     break
                 print(f"{model_name} x{width:g} {size}px: disturbed (load {load:.1f}), timed again", flush=True)
-            for result in results:
-                name, precision = result.pop("name").split("|")
-                still = noisy[precision, result["threads"]]
-                path, model, lowering = exported[(name, precision, size, result["threads"])]
+            for row, disturbed in zip(rows, still):
+                path, model, lowering = exported[(row["network"], row["precision"], size, row["threads"])]
                 cost = total(analyse(model, size))
-                self.write("latency", engine=self.engine, model=model_name, network=name, width_multiplier=width,
-                           input_size=size, precision=precision, macs=cost.macs, params=cost.params,
-                           bytes=path.stat().st_size, load_1min=load, disturbed=still, attempt=attempt,
-                           chosen_lowering=lowering if isinstance(lowering, dict) else {"every block": lowering}, **result)
+                self.write("latency", **row, macs=cost.macs, params=cost.params, bytes=path.stat().st_size,
+                           disturbed=bool(disturbed), attempt=attempt,
+                           chosen_lowering=lowering if isinstance(lowering, dict) else {"every block": lowering})
             self.print_ratios([self.engine], model_name, width, size)
 
     def print_ratios(self, engines: list[str], model_name: str, width: float, size: int) -> None:
@@ -406,6 +409,9 @@ def main() -> None:
                              "the form timed fastest here, at each size, precision and thread count")
     parser.add_argument("--data-path", default=None, help="Fashion-MNIST folder")
     parser.add_argument("--quick", action="store_true", help="a small, fast run that checks the script")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help="what to measure, comma-separated: peak (and bandwidth), latency (with TensorFlow and "
+                             "memory), layers, accuracy")
     parser.add_argument("--out", default="results/inference-cpu.jsonl")
     args = parser.parse_args()
     if args.quick:
@@ -414,6 +420,9 @@ def main() -> None:
         args.peak_convs, args.bandwidth_mib, args.lowering_runs = "32@32", 16, 2
         args.train_size, args.test_size, args.epochs, args.calibration_images = 300, 200, 1, 50
         args.networks = "baseline,proposed_I,naive split"
+    args.parts = args.parts.split(",")
+    if set(args.parts) - set(PARTS):
+        parser.error(f"unknown part(s) {sorted(set(args.parts) - set(PARTS))}; valid: {', '.join(PARTS)}")
     args.networks = args.networks.split(",")
     unknown = set(args.networks) - {n.name for n in NETWORKS}
     if unknown:
@@ -434,8 +443,9 @@ def main() -> None:
         bench.write("run", date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                     interpreter=interpreter_engine(), engine_versions=_engine_versions(), load_at_start=list(os.getloadavg()), quick=args.quick,
                     cpus=os.cpu_count(), arguments=vars(args), **provenance())
-        bench.peak()
-        for model_name in args.models.split(","):
+        if "peak" in args.parts:
+            bench.peak()
+        for model_name in args.models.split(",") if "latency" in args.parts else ():
             widths = sorted({STUDY_WIDTHS[model_name] if w == "study" else float(w) for w in args.widths.split(",")})
             for width in widths:
                 exported = bench.export_group(model_name, width, sizes)
@@ -443,10 +453,17 @@ def main() -> None:
                 if width == widths[-1]:
                     bench.tensorflow(model_name, width, exported)
                     bench.memory(model_name, exported)
-        bench.layers(sizes)
-        bench.accuracy()
+        if "layers" in args.parts:
+            bench.layers(sizes)
+        if "accuracy" in args.parts:
+            bench.accuracy()
         bench.write("end", seconds=round(time.time() - start, 1), load_at_end=list(os.getloadavg()))
-    partial.replace(out)
+    if set(args.parts) == set(PARTS):
+        partial.replace(out)
+    else:  # some parts: added to what the file holds
+        with out.open("a") as sink:
+            sink.write(partial.read_text())
+        partial.unlink()
     print(f"{out}: {time.time() - start:.0f} s", flush=True)
 
 

@@ -198,7 +198,7 @@ def _report(args) -> int:
 
     if not Path(args.records).is_file():
         raise UsageError(f"no records file at {args.records}")
-    _print_outcome(replay(read_records(args.records), args.threshold, args.reference), args.json)
+    _print_outcome(replay(read_records(args.records), args.threshold, args.reference, start=args.start), args.json)
     return 0
 
 
@@ -383,7 +383,7 @@ def parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="the search table (paper Table 1) from a records file")
     report.add_argument("records", help="a search's JSONL records file")
-    _config_options(report, ("threshold", "reference"))  # the records serve any threshold
+    _config_options(report, ("threshold", "reference", "start"))  # the records serve any threshold
     report.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     report.set_defaults(run=_report)
 

@@ -24,11 +24,12 @@ if TYPE_CHECKING:  # the command line reads the options without starting Keras
     from netsplit.networks import Network
 
 REFERENCES = ("block", "original")
-DECISION_FIELDS = ("threshold", "candidate_factors", "blocks", "reference", "seeds", "sweep")
+DECISION_FIELDS = ("threshold", "candidate_factors", "blocks", "start", "reference", "seeds", "sweep")
 """Fields that decide which networks a search trains and accepts, never what one of them is."""
 LEGACY_NAMES = {"width_multiplier": "width", "candidate_factors": "factors"}
 """Fields under the names the oldest records' keys were hashed with."""
-LATER_DEFAULTS = {"validation_size": None, "sweep": False, "architecture": None, "finetune_learning_rate": None}
+LATER_DEFAULTS = {"validation_size": None, "sweep": False, "architecture": None, "finetune_learning_rate": None,
+                  "start": None}
 """Fields added after records were first written, with the defaults that behave as before them."""
 
 
@@ -57,6 +58,8 @@ class SearchConfig:
     threshold: float = _option(0.5, "largest accepted drop in accuracy, in percentage points", minimum=0)
     candidate_factors: tuple[int, ...] = _option((2, 4, 6, 8), "candidate factors of every block, ascending")
     blocks: tuple[int, ...] | None = _option(None, "blocks to search, ascending (default: all)")
+    start: tuple[int, ...] | None = _option(None, "the split the search starts from, one factor per block, splitting "
+                                            "only blocks before those it visits (default: unsplit)")
     baseline_epochs: int = _option(10, "epochs of a network trained from scratch (the unsplit baseline)")
     finetune_epochs: int = _option(3, "epochs of a candidate fine-tuned from its parent's weights")
     inherit: bool = _option(True, "fine-tune candidates from their parent's weights",
@@ -83,6 +86,8 @@ class SearchConfig:
             object.__setattr__(self, "architecture", self.network().architecture())
         blocks = range(1, self.block_count + 1) if self.blocks is None else self.blocks
         object.__setattr__(self, "blocks", tuple(blocks))
+        start = (1,) * self.block_count if self.start is None else self.start
+        object.__setattr__(self, "start", tuple(start) if isinstance(start, (list, tuple)) else start)
         validate(self)
 
     @classmethod
@@ -237,6 +242,9 @@ def validate(config: SearchConfig) -> None:
         raise InputError(f"blocks must be numbers 1..{count} of {config.model}, got {list(config.blocks)}")
     if list(config.blocks) != sorted(set(config.blocks)):
         raise InputError(f"blocks must be searched in ascending order, got {list(config.blocks)}")
+    if not isinstance(config.start, tuple) or len(config.start) != count or not all(_is_integer(f, 1) for f in config.start):
+        raise InputError(f"start must be a split of {config.model}: {count} positive integers, one factor per block, "
+                         f"got {list(config.start)}")
     check_reference(config.reference)
     check_dataset(config.dataset)
     for name in ("seeds", "baseline_epochs", "finetune_epochs", "batch_size"):
@@ -266,8 +274,8 @@ def validate(config: SearchConfig) -> None:
 
 
 def _check_candidates(config: SearchConfig, units: list[tuple[Unit, ...]]) -> None:
-    """Raise InputError if a candidate factor cannot split a searched block (its ``units``: wider than the
-    block's narrowest layer)."""
+    """Raise InputError if a candidate factor cannot split a searched block, or the start's factor its block (wider
+    than the block's narrowest layer, among its ``units``)."""
     from netsplit.layers import check_factor
 
     for block in config.blocks:
@@ -275,6 +283,13 @@ def _check_candidates(config: SearchConfig, units: list[tuple[Unit, ...]]) -> No
         for factor in config.candidate_factors:
             check_factor(factor, widths,
                          f"block {block} of {config.model_name} (candidate factors {list(config.candidate_factors)})")
+    for block, factor in enumerate(config.start, 1):
+        if factor > 1 and block >= config.blocks[0]:
+            raise InputError(f"start splits block {block}, but the search visits blocks {list(config.blocks)}: a start "
+                             "splits only blocks before the first one the search visits")
+        if factor > 1:
+            check_factor(factor, [unit.width for unit in units[block - 1]],
+                         f"block {block} of {config.model_name} (start {list(config.start)})")
 
 
 def check_threshold(threshold: object) -> float:

@@ -13,7 +13,7 @@ import math
 import statistics
 import uuid
 from html import escape
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from IPython.display import HTML
 
@@ -31,8 +31,8 @@ def _drops(result: SearchResult) -> set[float]:
     return {d for d in drops if d >= 0}
 
 
-def _intervals(records: list[RunRecord], reference: str,
-               seeds: Iterable[int] | None) -> list[tuple[float | None, float | None, SearchResult]]:
+def _intervals(records: list[RunRecord], reference: str, seeds: Iterable[int] | None,
+               start: Sequence[int] | None) -> list[tuple[float | None, float | None, SearchResult]]:
     """``(low, high, result)``: replay's result for every threshold in (low, high] (low None: from 0 on,
     high None: unbounded), adding the drops each path meets until no replay meets a new one."""
     points: set[float] = set()
@@ -41,7 +41,7 @@ def _intervals(records: list[RunRecord], reference: str,
         tops = [*sorted(points), max(points, default=0.0) + 1]  # each interval's top holds its path
         for top in tops:
             if top not in results:
-                results[top] = replay(records, top, reference, seeds)
+                results[top] = replay(records, top, reference, seeds, start)
         found = set().union(*(_drops(results[top]) for top in tops))
         if found <= points:
             return [(low, high, results[top]) for low, high, top in zip([None, *tops[:-1]], [*tops[:-1], None], tops)]
@@ -85,12 +85,14 @@ def _entry(low: float | None, high: float | None, result: SearchResult, searched
             "blocks": _blocks(result), "network": None if result.missing else _network(searched, result.split)}
 
 
-def explorer_data(records: list[RunRecord], reference: str = "block", seeds: Iterable[int] | None = None) -> list[dict]:
-    """The search's path for every threshold, one entry per interval (low, high] over which it stays the same
-    (the first from 0, the last unbounded: None), with the split or the ``missing`` network it needs next."""
+def explorer_data(records: list[RunRecord], reference: str = "block", seeds: Iterable[int] | None = None,
+                  start: Sequence[int] | None = None) -> list[dict]:
+    """The search's path for every threshold (from the split ``start``, see :func:`~netsplit.search.replay`),
+    one entry per interval (low, high] over which it stays the same (the first from 0, the last unbounded:
+    None), with the split or the ``missing`` network it needs next."""
     seeds = None if seeds is None else list(seeds)
     searched, entries, keys = searched_records(records, seeds), [], []
-    for low, high, result in _intervals(records, reference, seeds):
+    for low, high, result in _intervals(records, reference, seeds, start):
         if keys and keys[-1] == _path_key(result):
             entries[-1]["high"] = high
         else:
@@ -116,13 +118,13 @@ def _step(data: list[dict], maximum: float) -> float:
 
 
 def _payload(records: list[RunRecord], data: list[dict], reference: str, seeds: Iterable[int] | None,
-             step: float) -> dict:
+             step: float, start: Sequence[int] | None) -> dict:
     """What the widget's script reads: the entries, the table's blocks and factors, the unsplit network."""
     searched = searched_records(records, seeds)
     unsplit = (1,) * len(searched[0].split)
     entries = [{**e, "first": _first(e, step)} for e in data]
     return {"entries": entries, "step": step, "digits": max(2, len(f"{step:g}".partition(".")[2])),
-            "blocks": sorted({r.block for r in searched}),
+            "blocks": sorted({r.block for r in searched} - {b for b, factor in enumerate(start or (), 1) if factor > 1}),
             "factors": sorted({r.factor for r in searched if r.role == "candidate"}),
             "reference": reference,
             "decidedOn": "validation" if any(r.validation_accuracy is not None for r in searched) else "test",
@@ -136,16 +138,17 @@ def _json(payload: dict) -> str:
 
 def threshold_explorer(records: list[RunRecord], reference: str = "block",
                        title: str = "The search path at each threshold", threshold: float = 0.5,
-                       seeds: Iterable[int] | None = None, maximum: float | None = None) -> HTML:
-    """A slider over the threshold (0 to ``maximum`` points) showing the rule's path through ``records``:
-    each block's factor and the split's parameters, MACs and accuracy, or the network it needs next."""
+                       seeds: Iterable[int] | None = None, maximum: float | None = None,
+                       start: Sequence[int] | None = None) -> HTML:
+    """A slider over the threshold (0 to ``maximum`` points) showing the rule's path through ``records`` from the
+    split ``start``: each block's factor and the split's parameters, MACs and accuracy, or the network it needs next."""
     check_threshold(threshold)
     seeds = None if seeds is None else list(seeds)
-    data = explorer_data(records, reference, seeds)
+    data = explorer_data(records, reference, seeds, start)
     tops = [e["high"] for e in data if e["high"] is not None]
     maximum = maximum if maximum is not None else max(3.0, math.ceil(max(tops, default=0.0) + STEPS[-1]))
     step = _step(data, maximum)
-    payload = _payload(records, data, reference, seeds, step)
+    payload = _payload(records, data, reference, seeds, step, start)
     value = min(maximum, round(round(threshold / step) * step, 4))
     uid = f"nsx-{uuid.uuid4().hex[:12]}"
     fallback = _fallback(entry_at(data, value), value, payload["digits"])

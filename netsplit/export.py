@@ -28,7 +28,11 @@ from netsplit.choices import LOWERINGS, PRECISIONS
 from netsplit.errors import InputError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import keras
+
+    from netsplit.stages import Stage
 
 
 def _check_representative(representative: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
@@ -106,61 +110,97 @@ def convert(
 def measured_lowerings(model: keras.Model, precision: str = "float32", input_size: int | None = None,
                        threads: int = 1, runs: int = 30) -> dict[str, str]:
     """The lowering the engine runs fastest here for each split block of ``model``: the block with the layer
-    that closes it (its fusion, if any), alone, converted in every form at ``precision`` and timed on ``threads`` threads (median of ``runs``
-    invocations, forms interleaved), at the block's own input size (at a square ``input_size``, if given).
+    that closes it (its fusion, if any), alone, converted in every form at ``precision`` and timed on ``threads``
+    threads (median of ``runs`` invocations, forms interleaved), at the block's own input size (at a square
+    ``input_size``, if given).
 
     >>> from netsplit.models import split_model
     >>> sorted(measured_lowerings(split_model("vgg16", (1, 2, 1, 1, 1), width_multiplier=0.125), runs=2))
     ['block2']
     """
-    import keras
-
-    from netsplit.stages import Stage, chain, layers_of
-
-    shape = tuple(int(d) for d in model.input_shape[1:])
-    if input_size is not None:
-        shape = (input_size, input_size, shape[-1])
     chosen = {}
-    for item in chain(model):
-        if isinstance(item, Stage) and item.block.factor > 1:
-            configs = [(layer.__class__, layer.get_config()) for layer in item.layers]
-            block = (json.dumps([config for _, config in configs], sort_keys=True, default=str), shape, precision)
-            if (block, threads, runs) not in _FASTEST:  # a block is timed once per process, whichever network holds it
-                if block not in _FORMS:
-                    inputs = x = keras.Input(shape)
-                    for kind, config in configs:
-                        x = kind.from_config(config)(x)
-                    _FORMS[block] = _forms(keras.Model(inputs, x), precision)
-                _FASTEST[block, threads, runs] = _fastest(_FORMS[block], threads, runs)
-            chosen[item.name] = _FASTEST[block, threads, runs]
-        for layer in layers_of(item):
-            shape = tuple(int(d) for d in layer.compute_output_shape((1, *shape))[1:])
+    for stage, key in _stage_keys(model, precision, input_size):
+        if stage.block.factor > 1:
+            if (key, threads, runs) not in _FASTEST:  # a block is timed once per process, whichever network holds it
+                medians = _medians(_stage_forms(stage, key), threads, runs)
+                _FASTEST[key, threads, runs] = min(medians, key=medians.get)
+            chosen[stage.name] = _FASTEST[key, threads, runs]
     return chosen
+
+
+def stage_times(models: Mapping[str, keras.Model], precision: str = "float32", input_size: int | None = None,
+                threads: int = 1, runs: int = 30) -> dict[str, dict[str, dict[str, float]]]:
+    """Median milliseconds of every stage of each of ``models`` alone on the engine, by model, stage and form:
+    a split block in each lowering, an unsplit one as it is ("unsplit"); all interleaved, ``runs`` each.
+
+    >>> from netsplit.models import split_model
+    >>> times = stage_times({"split": split_model("vgg16", (1, 2, 1, 1, 1), width_multiplier=0.125)}, runs=2)
+    >>> sorted(times["split"]["block2"]), sorted(times["split"]["block1"])
+    (['branches', 'grouped', 'masked'], ['unsplit'])
+    """
+    flatbuffers = {(name, stage.name, form): content
+                   for name, model in models.items() for stage, key in _stage_keys(model, precision, input_size)
+                   for form, content in _stage_forms(stage, key).items()}
+    times: dict[str, dict[str, dict[str, float]]] = {}
+    for (name, stage, form), seconds in _medians(flatbuffers, threads, runs).items():
+        times.setdefault(name, {}).setdefault(stage, {})[form] = seconds * 1e3
+    return times
 
 
 _FORMS: dict[tuple, dict[str, bytes]] = {}
 _FASTEST: dict[tuple, str] = {}
 
 
-def _forms(block: keras.Model, precision: str) -> dict[str, bytes]:
-    """A one-block model converted in every lowering, by lowering."""
+def _stage_keys(model: keras.Model, precision: str, input_size: int | None) -> Iterator[tuple[Stage, tuple]]:
+    """Each stage of ``model`` with the key of its flatbuffers in :data:`_FORMS`: its layers' configurations,
+    its input shape (square at ``input_size``, if given) and ``precision``."""
+    from netsplit.stages import Stage, chain, layers_of  # noqa: F811 (at run time)
+
+    shape = tuple(int(d) for d in model.input_shape[1:])
+    if input_size is not None:
+        shape = (input_size, input_size, shape[-1])
+    for item in chain(model):
+        if isinstance(item, Stage):
+            configs = [(layer.__class__, layer.get_config()) for layer in item.layers]
+            yield item, (json.dumps([config for _, config in configs], sort_keys=True, default=str), shape, precision)
+        for layer in layers_of(item):
+            shape = tuple(int(d) for d in layer.compute_output_shape((1, *shape))[1:])
+
+
+def _stage_forms(stage: Stage, key: tuple) -> dict[str, bytes]:
+    """The stage alone, converted once per process in every lowering (an unsplit block: as it is), by form."""
+    import keras
+
+    if key not in _FORMS:
+        _, shape, precision = key
+        inputs = x = keras.Input(shape)
+        for layer in stage.layers:
+            x = layer.__class__.from_config(layer.get_config())(x)
+        _FORMS[key] = _forms(keras.Model(inputs, x), precision, split=stage.block.factor > 1)
+    return _FORMS[key]
+
+
+def _forms(block: keras.Model, precision: str, split: bool = True) -> dict[str, bytes]:
+    """A one-block model converted in every lowering, by lowering; an unsplit block once, as "unsplit"."""
     shape = tuple(int(d) for d in block.input_shape[1:])
     images = np.random.default_rng(0).normal(size=(8, *shape)).astype("float32")
+    if not split:
+        return {"unsplit": convert(block, precision, images)}
     return {form: convert(block, precision, images, lowering=form) for form in LOWERINGS}
 
 
-def _fastest(forms: dict[str, bytes], threads: int, runs: int) -> str:
-    """The lowering whose flatbuffer the engine runs fastest on ``threads`` threads (median, forms interleaved)."""
-    engines = {form: interpreter(content, threads) for form, content in forms.items()}
+def _medians(flatbuffers: Mapping, threads: int, runs: int) -> dict:
+    """Median seconds of an invocation of each flatbuffer on ``threads`` threads, ``runs`` each, interleaved."""
+    engines = {key: interpreter(content, threads) for key, content in flatbuffers.items()}
     for engine in engines.values():
         image = engine.get_input_details()[0]
         engine.set_tensor(image["index"], np.random.default_rng(0).normal(size=image["shape"]).astype("float32"))
         engine.invoke()
-    seconds: dict[str, list[float]] = {form: [] for form in engines}
+    seconds: dict = {key: [] for key in engines}
     for _ in range(runs):
-        for form, engine in engines.items():
-            seconds[form] += time_invokes(engine, 1)
-    return min(seconds, key=lambda form: float(np.median(seconds[form])))
+        for key, engine in engines.items():
+            seconds[key] += time_invokes(engine, 1)
+    return {key: float(np.median(values)) for key, values in seconds.items()}
 
 
 def export(

@@ -17,12 +17,12 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from netsplit.config import SearchConfig, changes_nothing, check_reference, check_threshold, network_costs
 from netsplit.errors import InputError
 from netsplit.executors import InProcess
-from netsplit.models import MODELS
+from netsplit.models import MODELS, check_split
 from netsplit.records import RecordStore, RunRecord
 
 
@@ -165,7 +165,7 @@ class SplitSearch:
     def run(self) -> SearchResult:
         """Search every block of the configuration. A block's baseline is the network accepted so far;
         it is trained (from scratch) only when no record of it exists, as for the unsplit first one."""
-        split, outcomes, missing = [1] * self.blocks, [], None
+        split, outcomes, missing = list(self.config.start), [], None
         try:
             self._search(split, outcomes)
         except NotRecorded as lack:
@@ -176,7 +176,7 @@ class SplitSearch:
         """Decide block after block, keeping ``split`` and ``outcomes`` up to date as it goes."""
         config, original = self.config, None
         for block in config.blocks:
-            base = tuple(split[: block - 1]) + (1,) * (self.blocks - block + 1)
+            base = tuple(split[: block - 1]) + (1,) + config.start[block:]
             split[:] = base
             jobs = [Job(base, s, "baseline", block, 1, config.baseline_epochs) for s in self._seeds]
             self._run(jobs, None)
@@ -249,11 +249,12 @@ def searched_records(records: Iterable[RunRecord], seeds: Iterable[int] | None =
 
 
 def replay(records: list[RunRecord], threshold: float, reference: str = "block",
-           seeds: Iterable[int] | None = None) -> SearchResult:
+           seeds: Iterable[int] | None = None, start: Sequence[int] | None = None) -> SearchResult:
     """Rebuild a search's outcome at ``threshold`` from its records alone (what ``netsplit report`` shows).
 
-    Records serve every threshold. The factors and blocks are those the records hold; where the path
-    needs a network they lack, the result's ``missing`` names it.
+    Records serve every threshold. The factors and blocks are those the records hold, less the blocks
+    ``start`` splits (the search started from that split, see :class:`~netsplit.config.SearchConfig`); where
+    the path needs a network they lack, the result's ``missing`` names it.
 
     >>> from netsplit.records import read_records
     >>> from netsplit.runtime import SOURCE_ROOT
@@ -269,8 +270,8 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
     by_split: dict[tuple, list[RunRecord]] = {}
     for r in searched:
         by_split.setdefault(tuple(r.split), []).append(r)
-    split, outcomes, original = [1] * len(searched[0].split), [], None
-    for block in sorted({r.block for r in searched}):
+    split, outcomes, original = list(check_split(start, len(searched[0].split))), [], None
+    for block in sorted({r.block for r in searched} - {b for b, factor in enumerate(split, 1) if factor > 1}):
         base = tuple(split)
         if base not in by_split:
             return SearchResult(base, outcomes, records, threshold, missing=base)

@@ -201,10 +201,10 @@ def test_a_block_is_timed_once_whichever_network_holds_it(monkeypatch):
     timed, converted = [], []
     monkeypatch.setattr(export, "_FORMS", {})
     monkeypatch.setattr(export, "_FASTEST", {})
-    monkeypatch.setattr(export, "_forms", lambda block, precision: converted.append(precision) or {
+    monkeypatch.setattr(export, "_forms", lambda block, precision, split: converted.append(precision) or {
         "name": block.layers[1].name, "precision": precision})
-    monkeypatch.setattr(export, "_fastest", lambda forms, threads, runs: timed.append(
-        (forms["name"], forms["precision"], threads)) or "masked")
+    monkeypatch.setattr(export, "_medians", lambda forms, threads, runs: timed.append(
+        (forms["name"], forms["precision"], threads)) or {"grouped": 2.0, "masked": 1.0})
     first = split_model("vgg16", (8, 2, 1, 1, 1), width_multiplier=0.125, input_shape=(32, 32, 1))
     second = split_model("vgg16", (8, 4, 1, 1, 1), width_multiplier=0.125, input_shape=(32, 32, 1))
     assert export.measured_lowerings(first) == {"block1": "masked", "block2": "masked"}
@@ -237,3 +237,17 @@ def test_a_branchwise_export_runs_each_branch_to_its_pooled_output_before_the_ne
         interpreter(exported, kernels="gpu")
     with pytest.raises(InputError, match=r"valid lowerings are grouped, masked, branches \(per block\)"):
         convert(model, lowering={"block1": "branchwise"})
+
+
+def test_every_stage_of_every_network_is_timed_alone_in_each_form_it_can_take():
+    from netsplit.export import stage_times
+
+    unsplit = split_model("vgg16", (1, 1, 1, 1, 1), width_multiplier=0.125, input_shape=(32, 32, 1))
+    split = split_model("vgg16", (8, 1, 1, 1, 2), width_multiplier=0.125, input_shape=(32, 32, 1))
+    times = stage_times({"unsplit": unsplit, "split": split}, input_size=32, runs=2)
+    stages = [f"block{i}" for i in range(1, 6)]
+    assert {name: list(forms) for name, forms in times["unsplit"].items()} == {s: ["unsplit"] for s in stages}
+    assert {name: set(forms) for name, forms in times["split"].items()} == {
+        "block1": set(LOWERINGS), "block2": {"unsplit"}, "block3": {"unsplit"}, "block4": {"unsplit"},
+        "block5": set(LOWERINGS)}
+    assert all(ms > 0 for forms in times.values() for form in forms.values() for ms in form.values())

@@ -79,6 +79,12 @@ def test_quick_benchmark_writes_well_formed_records(tmp_path, fashion_dir):
     memory = memory_table(frame)
     assert (memory["engine peak MiB"] > 0).all() and len(memory) == 4
     assert layer_rates(frame).shape == (3, 2), "1, 4 and 8 groups at 32 and 64 pixels"
+    again = subprocess.run([sys.executable, "benchmarks/inference.py", "--quick", "--parts", "peak", "--out", str(out)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    kinds = [json.loads(line)["kind"] for line in out.read_text().splitlines()]
+    assert kinds[: len(records)] == [r["kind"] for r in records], "a run of some parts keeps what the file held"
+    assert kinds[len(records):] == ["run", "peak", "peak", "bandwidth", "end"], "float32 and int8 on one thread"
 
 
 def test_the_chapter_lists_networks_in_table_2_order_and_selects_one_row_at_a_time():
@@ -149,3 +155,74 @@ def test_the_networks_a_ratio_compares_are_disturbed_together():
     assert mark_disturbed(frame.assign(load_1min=2.5), cores=2).all(), "busier than the cores"
     records = pd.concat([pd.DataFrame([{"kind": "run", "cpus": 2}]), frame])
     assert latency_ratios(records)["disturbed"].tolist() == [True, True, False, False], "the chapter applies the same rule"
+
+
+def test_a_split_is_slower_only_where_its_fastest_tenth_lies_above_the_unsplit_median():
+    from netsplit.study.inference import slower
+
+    rows = [latency_row("baseline", "int8", 1.0), latency_row("proposed_I", "int8", 1.3, spread=1.2),
+            latency_row("proposed_II", "int8", 1.3, spread=1.4)]
+    ratios = latency_ratios(pd.DataFrame(rows))
+    assert slower(ratios)["network"].tolist() == ["proposed_I"], "p10 1.08 above 1.0; p10 0.93 within the spread"
+
+
+def stage_row(network, stage, form, ms, chosen=True):
+    return {"kind": "stage", "model": "vgg16", "width_multiplier": 0.25, "input_size": 32, "threads": 1,
+            "precision": "int8", "network": network, "stage": stage, "form": form, "median_ms": ms, "chosen": chosen}
+
+
+def test_the_stage_table_adds_up_what_each_stage_of_a_split_network_costs_beyond_the_unsplit_one():
+    from netsplit.study.inference import stage_table
+
+    stages = pd.DataFrame([stage_row("baseline", "block1", "unsplit", 0.010), stage_row("baseline", "block2", "unsplit", 0.020),
+                           stage_row("proposed_I", "block1", "masked", 0.013),
+                           stage_row("proposed_I", "block1", "grouped", 0.011, chosen=False),
+                           stage_row("proposed_I", "block2", "unsplit", 0.021),
+                           stage_row("naive split", "branches", "grouped", 0.040)])
+    ratios = latency_ratios(pd.DataFrame([latency_row("baseline", "int8", 0.05), latency_row("proposed_I", "int8", 0.055),
+                                          latency_row("naive split", "int8", 0.06)]))
+    table = stage_table(stages, ratios)
+    first = table.xs("proposed_I", level="network").iloc[0]
+    assert first[["block1", "block2", "sum of stages"]].tolist() == pytest.approx([3.0, 1.0, 4.0]), "the form it ran in"
+    assert first["whole network"] == pytest.approx(5.0)
+    naive = table.xs("naive split", level="network").iloc[0]
+    assert naive["sum of stages"] == pytest.approx(10.0) and pd.isna(naive["block1"]), "stages unlike the unsplit ones"
+
+
+def test_each_run_of_the_benchmark_is_named_with_what_it_measured():
+    from netsplit.study.inference import run_lines
+
+    cpu = {"model": "AMD EPYC"}
+    run = {"kind": "run", "date": "2026-12-01T10:00:00", "git_commit": "0123456789abcdef+dirty", "cpu": cpu,
+           "load_at_start": [0.5], "arguments": {"models": "vgg16,resnet18", "widths": "study,1"}}
+    records = pd.DataFrame([run, {"kind": "end", "seconds": 600, "load_at_end": [1.0], "left_out": "resnet18 at width 1"},
+                            {**run, "arguments": {"models": "resnet18", "widths": "1", "parts": ["peak", "latency"]}},
+                            {"kind": "end", "seconds": 1200, "load_at_end": [0.9]}])
+    first, second = run_lines(records)
+    assert first.startswith("2026-12-01, code at commit 0123456789ab with uncommitted changes: all parts for vgg16,resnet18")
+    assert first.endswith("left out: resnet18 at width 1") and "10 minutes" in first
+    assert "peak, latency for resnet18 at widths 1, 20 minutes" in second and "left out" not in second
+    intel = {**run, "cpu": {"model": "Intel Xeon"}}
+    with pytest.raises(ValueError, match="different CPUs"):
+        run_lines(pd.DataFrame([run, records.iloc[1].to_dict(), intel, records.iloc[3].to_dict()]))
+
+
+@pytest.mark.slow
+def test_the_stage_benchmark_times_each_slower_network_stage_by_stage(tmp_path):
+    lowering = {"block1": "masked", "block2": "grouped", "block3": "masked", "block4": "masked", "block5": "branches"}
+    rows = [{"kind": "run", "cpus": 2},
+            {**latency_row("baseline", "float32", 1.0, load_1min=0.1), "width_multiplier": 0.125},
+            {**latency_row("proposed_I", "float32", 1.5, load_1min=0.1), "width_multiplier": 0.125,
+             "chosen_lowering": lowering},
+            {**latency_row("proposed_II", "float32", 0.5, load_1min=0.1), "width_multiplier": 0.125}]
+    results, out = tmp_path / "inference.jsonl", tmp_path / "stages.jsonl"
+    results.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    run = subprocess.run([sys.executable, "benchmarks/stage_times.py", "--results", str(results), "--runs", "2",
+                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["network"] for r in records} == {"baseline", "proposed_I"}, "only the slower split and its unsplit network"
+    chosen = {r["stage"]: r["form"] for r in records if r["network"] == "proposed_I" and r["chosen"]}
+    assert chosen == lowering, "the form each block was exported in is marked"
+    assert all(r["form"] == "unsplit" and r["chosen"] for r in records if r["network"] == "baseline")
+    assert all("cpu" in r and r["median_ms"] > 0 for r in records)

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import pytest
 
@@ -326,6 +327,42 @@ def test_a_factor_that_saves_nothing_is_skipped_not_trained(tmp_path):
     from netsplit.search import outcome_rows
 
     assert outcome_rows(replayed)[0]["K=2"] == "no saving"
+
+
+def test_a_search_from_a_start_split_keeps_it_and_decides_the_blocks_it_visits(tmp_path):
+    result, oracle = search(tmp_path, {2: {2: 0.1, 4: 0.6}, 3: {2: 0.7}}, blocks=(2, 3), start=(4, 1, 1, 1, 1))
+    assert [job.split for job in oracle.calls][0] == (4, 1, 1, 1, 1), "the start is the first baseline"
+    assert factors_tried(oracle, 1) == [] and factors_tried(oracle, 2) == [2, 4] and factors_tried(oracle, 3) == [2]
+    assert result.split == (4, 2, 1, 1, 1) and all(job.split[0] == 4 for job in oracle.calls)
+    records = read_records(tmp_path / "r.jsonl")
+    replayed = replay(records, 0.5, start=(4, 1, 1, 1, 1))
+    assert replayed.split == result.split and [o.block for o in replayed.outcomes] == [2, 3]
+    assert replay(records, 0.5).missing == (1, 1, 1, 1, 1), "from the unsplit network the records lack the path"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"start": (2, 1, 1)}, "start must be a split of vgg16: 5 positive integers"),
+    ({"start": (2, 1, 1, 1, 0)}, "start must be a split of vgg16"),
+    ({"start": (1, 1, 2, 1, 1), "blocks": (2, 4)}, "start splits block 3, but the search visits blocks [2, 4]"),
+    ({"start": (1, 1, 1, 8, 1), "blocks": (5,), "candidate_factors": (2,), "width_multiplier": 0.0078125},
+     "block 4 of vgg16 (start [1, 1, 1, 8, 1]): split factor 8 is larger than the narrowest layer"),
+])
+def test_a_start_split_that_cannot_be_searched_from_is_refused(options, message):
+    from netsplit.errors import InputError
+
+    with pytest.raises(InputError, match=re.escape(message)):
+        SearchConfig(**options)
+
+
+def test_the_published_resnet18_search_reads_its_recorded_path_from_block_2():
+    from helpers import ROOT
+    from netsplit.reproduce import chapter_parameters
+
+    parameters = chapter_parameters("resnet18")
+    records = read_records(SearchConfig.from_options(parameters, others=True).default_records(ROOT / "results"))
+    result = replay(records, 0.5, start=parameters["start"])
+    assert result.missing is None and result.split[0] == 8 and [o.block for o in result.outcomes] == [2, 3, 4, 5]
+    assert replay(records, 0.5).missing == (1, 2, 1, 1, 1), "from the unsplit network, block 2 was never searched"
 
 
 def test_saving_nothing_means_no_fewer_parameters_and_no_fewer_macs():

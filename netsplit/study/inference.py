@@ -62,6 +62,25 @@ def read_results(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def run_lines(records: pd.DataFrame) -> list[str]:
+    """One line per run of the benchmark in ``records``: when, at which commit, what it measured, how long and
+    under which load; a file whose runs were made on different CPUs is refused (a table shows one CPU)."""
+    runs, ends = _kind(records, "run").to_dict("records"), _kind(records, "end").to_dict("records")
+    if len({run["cpu"]["model"] for run in runs}) > 1:
+        raise ValueError("the runs were made on different CPUs; a chapter shows one CPU's runs")
+    lines = []
+    for run, end in zip(runs, ends):
+        commit = run["git_commit"].split("+")[0][:12]
+        dirty = " with uncommitted changes" if run["git_commit"].endswith("+dirty") else ""
+        arguments = run["arguments"]
+        left = f"; left out: {end['left_out']}" if isinstance(end.get("left_out"), str) else ""
+        lines.append(f"{run['date'][:10]}, code at commit {commit}{dirty}: {', '.join(arguments.get('parts', ['all parts']))} "
+                     f"for {arguments['models']} at widths {arguments['widths']}, {end['seconds'] / 60:.0f} minutes, "
+                     f"load average {run['load_at_start'][0]:.1f} at the start and {end['load_at_end'][0]:.1f} at the "
+                     f"end{left}")
+    return lines
+
+
 def _kind(records: pd.DataFrame, kind: str) -> pd.DataFrame:
     if records.empty:
         return records
@@ -111,6 +130,36 @@ def mark_disturbed(latency: pd.DataFrame, cores: int) -> pd.Series:
     flags = {key: disturbed(group.to_dict("records"), group["load_1min"].max(), cores)
              for key, group in latency.groupby(keys)}
     return pd.Series([flags[key] for key in zip(*(latency[k] for k in keys))], index=latency.index, dtype=bool)
+
+
+def slower(ratios: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`latency_ratios` slower than their unsplit network beyond the spread of the runs: their
+    fastest tenth of invocations lies above the unsplit network's median."""
+    return ratios[(ratios["network"] != "baseline") & (ratios["p10_ms"] > ratios["median_ms_baseline"])]
+
+
+def network_named(model: str, label: str):
+    """The network of :data:`NETWORKS` that tables call ``label`` on ``model`` (see :func:`network_label`)."""
+    return next(n for n in NETWORKS if network_label(model, n.name, n.split) == label)
+
+
+def stage_table(stages: pd.DataFrame, ratios: pd.DataFrame) -> pd.DataFrame:
+    """Per split network timed stage by stage and per stage, the time it adds to the unsplit network's stage (µs),
+    each stage alone in the form the network was exported in, all interleaved (``stages``: records of kind
+    "stage"); the sum over its stages beside what the whole network added when it was timed (``ratios``: rows
+    of :func:`latency_ratios`)."""
+    keys = [*COMPARED, "network"]
+    chosen = stages[stages["chosen"]].pivot_table(index=keys, columns="stage", values="median_ms")
+    unsplit = chosen.xs("baseline", level="network")
+    rows = {}
+    for key, times in chosen.drop(index="baseline", level="network").iterrows():
+        base = unsplit.loc[key[:-1]]
+        measured = select(ratios, **dict(zip(keys, key)))
+        rows[key] = {**((times - base) * 1e3).dropna().to_dict(), "sum of stages": (times.sum() - base.sum()) * 1e3,
+                     "whole network": (measured["median_ms"] - measured["median_ms_baseline"]) * 1e3}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.names = keys
+    return table
 
 
 def peak_rates(records: pd.DataFrame) -> pd.Series:
