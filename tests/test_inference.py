@@ -171,22 +171,35 @@ def stage_row(network, stage, form, ms, chosen=True):
             "precision": "int8", "network": network, "stage": stage, "form": form, "median_ms": ms, "chosen": chosen}
 
 
-def test_the_stage_table_adds_up_what_each_stage_of_a_split_network_costs_beyond_the_unsplit_one():
+def test_the_stage_table_sets_each_stage_of_a_split_network_against_the_unsplit_one():
     from netsplit.study.inference import stage_table
 
     stages = pd.DataFrame([stage_row("baseline", "block1", "unsplit", 0.010), stage_row("baseline", "block2", "unsplit", 0.020),
-                           stage_row("proposed_I", "block1", "masked", 0.013),
-                           stage_row("proposed_I", "block1", "grouped", 0.011, chosen=False),
+                           stage_row("proposed_I", "block1", "masked", 0.015),
+                           stage_row("proposed_I", "block1", "grouped", 0.005, chosen=False),
                            stage_row("proposed_I", "block2", "unsplit", 0.021),
-                           stage_row("naive split", "branches", "grouped", 0.040)])
-    ratios = latency_ratios(pd.DataFrame([latency_row("baseline", "int8", 0.05), latency_row("proposed_I", "int8", 0.055),
+                           stage_row("naive split", "branches", "grouped", 0.045)])
+    ratios = latency_ratios(pd.DataFrame([latency_row("baseline", "int8", 0.05), latency_row("proposed_I", "int8", 0.06, macs=50),
                                           latency_row("naive split", "int8", 0.06)]))
     table = stage_table(stages, ratios)
     first = table.xs("proposed_I", level="network").iloc[0]
-    assert first[["block1", "block2", "sum of stages"]].tolist() == pytest.approx([3.0, 1.0, 4.0]), "the form it ran in"
-    assert first["whole network"] == pytest.approx(5.0)
+    assert first[["block1", "block2", "stages"]].tolist() == pytest.approx([1.5, 1.05, 1.2]), "in the form it ran in"
+    assert first[["network", "MACs"]].tolist() == pytest.approx([1.2, 0.5])
     naive = table.xs("naive split", level="network").iloc[0]
-    assert naive["sum of stages"] == pytest.approx(10.0) and pd.isna(naive["block1"]), "stages unlike the unsplit ones"
+    assert naive["stages"] == pytest.approx(1.5) and pd.isna(naive["block1"]), "stages unlike the unsplit ones"
+
+
+def test_the_stage_benchmark_explains_slower_splits_and_full_width_misses():
+    from netsplit.study.inference import explained
+
+    rows = [latency_row("baseline", "float32", 1.0, macs=100), latency_row("proposed_I", "float32", 0.7, macs=50),
+            latency_row("proposed_II", "float32", 0.5, macs=50), latency_row("thin: MACs of proposed_I", "float32", 0.9, macs=50),
+            latency_row("baseline", "int8", 1.0), latency_row("proposed_I", "int8", 1.2, spread=1.05),
+            latency_row("baseline", "float32", 1.0, macs=100, width_multiplier=1.0),
+            latency_row("proposed_I", "float32", 0.6, macs=50, width_multiplier=1.0)]
+    found = explained(latency_ratios(pd.DataFrame(rows)))
+    assert found[["network", "precision", "width_multiplier"]].values.tolist() == [
+        ["proposed_I", "int8", 0.25], ["proposed_I", "float32", 1.0]], "slower at any width; above 1.1x at full width"
 
 
 def test_each_run_of_the_benchmark_is_named_with_what_it_measured():

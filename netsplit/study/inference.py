@@ -143,11 +143,19 @@ def network_named(model: str, label: str):
     return next(n for n in NETWORKS if network_label(model, n.name, n.split) == label)
 
 
+def explained(ratios: pd.DataFrame) -> pd.DataFrame:
+    """The split networks whose time the stage benchmark explains: those :func:`slower` than their unsplit
+    network, and those missing the target (:data:`TARGET`, float32 at the largest width)."""
+    split = ratios[(ratios["network"] != "baseline") & ~ratios["network"].str.startswith("thin")]
+    full = (split["precision"] == "float32") & (split["width_multiplier"] == ratios["width_multiplier"].max())
+    return split[split.index.isin(slower(split).index) | (full & ~split["target met"])]
+
+
 def stage_table(stages: pd.DataFrame, ratios: pd.DataFrame) -> pd.DataFrame:
-    """Per split network timed stage by stage and per stage, the time it adds to the unsplit network's stage (µs),
-    each stage alone in the form the network was exported in, all interleaved (``stages``: records of kind
-    "stage"); the sum over its stages beside what the whole network added when it was timed (``ratios``: rows
-    of :func:`latency_ratios`)."""
+    """Per split network timed stage by stage: each stage's time over the unsplit network's stage, each alone in
+    the form the network was exported in, all interleaved (``stages``: records of kind "stage"); the same
+    quotient for the sum of the stages, and for the whole network and its MACs as they were timed (``ratios``:
+    rows of :func:`latency_ratios`)."""
     keys = [*COMPARED, "network"]
     chosen = stages[stages["chosen"]].pivot_table(index=keys, columns="stage", values="median_ms")
     unsplit = chosen.xs("baseline", level="network")
@@ -155,8 +163,8 @@ def stage_table(stages: pd.DataFrame, ratios: pd.DataFrame) -> pd.DataFrame:
     for key, times in chosen.drop(index="baseline", level="network").iterrows():
         base = unsplit.loc[key[:-1]]
         measured = select(ratios, **dict(zip(keys, key)))
-        rows[key] = {**((times - base) * 1e3).dropna().to_dict(), "sum of stages": (times.sum() - base.sum()) * 1e3,
-                     "whole network": (measured["median_ms"] - measured["median_ms_baseline"]) * 1e3}
+        rows[key] = {**(times / base).dropna().to_dict(), "stages": times.sum() / base.sum(),
+                     "network": measured["latency ratio"], "MACs": measured["MACs ratio"]}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.names = keys
     return table
