@@ -30,7 +30,7 @@ unsplit network thinned to the MACs of each split the study controls, are export
 Every line of ``--out`` is one JSON record with a ``kind``; the first (``run``) holds provenance, the CPU's
 model, instruction-set flags, clock and cores among it. Run it on a quiet machine, never beside training.
 
-    python benchmarks/inference.py                      # about 40 minutes on 2 cores
+    python benchmarks/inference.py                      # about 75 minutes on 2 cores
     python benchmarks/inference.py --quick --out /tmp/inference.jsonl
     python benchmarks/inference.py --models resnet18 --widths 1 --parts peak,latency   # added to the file
     python benchmarks/inference.py --kernels builtin --lowering branchwise --out results/inference-cpu-builtin.jsonl
