@@ -54,6 +54,17 @@ def test_the_data_give_each_split_its_record_and_each_end_of_the_records_its_nex
     assert ended["network"] is None and ended["blocks"][-1]["decided"] is False
 
 
+def test_from_a_start_split_the_explorer_shows_the_blocks_the_search_visits():
+    records = read_records(RECORDS["resnet18"])
+    start = (8, 1, 1, 1, 1)
+    data = explorer_data(records, start=start)
+    for threshold in (0.0, 0.5, 1.0, 3.0):
+        assert shown(entry_at(data, threshold)) == path(replay(records, threshold, start=start)), threshold
+    assert [b["block"] for b in entry_at(data, 0.5)["blocks"]] == [2, 3, 4, 5]
+    page = threshold_explorer(records, start=start).data
+    assert '"blocks": [2, 3, 4, 5], "factors"' in page, "the table's rows: block 1 is not one"
+
+
 def test_the_html_loads_nothing_from_outside_and_its_ids_are_unique_per_call(records):
     pages = [threshold_explorer(records, title="VGG16 <search>").data for _ in range(2)]
     ids = [re.findall(r'\bid="([^"]+)"', page) for page in pages]
