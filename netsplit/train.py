@@ -18,7 +18,7 @@ from netsplit.errors import InputError
 from netsplit.implementations import timed_choices
 from netsplit.layers import Fusion, SplitBlock
 from netsplit.records import RecordStore, RunRecord
-from netsplit.runtime import enable_compilation_cache, has_accelerator
+from netsplit.runtime import enable_compilation_cache, git_commit, has_accelerator
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,7 @@ def fit(
     >>> len(result.history), 0 <= result.accuracy <= 1
     (1, True)
     """
+    git_commit()  # what the records say of the code: its state when training starts, not when a record is written
     enable_compilation_cache()
     keras.utils.set_random_seed(seed)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if use_mixed_precision(config) else "float32")

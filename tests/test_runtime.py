@@ -62,3 +62,20 @@ def test_importing_the_package_runs_no_git_process():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == "0"
     assert out[1] == subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
+def test_the_code_state_a_record_names_is_read_when_training_starts(monkeypatch):
+    from netsplit import runtime
+    from netsplit.data import load_dataset
+    from netsplit.models import split_model
+    from netsplit.train import TrainConfig, fit
+
+    runtime.git_commit.cache_clear()
+    data = load_dataset("synthetic", train_size=32, test_size=16)
+    tree = {"status": ""}  # clean as training starts
+    monkeypatch.setattr(runtime.subprocess, "run", lambda *a, **k: type("Done", (), {"stdout": tree["status"]})())
+    fit(lambda: split_model("vgg16", input_shape=data.input_shape, width_multiplier=0.125), data,
+        TrainConfig(epochs=1, batch_size=16, verbose=False))
+    tree["status"] = " M netsplit/layers.py"  # edited before the record is written
+    assert runtime.IMPORTED_COMMIT is None or not runtime.git_commit().endswith("+dirty"), "an edit made during training does not mark its records"
+    runtime.git_commit.cache_clear()
