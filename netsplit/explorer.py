@@ -19,7 +19,7 @@ from IPython.display import HTML
 
 from netsplit.config import check_threshold
 from netsplit.records import RunRecord
-from netsplit.search import SearchResult, accuracy_drop, replay, searched_records
+from netsplit.search import SearchResult, accuracy_drop, replay, searched_blocks, searched_records
 
 STEPS = (0.05, 0.01, 0.005, 0.001, 0.0001)
 """Slider steps, coarsest first: the widget takes the coarsest that reaches every interval."""
@@ -124,7 +124,7 @@ def _payload(records: list[RunRecord], data: list[dict], reference: str, seeds: 
     unsplit = (1,) * len(searched[0].split)
     entries = [{**e, "first": _first(e, step)} for e in data]
     return {"entries": entries, "step": step, "digits": max(2, len(f"{step:g}".partition(".")[2])),
-            "blocks": sorted({r.block for r in searched} - {b for b, factor in enumerate(start or (), 1) if factor > 1}),
+            "blocks": searched_blocks(searched, start),
             "factors": sorted({r.factor for r in searched if r.role == "candidate"}),
             "reference": reference,
             "decidedOn": "validation" if any(r.validation_accuracy is not None for r in searched) else "test",

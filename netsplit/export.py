@@ -154,15 +154,15 @@ _FASTEST: dict[tuple, str] = {}
 def _stage_keys(model: keras.Model, precision: str, input_size: int | None) -> Iterator[tuple[Stage, tuple]]:
     """Each stage of ``model`` with the key of its flatbuffers in :data:`_FORMS`: its layers' configurations,
     its input shape (square at ``input_size``, if given) and ``precision``."""
-    from netsplit.stages import Stage, chain, layers_of  # noqa: F811 (at run time)
+    from netsplit.stages import Stage, chain, layers_of
 
     shape = tuple(int(d) for d in model.input_shape[1:])
     if input_size is not None:
         shape = (input_size, input_size, shape[-1])
     for item in chain(model):
         if isinstance(item, Stage):
-            configs = [(layer.__class__, layer.get_config()) for layer in item.layers]
-            yield item, (json.dumps([config for _, config in configs], sort_keys=True, default=str), shape, precision)
+            configs = [layer.get_config() for layer in item.layers]
+            yield item, (json.dumps(configs, sort_keys=True, default=str), shape, precision)
         for layer in layers_of(item):
             shape = tuple(int(d) for d in layer.compute_output_shape((1, *shape))[1:])
 

@@ -248,6 +248,11 @@ def searched_records(records: Iterable[RunRecord], seeds: Iterable[int] | None =
     return [r for r in records if r.role in ("baseline", "candidate") and (seeds is None or r.seed in seeds)]
 
 
+def searched_blocks(searched: list[RunRecord], start: Sequence[int] | None = None) -> list[int]:
+    """The blocks a search's records decide, in order: those they hold, less the blocks ``start`` splits."""
+    return sorted({r.block for r in searched} - {b for b, factor in enumerate(start or (), 1) if factor > 1})
+
+
 def replay(records: list[RunRecord], threshold: float, reference: str = "block",
            seeds: Iterable[int] | None = None, start: Sequence[int] | None = None) -> SearchResult:
     """Rebuild a search's outcome at ``threshold`` from its records alone (what ``netsplit report`` shows).
@@ -271,7 +276,7 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
     for r in searched:
         by_split.setdefault(tuple(r.split), []).append(r)
     split, outcomes, original = list(check_split(start, len(searched[0].split))), [], None
-    for block in sorted({r.block for r in searched} - {b for b, factor in enumerate(split, 1) if factor > 1}):
+    for block in searched_blocks(searched, split):
         base = tuple(split)
         if base not in by_split:
             return SearchResult(base, outcomes, records, threshold, missing=base)
