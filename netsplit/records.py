@@ -8,6 +8,7 @@ the file was edited or corrupted, and reading stops with an error rather than mi
 from __future__ import annotations
 
 import dataclasses
+import base64
 import hashlib
 import json
 import os
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
+
+import numpy as np
 
 from netsplit.errors import InputError
 
@@ -77,6 +80,8 @@ class RunRecord:
     git_commit: str = ""
     timestamp: str = ""
     cpu: dict[str, object] = field(default_factory=dict)  # model, instruction-set flags, clock, cores: timings differ by CPU
+    validation_correct: str | None = None  # which validation images it classified correctly (:func:`pack_correct`)
+    test_correct: str | None = None  # which test images, in the data's order, likewise
 
     @classmethod
     def create(cls, **fields) -> RunRecord:
@@ -93,6 +98,28 @@ class RunRecord:
     def key(self) -> tuple:
         """Identity of the network within its experiment, used to skip finished work on resume."""
         return (self.role, self.variant, tuple(self.split), self.block, self.factor, self.seed)
+
+
+def pack_correct(correct: np.ndarray) -> str:
+    """Which images a network classified correctly, one bit each in the images' order, as base64 text.
+
+    >>> unpack_correct(pack_correct(np.array([True, False, True])), 3)
+    array([ True, False,  True])
+    """
+    return base64.b64encode(np.packbits(np.asarray(correct, dtype=bool)).tobytes()).decode("ascii")
+
+
+def unpack_correct(packed: str, images: int) -> np.ndarray:
+    """The boolean array :func:`pack_correct` packed, ``images`` long."""
+    bits = np.unpackbits(np.frombuffer(base64.b64decode(packed), dtype=np.uint8), count=images)
+    return bits.astype(bool)
+
+
+def correct_images(record: RunRecord, images: str = "test") -> np.ndarray | None:
+    """Which ``images`` ("test" or "validation") ``record``'s network classified correctly; None where the record
+    predates per-image results."""
+    packed = record.test_correct if images == "test" else record.validation_correct
+    return None if packed is None else unpack_correct(packed, record.test_size if images == "test" else record.validation_size)
 
 
 class RecordsError(InputError):

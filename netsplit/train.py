@@ -17,7 +17,7 @@ from netsplit.data import AugmentedBatches, Dataset
 from netsplit.errors import InputError
 from netsplit.implementations import timed_choices
 from netsplit.layers import Fusion, SplitBlock
-from netsplit.records import RecordStore, RunRecord
+from netsplit.records import RecordStore, RunRecord, pack_correct
 from netsplit.runtime import enable_compilation_cache, git_commit, has_accelerator
 
 
@@ -62,6 +62,8 @@ class TrainResult:
     accuracy: float
     loss: float
     validation_accuracy: float | None = None
+    test_correct: np.ndarray | None = None  # per test image: classified correctly
+    validation_correct: np.ndarray | None = None
     history: list[float] = field(default_factory=list)
     train_seconds: float = 0.0
     first_step_seconds: float = 0.0
@@ -176,11 +178,14 @@ def fit(
     recalibrate_batch_norm(model, data.x_train, config.batch_size, config.recalibrate_batches)
     train_seconds = time.perf_counter() - progress.start
     evaluate = partial(_evaluate, model, data.num_classes, max(256, config.batch_size))
-    loss, accuracy = evaluate(data.x_test, data.y_test)
+    loss, correct = evaluate(data.x_test, data.y_test)
+    validation = None if data.x_val is None else evaluate(data.x_val, data.y_val)[1]
     return model, TrainResult(
-        accuracy=accuracy,
+        accuracy=float(correct.mean()),
         loss=loss,
-        validation_accuracy=None if data.x_val is None else evaluate(data.x_val, data.y_val)[1],
+        validation_accuracy=None if validation is None else float(validation.mean()),
+        test_correct=correct,
+        validation_correct=validation,
         history=[float(v) for v in history.history["loss"]] if history else [],
         train_seconds=round(train_seconds, 3),
         first_step_seconds=round(progress.first_step or 0.0, 3),
@@ -235,9 +240,11 @@ def batch_norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalizatio
 
 
 def _evaluate(model: keras.Model, classes: int, batch_size: int, images: np.ndarray,
-              labels: np.ndarray) -> tuple[float, float]:
-    loss, accuracy = model.evaluate(images, _one_hot(labels, classes), batch_size=batch_size, verbose=0)
-    return float(loss), float(accuracy)
+              labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """The loss on ``images`` and, per image, whether the network's top class is its label."""
+    loss, _ = model.evaluate(images, _one_hot(labels, classes), batch_size=batch_size, verbose=0)
+    scores = model.predict(images, batch_size=batch_size, verbose=0)
+    return float(loss), np.argmax(scores, axis=-1) == np.asarray(labels)
 
 
 def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
@@ -253,6 +260,8 @@ def make_record(network: keras.Model, data: Dataset, result: TrainResult, config
         accuracy=result.accuracy,
         validation_accuracy=result.validation_accuracy,
         validation_size=0 if data.x_val is None else len(data.x_val),
+        test_correct=pack_correct(result.test_correct),
+        validation_correct=None if result.validation_correct is None else pack_correct(result.validation_correct),
         loss=result.loss,
         history=result.history,
         params=cost.params,

@@ -166,7 +166,7 @@ def test_the_searchs_unsplit_network_is_copied_not_trained_again(tmp_path, monke
     networks = comparison_networks("vgg16", (2, 1, 1, 1, 1), ["found by search"])
     records = study.train_networks(final, networks, tmp_path / "n.jsonl", data=load_dataset("synthetic", 20, 10),
                                    searched=searched)
-    assert trained == ["baseline seed 1", "found by search seed 0", "found by search seed 1"], "fine-tuned: not a twin"
+    assert trained == ["found by search seed 0", "baseline seed 1", "found by search seed 1"], "fine-tuned: not a twin"
     [copied] = read_records(tmp_path / "n.jsonl")
     assert (copied.experiment, copied.role, copied.seed, copied.accuracy) == ("baseline", "final", 0, searched[0].accuracy)
     assert records == [copied] and copied.config_hash == final.hash
@@ -177,6 +177,18 @@ def test_the_searchs_unsplit_network_is_copied_not_trained_again(tmp_path, monke
     study.train_networks(longer, networks[:1], tmp_path / "l.jsonl", data=load_dataset("synthetic", 20, 10),
                          searched=searched)
     assert trained == ["baseline seed 0"], "trained for other epochs than the comparison networks: not a twin"
+
+
+def test_networks_a_verdict_hinges_on_train_more_seeds_seed_after_seed():
+    import netsplit.study as study
+
+    networks = comparison_networks("vgg16", (2, 1, 1, 1, 1), ["proposed_I"])
+    final = study.FinalConfig(SearchConfig(seed=2), seeds=2, network_seeds={"baseline": 4, "found by search": 3})
+    plan = [(seed, network.name) for seed, network in study.training_plan(final, networks)]
+    assert plan == [(2, "baseline"), (2, "proposed_I"), (2, "found by search"),
+                    (3, "baseline"), (3, "proposed_I"), (3, "found by search"),
+                    (4, "baseline"), (4, "found by search"), (5, "baseline")]
+    assert study.untrained(final, networks[:1], []) == ["baseline (seeds 2, 3, 4, 5)"]
 
 
 def test_one_network_under_two_names_trains_once(tmp_path, monkeypatch):
@@ -199,7 +211,7 @@ def test_one_network_under_two_names_trains_once(tmp_path, monkeypatch):
     other = study.ComparisonNetwork("thin: MACs of shared split", width_multiplier=0.07)
     data = load_dataset("synthetic", 20, 10)
     study.train_networks(final, [*thin, other], tmp_path / "n.jsonl", data=data)
-    assert trained == [f"{thin[0].name} seed 0", f"{thin[0].name} seed 1", f"{other.name} seed 0", f"{other.name} seed 1"]
+    assert trained == [f"{thin[0].name} seed 0", f"{other.name} seed 0", f"{thin[0].name} seed 1", f"{other.name} seed 1"]
     by_name = {(r.experiment, r.seed): r for r in read_records(tmp_path / "n.jsonl")}
     assert by_name[thin[1].name, 1].timestamp == by_name[thin[0].name, 1].timestamp, "a copy, counted once"
     assert len(study.chapter_records(by_name.values())) == 4

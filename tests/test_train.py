@@ -11,6 +11,7 @@ import pytest
 
 from netsplit.data import load_dataset
 from netsplit.models import split_model
+from netsplit.records import correct_images
 from netsplit.runtime import device_name
 from netsplit.train import TrainConfig, fit, make_record
 
@@ -51,6 +52,21 @@ def test_record_carries_costs_and_provenance(data):
     assert {"keras", "numpy", "python"} <= set(record.versions)
     assert record.git_commit and record.timestamp and record.dataset == "synthetic"
     assert record.first_step_seconds > 0 and record.train_seconds >= record.first_step_seconds
+
+
+@pytest.mark.slow
+def test_record_says_which_images_each_network_classified_correctly():
+    data = load_dataset("synthetic", seed=0, validation_size=100)
+    config = TrainConfig(epochs=1, batch_size=64, verbose=False)
+    model, result = fit(tiny(data), data, config, seed=0)
+    record = make_record(model, data, result, config, experiment="t", config_hash="h", model="vgg16",
+                         variant="proposed", split=[2, 2, 1, 1, 1], seed=0, width_multiplier=0.125)
+    for images, x, y, accuracy in (("test", data.x_test, data.y_test, record.accuracy),
+                                   ("validation", data.x_val, data.y_val, record.validation_accuracy)):
+        correct = correct_images(record, images)
+        assert correct.shape == (len(y),) and correct.mean() == accuracy
+        assert np.array_equal(correct, np.argmax(model.predict(x, verbose=0), axis=-1) == y)
+    assert 0 < record.accuracy < 1  # both kinds of image are there, so the bits are not all alike
 
 
 @pytest.mark.parametrize("option", [{"epochs": -1}, {"learning_rate": 0}, {"label_smoothing": 1.0}, {"batch_size": 0}])

@@ -12,7 +12,7 @@ import math
 import numbers
 import statistics
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from functools import partial
 from itertools import chain
@@ -213,11 +213,13 @@ def counted_memory(networks: dict[str, tuple[int, ...]], sizes: list[int],
 
 @dataclass(frozen=True)
 class FinalConfig:
-    """How the comparison networks are trained: from scratch, ``epochs`` each, ``seeds`` times."""
+    """How the comparison networks are trained: from scratch, ``epochs`` each, ``seeds`` times, or as many
+    times as ``network_seeds`` gives for a network by name (where a verdict needs more seeds)."""
 
     search: SearchConfig
     epochs: int = 10
     seeds: int = 1
+    network_seeds: dict[str, int] = field(default_factory=dict)
 
     @property
     def hash(self) -> str:
@@ -226,10 +228,9 @@ class FinalConfig:
         training = {k: v for k, v in self.search.training.items() if k != "finetune_learning_rate"}
         return config_hash({"search": training, "epochs": self.epochs})
 
-    @property
-    def seed_range(self) -> range:
-        """The seeds every network trains with."""
-        return range(self.search.seed, self.search.seed + self.seeds)
+    def seed_range(self, name: str) -> range:
+        """The seeds the network called ``name`` trains with."""
+        return range(self.search.seed, self.search.seed + self.network_seeds.get(name, self.seeds))
 
     @property
     def legacy_hash(self) -> str:
@@ -281,27 +282,33 @@ def train_networks(config: FinalConfig, networks: list[ComparisonNetwork], recor
         store = RecordStore(records, config.hash)
         data = data or s.load_data(data_path)
         recipe = TrainConfig(epochs=config.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate)
-        for network in networks:
-            for seed in config.seed_range:
-                if store.find(experiment=network.name, seed=seed, split=list(network.split)):
-                    continue
-                twin = searched_twin(config, network, seed, searched) or named_twin(network, seed, networks, store)
-                if twin is not None:
-                    store.append(twin)
-                    continue
-                width = network.width_multiplier or s.width_multiplier
-                build = partial(network.build, s.model, input_shape=data.input_shape, classes=data.num_classes,
-                                width_multiplier=width)
-                train_network(build, data, recipe, seed, store, label=f"{network.name} seed {seed}",
-                              experiment=network.name, config_hash=config.hash, model=s.model,
-                              variant=network.variant, split=list(network.split), factor=network.factor,
-                              width_multiplier=width, role="final")
+        for seed, network in training_plan(config, networks):
+            if store.find(experiment=network.name, seed=seed, split=list(network.split)):
+                continue
+            twin = searched_twin(config, network, seed, searched) or named_twin(network, seed, networks, store)
+            if twin is not None:
+                store.append(twin)
+                continue
+            width = network.width_multiplier or s.width_multiplier
+            build = partial(network.build, s.model, input_shape=data.input_shape, classes=data.num_classes,
+                            width_multiplier=width)
+            train_network(build, data, recipe, seed, store, label=f"{network.name} seed {seed}",
+                          experiment=network.name, config_hash=config.hash, model=s.model,
+                          variant=network.variant, split=list(network.split), factor=network.factor,
+                          width_multiplier=width, role="final")
     return _wanted(store.records, networks, config)
 
 
+def training_plan(config: FinalConfig, networks: list[ComparisonNetwork]) -> list[tuple[int, ComparisonNetwork]]:
+    """Each (seed, network) to train, seed after seed, so that a run cut short leaves the networks with
+    seed counts as even as it can."""
+    seeds = sorted({seed for network in networks for seed in config.seed_range(network.name)})
+    return [(seed, network) for seed in seeds for network in networks if seed in config.seed_range(network.name)]
+
+
 def _wanted(records: list[RunRecord], networks: list[ComparisonNetwork], config: FinalConfig) -> list[RunRecord]:
-    wanted = {(n.name, tuple(n.split)) for n in networks}
-    return [r for r in records if (r.experiment, tuple(r.split)) in wanted and r.seed in config.seed_range]
+    wanted = {(n.name, tuple(n.split)): config.seed_range(n.name) for n in networks}
+    return [r for r in records if r.seed in wanted.get((r.experiment, tuple(r.split)), ())]
 
 
 def published_records(model: str) -> list[RunRecord]:
@@ -310,14 +317,14 @@ def published_records(model: str) -> list[RunRecord]:
 
     parameters = chapter_parameters(model)
     config = SearchConfig.from_options(parameters, others=True)
-    final = FinalConfig(config, epochs=parameters["final_epochs"], seeds=parameters["final_seeds"])
+    final = FinalConfig(config, parameters["final_epochs"], parameters["final_seeds"], parameters["network_seeds"])
     return RecordStore(final.records_path(SOURCE_ROOT / parameters["records_dir"]), final.hash).records
 
 
 def untrained(config: FinalConfig, networks: list[ComparisonNetwork], records: list[RunRecord]) -> list[str]:
     """Each network with seeds that ``records`` lack, as "name (seeds 1, 2)"."""
     found = {(r.experiment, tuple(r.split), r.seed) for r in records}
-    lacking = {n.name: [s for s in config.seed_range if (n.name, tuple(n.split), s) not in found] for n in networks}
+    lacking = {n.name: [s for s in config.seed_range(n.name) if (n.name, tuple(n.split), s) not in found] for n in networks}
     return [f"{name} (seed{'s' * (len(s) > 1)} {', '.join(map(str, s))})" for name, s in lacking.items() if s]
 
 
