@@ -51,6 +51,40 @@ def job_for(config: SearchConfig, split: tuple[int, ...], seed: int) -> Job:
     return Job(tuple(split), seed, "candidate", block, split[block - 1], config.finetune_epochs, parent=tuple(parent))
 
 
+@dataclass(frozen=True)
+class Step:
+    """One block of a search's path: the split it starts from (the block at 1) and each candidate factor's split."""
+
+    block: int
+    base: tuple[int, ...]
+    candidates: dict[int, tuple[int, ...]]
+
+    def kept(self, factor: int) -> tuple[int, ...]:
+        """The split the path goes on from once the block keeps ``factor``."""
+        return self.base[: self.block - 1] + (factor,) + self.base[self.block:]
+
+
+def search_step(split: Sequence[int], block: int, factors: Iterable[int]) -> Step:
+    """The step of a search at ``block`` from the split so far: the block back at 1, then each factor in turn.
+
+    >>> step = search_step((8, 1, 1), 2, (2, 4))
+    >>> step.base, step.candidates, step.kept(4)
+    ((8, 1, 1), {2: (8, 2, 1), 4: (8, 4, 1)}, (8, 4, 1))
+    """
+    base = tuple(split[: block - 1]) + (1,) + tuple(split[block:])
+    step = Step(block, base, {})
+    return Step(block, base, {factor: step.kept(factor) for factor in factors})
+
+
+def search_path(start: Sequence[int], outcomes: Iterable[BlockOutcome]) -> list[Step]:
+    """The steps a search took, from ``start``, through the blocks ``outcomes`` decided (each at its candidates)."""
+    steps, split = [], tuple(start)
+    for outcome in outcomes:
+        steps.append(search_step(split, outcome.block, outcome.candidates))
+        split = steps[-1].kept(outcome.chosen)
+    return steps
+
+
 def accuracy_drop(reference: float, accuracy: float) -> float:
     """Drop in percentage points (positive when accuracy fell)."""
     return round(100 * (reference - accuracy), 4)
@@ -107,6 +141,12 @@ class SearchResult:
     records: list[RunRecord]
     threshold: float
     missing: tuple[int, ...] | None = None
+    start: tuple[int, ...] | None = None  # the split the search started from (None: unsplit)
+
+    @property
+    def path(self) -> list[Step]:
+        """The steps the search took, block by block (:func:`search_path`)."""
+        return search_path(self.start or (1,) * len(self.split), self.outcomes)
 
     @property
     def decided_on(self) -> str:
@@ -170,13 +210,15 @@ class SplitSearch:
             self._search(split, outcomes)
         except NotRecorded as lack:
             missing = lack.split
-        return SearchResult(tuple(split), outcomes, self.used_records(), self.config.threshold, missing=missing)
+        return SearchResult(tuple(split), outcomes, self.used_records(), self.config.threshold, missing=missing,
+                            start=tuple(self.config.start))
 
     def _search(self, split: list[int], outcomes: list[BlockOutcome]) -> None:
         """Decide block after block, keeping ``split`` and ``outcomes`` up to date as it goes."""
         config, original = self.config, None
         for block in config.blocks:
-            base = tuple(split[: block - 1]) + (1,) + config.start[block:]
+            step = search_step(split, block, config.candidate_factors)
+            base = step.base
             split[:] = base
             jobs = [Job(base, s, "baseline", block, 1, config.baseline_epochs) for s in self._seeds]
             self._run(jobs, None)
@@ -184,9 +226,9 @@ class SplitSearch:
             original = baseline if original is None else original
             reference = baseline if config.reference == "block" else original
             candidates = {}
-            skipped = self._no_saving(base, block)
-            jobs_by_factor = {k: [self._candidate(base, block, k, s) for s in self._seeds] for k in config.candidate_factors
-                              if k not in skipped}
+            skipped = self._no_saving(step)
+            jobs_by_factor = {k: [job_for(config, candidate, s) for s in self._seeds]
+                              for k, candidate in step.candidates.items() if k not in skipped}
             outcome = decide_block(block, baseline, reference, candidates, config.candidate_factors, config.threshold, skipped)
             try:
                 if self.executor.parallel or config.sweep:
@@ -208,18 +250,14 @@ class SplitSearch:
             split[block - 1] = outcome.chosen
             self.log(f"block {block}: factor {outcome.chosen} fixed; split so far {','.join(map(str, split))}")
 
-    def _no_saving(self, base: tuple[int, ...], block: int) -> tuple[int, ...]:
-        """The candidate factors of ``block`` that would cost no fewer parameters or MACs (skipped, logged)."""
+    def _no_saving(self, step: Step) -> tuple[int, ...]:
+        """The candidate factors of a step that would cost no fewer parameters or MACs (skipped, logged)."""
         costs = self.config.costs
-        skipped = tuple(k for k in self.config.candidate_factors
-                        if changes_nothing(costs(base), costs(base[: block - 1] + (k,) + base[block:])))
+        skipped = tuple(k for k, candidate in step.candidates.items() if changes_nothing(costs(step.base), costs(candidate)))
         if skipped:
-            self.log(f"block {block}: factor {', '.join(map(str, skipped))} skipped: the split would keep every "
+            self.log(f"block {step.block}: factor {', '.join(map(str, skipped))} skipped: the split would keep every "
                      "parameter and MAC of the block (each branch reading its whole input) and add a fusion")
         return skipped
-
-    def _candidate(self, base: tuple[int, ...], block: int, factor: int, seed: int) -> Job:
-        return job_for(self.config, base[: block - 1] + (factor,) + base[block:], seed)
 
 
 def _progress_line(record: RunRecord, reference: float | None, threshold: float, done: int, planned: int,
@@ -275,14 +313,15 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
     by_split: dict[tuple, list[RunRecord]] = {}
     for r in searched:
         by_split.setdefault(tuple(r.split), []).append(r)
-    split, outcomes, original = list(check_split(start, len(searched[0].split))), [], None
-    for block in searched_blocks(searched, split):
-        base = tuple(split)
+    start = check_split(start, len(searched[0].split))
+    split, outcomes, original = start, [], None
+    for block in searched_blocks(searched, start):
+        step = search_step(split, block, factors)
+        base, splits = step.base, step.candidates
         if base not in by_split:
-            return SearchResult(base, outcomes, records, threshold, missing=base)
+            return SearchResult(base, outcomes, records, threshold, missing=base, start=start)
         baseline = _mean_sd(by_split[base])[0]
         original = baseline if original is None else original
-        splits = {f: base[: block - 1] + (f,) + base[block:] for f in factors}
         candidates = {f: by_split[s] for f, s in splits.items() if s in by_split}
         skipped = tuple(f for f, s in splits.items() if _no_saving(by_split, base, s))
         outcome = decide_block(block, baseline, baseline if reference == "block" else original, candidates,
@@ -290,10 +329,10 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
         untried = [f for f in factors if f not in outcome.candidates and f not in skipped]
         if untried and outcome.chosen == max(outcome.candidates, default=1):  # every factor tried was accepted
             outcome.decided = False
-            return SearchResult(base, [*outcomes, outcome], records, threshold, missing=splits[untried[0]])
+            return SearchResult(base, [*outcomes, outcome], records, threshold, missing=splits[untried[0]], start=start)
         outcomes.append(outcome)
-        split[block - 1] = outcome.chosen
-    return SearchResult(tuple(split), outcomes, records, threshold)
+        split = step.kept(outcome.chosen)
+    return SearchResult(split, outcomes, records, threshold, start=start)
 
 
 def _no_saving(by_split: dict[tuple, list[RunRecord]], base: tuple[int, ...], split: tuple[int, ...]) -> bool:

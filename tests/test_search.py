@@ -338,6 +338,13 @@ def test_a_search_from_a_start_split_keeps_it_and_decides_the_blocks_it_visits(t
     replayed = replay(records, 0.5, start=(4, 1, 1, 1, 1))
     assert replayed.split == result.split and [o.block for o in replayed.outcomes] == [2, 3]
     assert replay(records, 0.5).missing == (1, 1, 1, 1, 1), "from the unsplit network the records lack the path"
+    from netsplit.study import training_order
+
+    for shown in (result, replayed):  # one path, whoever walks it: the live search and its replay
+        assert [step.base for step in shown.path] == [(4, 1, 1, 1, 1), (4, 2, 1, 1, 1)]
+        order = training_order(shown)
+        assert list(order["split"]) == ["4,1,1,1,1", "4,2,1,1,1", "4,4,1,1,1", "4,2,2,1,1"], "the start's networks listed"
+        assert list(order["decision"]) == ["reference", "accept, kept", "stop", "stop"]
 
 
 @pytest.mark.parametrize("options, message", [
@@ -362,6 +369,10 @@ def test_the_published_resnet18_search_reads_its_recorded_path_from_block_2():
     records = read_records(SearchConfig.from_options(parameters, others=True).default_records(ROOT / "results"))
     result = replay(records, 0.5, start=parameters["start"])
     assert result.missing is None and result.split[0] == 8 and [o.block for o in result.outcomes] == [2, 3, 4, 5]
+    from netsplit.study import training_order
+
+    order = training_order(result)
+    assert order["split"].iloc[0] == "8,1,1,1,1" and set(order["block"]) == {2, 3, 4, 5}, "the chapter's table has rows"
     assert replay(records, 0.5).missing == (1, 2, 1, 1, 1), "from the unsplit network, block 2 was never searched"
 
 

@@ -556,17 +556,11 @@ def training_order(result: SearchResult) -> pd.DataFrame:
 
     A network that is only a block's reference (the unsplit one) is "reference"; records of networks off
     the path (a records file holds every threshold's) are left out."""
-    size = len(result.split)
     path: dict[tuple[int, ...], tuple] = {}  # split: (block, factor, reference accuracy, decision)
-    split = [1] * size
-    for outcome in result.outcomes:
-        base = tuple(split[: outcome.block - 1]) + (1,) * (size - outcome.block + 1)
-        path.setdefault(base, (outcome.block, 1, None, "reference"))
-        for factor in outcome.candidates:
-            candidate = base[: outcome.block - 1] + (factor,) + base[outcome.block:]
+    for outcome, step in zip(result.outcomes, result.path):
+        path.setdefault(step.base, (outcome.block, 1, None, "reference"))
+        for factor, candidate in step.candidates.items():
             path[candidate] = (outcome.block, factor, outcome.reference, _decision(outcome, factor))
-        split = list(base)
-        split[outcome.block - 1] = outcome.chosen
     on_path = [(r.timestamp, i, r) for i, r in enumerate(result.records) if tuple(r.split) in path]
     rows = []
     for _, _, record in sorted(on_path, key=lambda item: item[:2]):
