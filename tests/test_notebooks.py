@@ -144,13 +144,16 @@ def test_a_chapter_shown_from_its_records_trains_nothing_and_names_what_they_lac
         lines = networks.read_text().splitlines(keepends=True)
         last = max(i for i, line in enumerate(lines) if json.loads(line)["experiment"].startswith("thin: "))
         dropped.append(json.loads(lines.pop(last)))
-        networks.write_text("".join(lines))
+        networks.write_text("".join(line for line in lines if json.loads(line)["experiment"] != "found by search"))
     before = {path.name: path.read_bytes() for path in results.iterdir()}
     [chapter] = reproduce("smoke", "fashion_mnist", ["vgg16"], tmp_path / "book", results, {"train": False})
     assert {path.name: path.read_bytes() for path in results.iterdir()} == before, "nothing trained, nothing written"
     text = chapter.read_text()
     assert "Not trained yet" in text and any(f"{r['experiment']} (seed {r['seed']})" in text for r in dropped)
     assert "verdict_vgg16_thinning_params" in text, "the verdicts are glued from what the records hold"
+    assert "1,2,1,1,1: not trained" in text and "which has not been trained from scratch yet" in text, \
+        "the found split's row is marked, and the chapter goes on to its end"
+    assert "make reproduce PROFILE=smoke NOTEBOOKS=vgg16 THRESHOLD=0.5` trains them" in text
     [unfinished] = reproduce("smoke", "fashion_mnist", ["vgg16"], tmp_path / "other", results,
                              {"train": False, "threshold": 50.0})
     assert {path.name: path.read_bytes() for path in results.iterdir()} == before, "a path the records lack trains nothing"

@@ -191,6 +191,35 @@ def test_networks_a_verdict_hinges_on_train_more_seeds_seed_after_seed():
     assert study.untrained(final, networks[:1], []) == ["baseline (seeds 2, 3, 4, 5)"]
 
 
+def test_a_thin_control_of_another_width_is_not_this_ones_and_what_is_lacking_is_marked(tmp_path, monkeypatch):
+    import netsplit.study as study
+    from netsplit.data import load_dataset
+
+    config = SearchConfig(dataset="synthetic")
+    final = study.FinalConfig(config, epochs=3, seeds=1)
+    made = Oracle(config, {})(Job((1, 1, 1, 1, 1), 0, "baseline", 1, 1, 3))
+    trained = []
+
+    def train_network(build, data, train, seed, store, label="", **fields):
+        trained.append(label)
+        store.append(replace(made, seed=seed, timestamp=str(len(trained)), **fields))
+
+    monkeypatch.setattr(study, "train_network", train_network)
+    old, new = (study.ComparisonNetwork("thin: MACs of found by search", width_multiplier=w) for w in (0.25, 0.125))
+    records, data = tmp_path / "n.jsonl", load_dataset("synthetic", 20, 10)
+    study.train_networks(final, [old], records, data=data)
+    assert study.train_networks(final, [new], records, train=False) == [], "another threshold's control, another width"
+    command = "make reproduce PROFILE=cpu NOTEBOOKS=vgg16 THRESHOLD=1"
+    note = study.untrained_note(final, [old, new], study.train_networks(final, [old, new], records, train=False), command)
+    assert "thin: MACs of found by search (seed 0)" in note and f"`{command}` trains them" in note
+    assert study.untrained_note(final, [old], study.train_networks(final, [old], records, train=False), command) is None
+    found = study.ComparisonNetwork("found by search", split=(8, 8, 8, 8, 8))
+    table = study.with_untrained(study.comparison_table(study.train_networks(final, [old], records, train=False)), [old, found])
+    assert table.loc["found by search", "split"] == "8,8,8,8,8: not trained" and pd.isna(table.loc["found by search", "accuracy %"])
+    study.train_networks(final, [old, new], records, data=data)
+    assert trained == ["thin: MACs of found by search seed 0"] * 2
+
+
 def test_one_network_under_two_names_trains_once(tmp_path, monkeypatch):
     import netsplit.study as study
     from netsplit.data import load_dataset
@@ -397,7 +426,7 @@ def test_the_search_chapter_shows_its_networks_and_cost_without_hiding_warnings(
     assert 'InlineBackend.figure_formats = ["retina"]' in code
     assert "line of the log" not in text and "order they trained" in text
     assert "training_order_display(order)" in code and "order = training_order(result)" in code
-    assert "comparison_display(comparison)" in code and "tradeoff_display(found)" in code and "precision=" not in code
+    assert "comparison_display(with_untrained(comparison, networks))" in code and "tradeoff_display(found)" in code and "precision=" not in code
     assert 'glue("cpu_hours", cpu_hours(run_records)' in code and 'glue("cpu_device", record_devices(run_records)' in code
     counted = re.search(r"run_records = chapter_records\((.*?)\)\n", code, re.S).group(1)
     for group in ("results.values()", "network_records", "control_records", "path_records", "searches.values()"):

@@ -237,6 +237,10 @@ class FinalConfig:
         """The key of records files written before networks were shared across thresholds."""
         return config_hash({"search": self.search.legacy_fields(), "epochs": self.epochs, "seeds": self.seeds})
 
+    def key(self, network: ComparisonNetwork) -> tuple:
+        """What finds ``network``'s records: its name, split and width (a thin control's own, else the study's)."""
+        return network.name, tuple(network.split), network.width_multiplier or self.search.width_multiplier
+
     def records_path(self, folder: str | Path) -> Path:
         """``<folder>/<model>-<dataset>-<hash>-networks.jsonl``, adopting a file of the older key."""
         path = Path(folder) / f"{self.search.model}-{self.search.dataset}-{self.hash}-networks.jsonl"
@@ -257,14 +261,15 @@ def searched_twin(config: FinalConfig, network: ComparisonNetwork, seed: int, se
     return None
 
 
-def named_twin(network: ComparisonNetwork, seed: int, networks: list[ComparisonNetwork],
+def named_twin(config: FinalConfig, network: ComparisonNetwork, seed: int, networks: list[ComparisonNetwork],
                store: RecordStore) -> RunRecord | None:
     """The record of this very network trained under another of ``networks``' names (a thin control matched
     to parameters and one matched to MACs can come out at the same width), under this one's name."""
     for other in networks:
         if other != network and replace(other, name=network.name) == network:
-            for record in store.find(experiment=other.name, seed=seed, split=list(network.split)):
-                return replace(record, experiment=network.name)
+            for record in store.find(seed=seed):
+                if record_key(record) == config.key(other):
+                    return replace(record, experiment=network.name)
     return None
 
 
@@ -283,9 +288,9 @@ def train_networks(config: FinalConfig, networks: list[ComparisonNetwork], recor
         data = data or s.load_data(data_path)
         recipe = TrainConfig(epochs=config.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate)
         for seed, network in training_plan(config, networks):
-            if store.find(experiment=network.name, seed=seed, split=list(network.split)):
+            if any(record_key(r) == config.key(network) for r in store.find(seed=seed)):
                 continue
-            twin = searched_twin(config, network, seed, searched) or named_twin(network, seed, networks, store)
+            twin = searched_twin(config, network, seed, searched) or named_twin(config, network, seed, networks, store)
             if twin is not None:
                 store.append(twin)
                 continue
@@ -307,8 +312,13 @@ def training_plan(config: FinalConfig, networks: list[ComparisonNetwork]) -> lis
 
 
 def _wanted(records: list[RunRecord], networks: list[ComparisonNetwork], config: FinalConfig) -> list[RunRecord]:
-    wanted = {(n.name, tuple(n.split)): config.seed_range(n.name) for n in networks}
-    return [r for r in records if r.seed in wanted.get((r.experiment, tuple(r.split)), ())]
+    wanted = {config.key(n): config.seed_range(n.name) for n in networks}
+    return [r for r in records if r.seed in wanted.get(record_key(r), ())]
+
+
+def record_key(record: RunRecord) -> tuple:
+    """A comparison network's record as :meth:`FinalConfig.key` finds it."""
+    return record.experiment, tuple(record.split), record.width_multiplier
 
 
 def published_records(model: str) -> list[RunRecord]:
@@ -321,10 +331,31 @@ def published_records(model: str) -> list[RunRecord]:
     return RecordStore(final.records_path(SOURCE_ROOT / parameters["records_dir"]), final.hash).records
 
 
+def untrained_note(config: FinalConfig, networks: list[ComparisonNetwork], records: list[RunRecord],
+                   command: str) -> str | None:
+    """A warning naming each network with seeds ``records`` lack and the ``command`` that trains them (None
+    where nothing is lacking), for a chapter shown from its records alone."""
+    lacking = untrained(config, networks, records)
+    if not lacking:
+        return None
+    return (f":::{{admonition}} Not trained yet\n:class: warning\nThe records lack {'; '.join(lacking)}: the tables, "
+            f"plots and verdicts use the seeds recorded so far, and a network with none is marked \"not trained\". "
+            f"`{command}` trains them.\n:::")
+
+
+def with_untrained(table: pd.DataFrame, networks: list[ComparisonNetwork]) -> pd.DataFrame:
+    """``table`` (:func:`comparison_table`) with a row for each of ``networks`` it lacks, its split marked
+    "not trained" and every figure missing, for display."""
+    absent = [n for n in networks if n.name not in table.index]
+    rows = pd.DataFrame({"split": [f"{','.join(map(str, n.split)) if n.variant == 'proposed' else n.variant}: not trained"
+                                   for n in absent], "seeds": 0}, index=pd.Index([n.name for n in absent], name=table.index.name))
+    return pd.concat([table, rows]) if absent else table
+
+
 def untrained(config: FinalConfig, networks: list[ComparisonNetwork], records: list[RunRecord]) -> list[str]:
     """Each network with seeds that ``records`` lack, as "name (seeds 1, 2)"."""
-    found = {(r.experiment, tuple(r.split), r.seed) for r in records}
-    lacking = {n.name: [s for s in config.seed_range(n.name) if (n.name, tuple(n.split), s) not in found] for n in networks}
+    found = {(*record_key(r), r.seed) for r in records}
+    lacking = {n.name: [s for s in config.seed_range(n.name) if (*config.key(n), s) not in found] for n in networks}
     return [f"{name} (seed{'s' * (len(s) > 1)} {', '.join(map(str, s))})" for name, s in lacking.items() if s]
 
 
@@ -392,6 +423,9 @@ def found_summary(comparison: pd.DataFrame, result: SearchResult) -> str:
     if result.missing:
         return (f"the search has not found its split yet: its path needs the network "
                 f"{','.join(map(str, result.missing))} next, which the records lack")
+    if "found by search" not in comparison.index:
+        return (f"the search found the split {','.join(map(str, result.split))}, which has not been trained from "
+                "scratch yet, so its accuracy as a comparison network is not known")
     found, baseline = comparison.loc["found by search"], comparison.loc["baseline"]
     drop = baseline["accuracy %"] - found["accuracy %"]
     return (f"the search found the split {','.join(map(str, result.split))}: it keeps "
