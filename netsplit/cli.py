@@ -198,7 +198,9 @@ def _report(args) -> int:
 
     if not Path(args.records).is_file():
         raise UsageError(f"no records file at {args.records}")
-    _print_outcome(replay(read_records(args.records), args.threshold, args.reference, start=args.start), args.json)
+    result = replay(read_records(args.records), args.threshold, args.reference, start=args.start, blocks=args.blocks,
+                    factors=args.candidate_factors)
+    _print_outcome(result, args.json)
     return 0
 
 
@@ -383,7 +385,8 @@ def parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="the search table (paper Table 1) from a records file")
     report.add_argument("records", help="a search's JSONL records file")
-    _config_options(report, ("threshold", "reference", "start"))  # the records serve any threshold
+    _config_options(report, ("threshold", "reference", "start", "blocks", "candidate_factors"))  # any threshold
+    report.set_defaults(candidate_factors=None)  # those the records hold
     report.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     report.set_defaults(run=_report)
 

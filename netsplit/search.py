@@ -292,12 +292,15 @@ def searched_blocks(searched: list[RunRecord], start: Sequence[int] | None = Non
 
 
 def replay(records: list[RunRecord], threshold: float, reference: str = "block",
-           seeds: Iterable[int] | None = None, start: Sequence[int] | None = None) -> SearchResult:
+           seeds: Iterable[int] | None = None, start: Sequence[int] | None = None,
+           blocks: Sequence[int] | None = None, factors: Sequence[int] | None = None) -> SearchResult:
     """Rebuild a search's outcome at ``threshold`` from its records alone (what ``netsplit report`` shows).
 
-    Records serve every threshold. The factors and blocks are those the records hold, less the blocks
-    ``start`` splits (the search started from that split, see :class:`~netsplit.config.SearchConfig`); where
-    the path needs a network they lack, the result's ``missing`` names it.
+    Records serve every threshold. The candidate factors are ``factors``, by default those the records hold
+    (a block whose every recorded factor was accepted is then undecided); the blocks are ``blocks``, by
+    default every block that ``start`` leaves unsplit (the search started from that split, see
+    :class:`~netsplit.config.SearchConfig`). Where the path needs a network the records lack (a search cut
+    short, or still running), the result's ``missing`` names it: it is never called final.
 
     >>> from netsplit.records import read_records
     >>> from netsplit.runtime import SOURCE_ROOT
@@ -309,13 +312,16 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
         raise InputError("no search records (roles baseline and candidate) to report")
     check_threshold(threshold)
     check_reference(reference)
-    factors = sorted({r.factor for r in searched if r.role == "candidate"})
+    factors = sorted(factors or {r.factor for r in searched if r.role == "candidate"})
+    if not factors:
+        raise InputError("the records hold no candidate yet, so no block is decided; name the search's candidate "
+                         "factors to see which network it needs next")
     by_split: dict[tuple, list[RunRecord]] = {}
     for r in searched:
         by_split.setdefault(tuple(r.split), []).append(r)
     start = check_split(start, len(searched[0].split))
     split, outcomes, original = start, [], None
-    for block in searched_blocks(searched, start):
+    for block in blocks or [b for b, factor in enumerate(start, 1) if factor == 1]:
         step = search_step(split, block, factors)
         base, splits = step.base, step.candidates
         if base not in by_split:

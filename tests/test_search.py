@@ -7,6 +7,7 @@ import re
 import pytest
 
 from netsplit.config import SearchConfig
+from netsplit.errors import InputError
 from netsplit.executors import InProcess
 from netsplit.records import RecordsError, RecordStore, read_records
 from netsplit.records import adopt_legacy_file
@@ -133,13 +134,14 @@ def test_a_replay_past_its_records_names_the_network_the_search_trains_next(tmp_
     from netsplit.cli import main
 
     search(tmp_path, THRESHOLD_PENALTIES, threshold=0.5)
-    short = replay(read_records(tmp_path / "r.jsonl"), threshold=2.0)
+    short = replay(read_records(tmp_path / "r.jsonl"), threshold=2.0, blocks=(1, 2))
     assert short.missing == (6, 1, 1, 1, 1) and short.split == (1, 1, 1, 1, 1)
     assert [o.decided for o in short.outcomes] == [False]
     _, oracle = search(tmp_path, THRESHOLD_PENALTIES, threshold=2.0)
     assert oracle.calls[0].split == short.missing, "the search trains next what the report says is missing"
-    assert replay(read_records(tmp_path / "r.jsonl"), threshold=2.0).missing is None
-    assert main(["report", str(tmp_path / "r.jsonl"), "--threshold", "4.0"]) == 0
+    assert replay(read_records(tmp_path / "r.jsonl"), threshold=2.0, blocks=(1, 2)).missing is None
+    assert replay(read_records(tmp_path / "r.jsonl"), threshold=2.0).missing[2] == 2, "block 3 never searched"
+    assert main(["report", str(tmp_path / "r.jsonl"), "--threshold", "4.0", "--blocks", "1,2"]) == 0
     printed = capsys.readouterr().out
     assert "needs split 8,2,1,1,1 next" in printed and "final split" not in printed
 
@@ -208,15 +210,15 @@ def test_report_prints_the_table_from_records(tmp_path, capsys):
     from netsplit.cli import main
 
     result, _ = search(tmp_path, {1: {2: 0.1, 4: 0.2, 6: 0.9}, 2: {2: 0.7}})
-    assert main(["report", str(tmp_path / "r.jsonl"), "--json"]) == 0
+    assert main(["report", str(tmp_path / "r.jsonl"), "--json", "--blocks", "1,2"]) == 0
     at_default = json.loads(capsys.readouterr().out)
-    assert main(["report", str(tmp_path / "r.jsonl"), "--threshold", "0.5", "--json"]) == 0
+    assert main(["report", str(tmp_path / "r.jsonl"), "--threshold", "0.5", "--json", "--blocks", "1,2"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert at_default == report, "the records serve any threshold; report decides at the paper's 0.5 unless told"
     assert tuple(report["split"]) == result.split
     assert [row["chosen"] for row in report["blocks"]] == [4, 1]
     assert report["blocks"][0]["K=6"] == 89.1  # 90 % less the 0.9-point penalty
-    assert main(["report", str(tmp_path / "r.jsonl"), "--threshold", "0.5"]) == 0
+    assert main(["report", str(tmp_path / "r.jsonl"), "--threshold", "0.5", "--blocks", "1,2"]) == 0
     table = capsys.readouterr().out
     assert "baseline" in table and "K=4" in table and "final split: 4,1,1,1,1" in table
 
@@ -321,7 +323,7 @@ def test_a_factor_that_saves_nothing_is_skipped_not_trained(tmp_path):
     assert factors_tried(oracle, 1) == [], "ResNet18's stem is one convolution: splitting it saves nothing"
     assert result.outcomes[0].skipped == (2, 4, 6, 8) and result.outcomes[0].chosen == 1
     assert result.split[:2] == (1, 2) and factors_tried(oracle, 2) == [2, 4]
-    replayed = replay(read_records(tmp_path / "r.jsonl"), 0.5)
+    replayed = replay(read_records(tmp_path / "r.jsonl"), 0.5, blocks=(1, 2))
     assert replayed.split == result.split and replayed.missing is None
     assert replayed.outcomes[0].skipped == (2, 4), "replay knows the factors its records hold"
     from netsplit.search import outcome_rows
@@ -335,7 +337,7 @@ def test_a_search_from_a_start_split_keeps_it_and_decides_the_blocks_it_visits(t
     assert factors_tried(oracle, 1) == [] and factors_tried(oracle, 2) == [2, 4] and factors_tried(oracle, 3) == [2]
     assert result.split == (4, 2, 1, 1, 1) and all(job.split[0] == 4 for job in oracle.calls)
     records = read_records(tmp_path / "r.jsonl")
-    replayed = replay(records, 0.5, start=(4, 1, 1, 1, 1))
+    replayed = replay(records, 0.5, start=(4, 1, 1, 1, 1), blocks=(2, 3))
     assert replayed.split == result.split and [o.block for o in replayed.outcomes] == [2, 3]
     assert replay(records, 0.5).missing == (1, 1, 1, 1, 1), "from the unsplit network the records lack the path"
     from netsplit.study import training_order
@@ -396,3 +398,25 @@ def test_a_search_that_only_reads_its_records_trains_nothing_and_names_what_they
     [block] = lacking.outcomes
     assert not block.decided and set(block.candidates) == {2, 4}, "block 1 as far as its records go, undecided"
     assert not (tmp_path / "r.jsonl.lock").exists(), "reading takes no lock"
+
+
+def test_a_search_cut_short_is_never_reported_final(tmp_path, capsys):
+    from helpers import ROOT
+    from netsplit.cli import main
+
+    lines = (ROOT / "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl").read_text().splitlines(keepends=True)
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("".join(lines[:5]))  # the search had decided blocks 1 to 3 when it stopped
+    result = replay(read_records(cut), 0.5)
+    assert result.missing == (1, 2, 1, 2, 1) and [o.block for o in result.outcomes] == [1, 2, 3, 4]
+    assert replay(read_records(cut), 0.5, blocks=(1, 2, 3)).missing is None, "a search of blocks 1-3 ended there"
+    assert main(["report", str(cut), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["missing"] == [1, 2, 1, 2, 1]
+    accepted = tmp_path / "accepted.jsonl"
+    accepted.write_text("".join(lines[:3]))  # block 2's factor 2 accepted, factor 4 not trained yet
+    assert replay(read_records(accepted), 0.5, factors=(2, 4)).missing == (1, 4, 1, 1, 1)
+    baseline = tmp_path / "baseline.jsonl"
+    baseline.write_text(lines[0])
+    with pytest.raises(InputError, match="no candidate yet"):
+        replay(read_records(baseline), 0.5)
+    assert replay(read_records(baseline), 0.5, factors=(2, 4)).missing == (2, 1, 1, 1, 1)
