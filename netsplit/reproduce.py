@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import os
 import shutil
@@ -184,6 +185,20 @@ def shown(path: Path) -> Path:
     return path.relative_to(here) if path.is_relative_to(here) else path
 
 
+def source_hash(path: Path) -> str:
+    """SHA-256 of a notebook's cells as written (type and source, not outputs nor metadata): what a published
+    chapter records of the source it was executed from."""
+    cells = [(cell["cell_type"], "".join(cell["source"])) for cell in json.loads(path.read_text())["cells"]]
+    return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
+
+
+def mark_source(executed: Path, source: Path) -> None:
+    """Write into ``executed``'s metadata the source notebook it ran from and that source's :func:`source_hash`."""
+    notebook = json.loads(executed.read_text())
+    notebook["metadata"]["netsplit"] = {"source": source.relative_to(ROOT).as_posix(), "source_sha256": source_hash(source)}
+    executed.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+
+
 def run_chapter(chapter: str, parameters: dict, path: Path, kernel: str) -> None:
     """Execute one chapter's notebook into ``path``; a failing cell raises ChapterFailed, ``path`` kept."""
     import papermill
@@ -199,6 +214,7 @@ def run_chapter(chapter: str, parameters: dict, path: Path, kernel: str) -> None
         value = (error.evalue.strip().splitlines() or [""])[0]
         raise ChapterFailed(f"chapter {chapter} failed in cell [{error.exec_count}]: {error.ename}: {value}; "
                             f"the executed notebook is kept in {shown(path)}") from error
+    mark_source(path, source)
     print(f"  done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
 
 

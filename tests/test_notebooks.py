@@ -159,3 +159,15 @@ def test_a_chapter_shown_from_its_records_trains_nothing_and_names_what_they_lac
     assert {path.name: path.read_bytes() for path in results.iterdir()} == before, "a path the records lack trains nothing"
     text = unfinished.read_text()
     assert "The search's path needs the network" in text and "has not found its split yet" in text
+
+
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
+def test_each_published_chapter_was_executed_from_its_current_source(chapter):
+    from netsplit.reproduce import notebook_source, source_hash
+
+    executed = json.loads((ROOT / "book" / f"{chapter}.ipynb").read_text())
+    recorded = executed["metadata"].get("netsplit", {})
+    source = notebook_source(chapter)
+    assert recorded.get("source") == source.relative_to(ROOT).as_posix(), f"book/{chapter}.ipynb names no source"
+    assert recorded.get("source_sha256") == source_hash(source), \
+        f"book/{chapter}.ipynb was executed from an older {source.name}: republish it with make reproduce"
