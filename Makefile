@@ -38,9 +38,11 @@ test-fast: install
 	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 reproduce: install
+	@case "$(TRAIN)" in ""|1|true|yes|on|0|false|no|off) ;; \
+	  *) echo "make reproduce: TRAIN must be 1 (train what the records lack) or 0 (show the records alone), got '$(TRAIN)'" >&2; exit 2;; esac
 	TF_ENABLE_ONEDNN_OPTS=$(ONEDNN) $(BIN)/python -m netsplit.reproduce --profile $(PROFILE) --dataset $(DATASET) \
 		$(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(if $(THRESHOLD),-p threshold $(THRESHOLD)) \
-		$(if $(filter 0,$(TRAIN)),-p train false) $(OVERRIDES)
+		$(if $(filter 0 false no off,$(TRAIN)),-p train false) $(OVERRIDES)
 
 benchmark: install
 	TF_ENABLE_ONEDNN_OPTS=$(ONEDNN) $(BIN)/python -m benchmarks.train_speed

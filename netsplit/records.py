@@ -147,6 +147,10 @@ def _parse(line: bytes) -> RunRecord:
     if unknown:
         raise InputError(f"unknown fields {sorted(unknown)}; records an older netsplit wrote are brought up to date "
                          "by python -m netsplit.migrate FILE")
+    for name in ("accuracy", "validation_accuracy"):
+        value = data.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1):
+            raise InputError(f"{name} must be a fraction from 0 to 1, got {value!r}")
     return RunRecord(**data)
 
 

@@ -312,6 +312,11 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
         raise InputError("no search records (roles baseline and candidate) to report")
     check_threshold(threshold)
     check_reference(reference)
+    configurations = sorted({(r.model, r.config_hash) for r in searched})
+    if len(configurations) > 1:
+        named = ", ".join(f"{model} ({key})" for model, key in configurations)
+        raise InputError(f"the records mix {len(configurations)} search configurations: {named}; "
+                         "report one configuration's records file at a time")
     factors = sorted(factors or {r.factor for r in searched if r.role == "candidate"})
     if not factors:
         raise InputError("the records hold no candidate yet, so no block is decided; name the search's candidate "

@@ -134,3 +134,18 @@ def test_values_are_read_as_papermill_reads_them():
         "learning_rate": 0.001, "validation_size": None, "candidate_factors": [2, 4], "threshold": 1, "dataset": "npz:my.npz"}
     reproduce.check_inputs("cpu", None, ["vgg16"], {"finetune_learning_rate": 1e-3, "validation_size": 5000},
                            reproduce.load_profiles())
+
+
+@pytest.mark.parametrize("value, shows_records", [("0", True), ("false", True), ("no", True), ("off", True),
+                                                  ("1", False), ("true", False)])
+def test_train_off_in_any_spelling_only_shows_the_records(value, shows_records):
+    """``make -n`` prints the command ``make reproduce`` would run, without running it."""
+    run = subprocess.run(["make", "-n", "-o", "install", "reproduce", f"TRAIN={value}"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0 and ("-p train false" in run.stdout) == shows_records
+
+
+def test_a_train_setting_make_cannot_read_is_refused_before_anything_runs():
+    run = subprocess.run(["make", "-o", "install", "reproduce", "TRAIN=maybe"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 2 and "TRAIN must be 1" in run.stderr and "netsplit.reproduce" not in run.stdout

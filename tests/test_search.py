@@ -420,3 +420,22 @@ def test_a_search_cut_short_is_never_reported_final(tmp_path, capsys):
     with pytest.raises(InputError, match="no candidate yet"):
         replay(read_records(baseline), 0.5)
     assert replay(read_records(baseline), 0.5, factors=(2, 4)).missing == (2, 1, 1, 1, 1)
+
+
+def test_a_report_refuses_mixed_configurations_and_accuracies_that_are_not_fractions(tmp_path):
+    from helpers import ROOT
+    from netsplit.records import RecordsError
+
+    lines = (ROOT / "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl").read_text().splitlines(keepends=True)
+    other = json.loads(lines[1])
+    other["config_hash"] = "0123456789ab"
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("".join(lines) + json.dumps(other) + "\n")
+    with pytest.raises(InputError, match="the records mix 2 search configurations"):
+        replay(read_records(mixed), 0.5)
+    edited = json.loads(lines[2])
+    edited["accuracy"] = 73.2
+    percent = tmp_path / "percent.jsonl"
+    percent.write_text(json.dumps(edited) + "\n" + "".join(lines[3:]))
+    with pytest.raises(RecordsError, match=r"accuracy must be a fraction from 0 to 1, got 73.2"):
+        read_records(percent)
