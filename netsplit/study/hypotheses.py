@@ -1,0 +1,163 @@
+"""Tests stated before the data, on two networks' accuracies over seeds: superiority, non-inferiority and
+equivalence, each with its interval, the smallest difference its seeds can detect, and the seeds that
+would settle it.
+
+Each test names its direction and margin before it sees a number. A result keeps the difference (a minus b,
+in points), its 95 % interval (Welch, unequal variances), the stated test's p-value, the smallest true
+difference that the seeds detect with 80 % power, and, while not settled, the seeds per network that would
+give that power. :func:`holm` adjusts a family of results for multiplicity. The arithmetic is statsmodels'.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+ALPHA = 0.05
+"""The level of every test (one-sided where the test is one-sided, each side of an equivalence)."""
+POWER = 0.8
+"""The power the detectable difference and the seeds needed are computed for."""
+EFFECT = 0.3
+"""The difference in points (a 0.3-point effect) that a superiority test is sized for."""
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One stated test of network ``a`` against ``b``: its kind and margin, the difference and its interval,
+    the p-value (and Holm's, once adjusted), detectable difference and seeds needed, and the verdict."""
+
+    __test__ = False  # not a pytest class
+
+    test: str  # superiority | non-inferiority | equivalence
+    margin: float  # points; 0 for superiority
+    difference: float  # mean of a minus mean of b, points
+    low: float | None  # 95 % interval of the difference (None with fewer than two seeds a side)
+    high: float | None
+    p: float | None
+    seeds: tuple[int, int]
+    detectable: float | None  # the smallest true difference found with POWER at these seeds, points
+    needed: int | None  # seeds per network that give the test POWER (shown while not settled)
+    verdict: str  # confirmed | refuted | not settled | not testable here
+    p_holm: float | None = None
+
+    def __str__(self) -> str:
+        if self.low is None:
+            return f"{self.difference:+.2f} points ({self.seeds[0]} and {self.seeds[1]} seeds: no interval)"
+        text = (f"{self.difference:+.2f} points (95 % interval {self.low:+.2f} to {self.high:+.2f}; {self.test}"
+                f"{f' within {self.margin:g}' if self.margin else ''}, p = {self.p:.3f}")
+        if self.p_holm is not None:
+            text += f", Holm {self.p_holm:.3f}"
+        text += f"; {self.seeds[0]} and {self.seeds[1]} seeds detect {self.detectable:.2f} points at 80 % power"
+        settle = self.verdict == "not settled" and self.needed
+        return text + (f"; about {self.needed} seeds each would settle it)" if settle else ")")
+
+
+def _compare(a: Sequence[float], b: Sequence[float]):
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+    return CompareMeans(DescrStatsW(list(a)), DescrStatsW(list(b)))
+
+
+def _spread(a: Sequence[float], b: Sequence[float]) -> float:
+    """The seeds' standard deviation, pooled over both networks (points)."""
+    return math.sqrt((statistics.variance(a) + statistics.variance(b)) / 2)
+
+
+def _detectable(a: Sequence[float], b: Sequence[float], power: float = POWER) -> float:
+    """The smallest true difference (points) a one-sided test at :data:`ALPHA` finds with ``power``."""
+    from statsmodels.stats.power import TTestIndPower
+
+    size = TTestIndPower().solve_power(nobs1=len(a), ratio=len(b) / len(a), alpha=ALPHA, power=power, alternative="larger")
+    return float(size) * _spread(a, b)
+
+
+def _needed(a: Sequence[float], b: Sequence[float], effect: float, power: float = POWER) -> int | None:
+    """Seeds per network for a one-sided test at :data:`ALPHA` to find ``effect`` points with ``power``."""
+    from statsmodels.stats.power import TTestIndPower
+
+    spread, power_of = _spread(a, b), TTestIndPower()
+    if spread == 0 or effect <= 0:
+        return None
+    options = {"ratio": 1.0, "alpha": ALPHA, "power": power, "alternative": "larger"}
+    if effect / spread >= power_of.solve_power(nobs1=2, **options):
+        return 2  # two seeds a side already suffice (the root finder needs a bracket above 2)
+    return math.ceil(float(power_of.solve_power(effect_size=effect / spread, **options)))
+
+
+def _untestable(test: str, margin: float, a: Sequence[float], b: Sequence[float]) -> TestResult:
+    difference = statistics.fmean(a) - statistics.fmean(b)
+    return TestResult(test, margin, difference, None, None, None, (len(a), len(b)), None, None, "not testable here")
+
+
+def _result(test: str, margin: float, a: Sequence[float], b: Sequence[float], p: float, opposite: float,
+            effect: float, power: float = POWER) -> TestResult:
+    """The result of a one-sided stated test (p) and of its opposite (a refutation where it is significant)."""
+    low, high = _compare(a, b).tconfint_diff(alpha=ALPHA, usevar="unequal")
+    verdict = "confirmed" if p < ALPHA else "refuted" if opposite < ALPHA else "not settled"
+    return TestResult(test, margin, statistics.fmean(a) - statistics.fmean(b), float(low), float(high), float(p),
+                      (len(a), len(b)), _detectable(a, b, power), _needed(a, b, effect, power), verdict)
+
+
+def superiority(a: Sequence[float], b: Sequence[float], effect: float = EFFECT) -> TestResult:
+    """Is ``a`` more accurate than ``b``? Welch's one-sided test; refuted where ``b`` is significantly more accurate.
+
+    >>> superiority([93.1, 93.3, 93.2], [92.1, 92.2, 92.0]).verdict
+    'confirmed'
+    """
+    if min(len(a), len(b)) < 2:
+        return _untestable("superiority", 0.0, a, b)
+    compare = _compare(a, b)
+    p = compare.ttest_ind(alternative="larger", usevar="unequal")[1]
+    opposite = compare.ttest_ind(alternative="smaller", usevar="unequal")[1]
+    return _result("superiority", 0.0, a, b, p, opposite, effect)
+
+
+def non_inferiority(a: Sequence[float], b: Sequence[float], margin: float) -> TestResult:
+    """Does ``a`` lose less than ``margin`` points against ``b``? Refuted where it loses significantly more.
+
+    >>> non_inferiority([92.9, 93.0, 93.1], [93.0, 93.1, 93.2], margin=0.5).verdict
+    'confirmed'
+    """
+    if min(len(a), len(b)) < 2:
+        return _untestable("non-inferiority", margin, a, b)
+    compare = _compare(a, b)
+    p = compare.ttest_ind(alternative="larger", usevar="unequal", value=-margin)[1]
+    opposite = compare.ttest_ind(alternative="smaller", usevar="unequal", value=-margin)[1]
+    return _result("non-inferiority", margin, a, b, p, opposite, margin)
+
+
+def equivalence(a: Sequence[float], b: Sequence[float], margin: float) -> TestResult:
+    """Do ``a`` and ``b`` differ by less than ``margin`` points either way? Two one-sided tests (TOST); refuted
+    where the difference lies significantly beyond the margin on one side. The seeds needed are those that
+    give each one-sided test 90 % power against a true difference of zero, which gives TOST about 80 %.
+
+    >>> equivalence([93.0, 93.1, 92.9, 93.0], [93.05, 92.95, 93.0, 93.1], margin=0.3).verdict
+    'confirmed'
+    """
+    if min(len(a), len(b)) < 2:
+        return _untestable("equivalence", margin, a, b)
+    compare = _compare(a, b)
+    p = compare.ttost_ind(-margin, margin, usevar="unequal")[0]
+    beyond = min(compare.ttest_ind(alternative="larger", usevar="unequal", value=margin)[1],
+                 compare.ttest_ind(alternative="smaller", usevar="unequal", value=-margin)[1])
+    return _result("equivalence", margin, a, b, p, beyond, margin, power=1 - (1 - POWER) / 2)
+
+
+def holm(results: Sequence[TestResult]) -> list[TestResult]:
+    """``results`` as one family: each with Holm's adjusted p-value, and a confirmation that does not survive
+    the adjustment read as not settled (refutations rest on their own, opposite test, and stand)."""
+    from statsmodels.stats.multitest import multipletests
+
+    tested = [i for i, r in enumerate(results) if r.p is not None]
+    adjusted = dict(zip(tested, multipletests([results[i].p for i in tested], alpha=ALPHA, method="holm")[1])) \
+        if tested else {}
+    out = []
+    for i, result in enumerate(results):
+        if i not in adjusted:
+            out.append(result)
+            continue
+        unsettled = result.verdict == "confirmed" and adjusted[i] >= ALPHA
+        out.append(replace(result, p_holm=float(adjusted[i]), verdict="not settled" if unsettled else result.verdict))
+    return out
