@@ -193,26 +193,30 @@ def comparison_plot(table: pd.DataFrame, title: str) -> plt.Figure:
 
 
 def thinning_plot(table: pd.DataFrame, title: str) -> plt.Figure:
-    """Splitting against thinning: test accuracy (mean ± sd over seeds) against parameters and against MACs;
-    the unsplit network and its thin controls joined by a line (what narrowing the network buys), the split
-    networks as labelled points beside it."""
+    """Splitting against thinning, as pruning studies show it: test accuracy against parameters and against
+    MACs, the unsplit network at several widths as a curve with its 95 % interval as a band (its mean's, over
+    seeds), each split network as a labelled point with its 95 % interval."""
     fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.6), sharey=True)
     frame = table.reset_index()
     thin = frame[frame["network"].str.startswith("thin:") | (frame["network"] == "baseline")]
     split = frame.drop(thin.index)
     for ax, column in zip(axes, ("parameters", "MMACs")):
         line = thin.sort_values(column)
-        ax.errorbar(line[column], line["accuracy %"], yerr=line["± sd"].astype(float).fillna(0), fmt="o-",
-                    color="grey", mfc="white", ms=5, capsize=2, label="unsplit, thinner")
-        ax.errorbar(split[column], split["accuracy %"], yerr=split["± sd"].astype(float).fillna(0), fmt="s",
-                    color="C0", ms=6, capsize=2, label="split")
+        ax.plot(line[column], line["accuracy %"], "o-", color="grey", mfc="white", ms=5, label="unsplit, thinner")
+        if line["low 95"].notna().all():
+            ax.fill_between(line[column], line["low 95"].astype(float), line["high 95"].astype(float), color="grey",
+                            alpha=0.2, lw=0, label="its 95 % interval")
+        below = (split["accuracy %"] - split["low 95"].astype(float)).fillna(0)
+        above = (split["high 95"].astype(float) - split["accuracy %"]).fillna(0)
+        ax.errorbar(split[column], split["accuracy %"], yerr=[below, above], fmt="s", color="C0", ms=6, capsize=2,
+                    label="split (95 % interval)")
         for _, row in split.iterrows():
             ax.annotate(row["network"], (row[column], row["accuracy %"]), textcoords="offset points",
                         xytext=(4, 4), fontsize=7)
         _log_count_axis(ax, column)
     axes[0].set_ylabel("test accuracy %")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=2, bbox_to_anchor=(0.5, 0.0), frameon=False)
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=3, bbox_to_anchor=(0.5, 0.0), frameon=False)
     fig.suptitle(textwrap.fill(title, 80), fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig

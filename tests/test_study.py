@@ -1,6 +1,7 @@
 """Study helpers: comparison tables, provenance, memory savings."""
 
 import json
+import math
 import re
 import statistics
 from dataclasses import replace
@@ -429,7 +430,7 @@ def test_the_search_chapter_shows_its_networks_and_cost_without_hiding_warnings(
     assert "comparison_display(with_untrained(comparison, networks))" in code and "tradeoff_display(found)" in code and "precision=" not in code
     assert 'glue("cpu_hours", cpu_hours(run_records)' in code and 'glue("cpu_device", record_devices(run_records)' in code
     counted = re.search(r"run_records = chapter_records\((.*?)\)\n", code, re.S).group(1)
-    for group in ("results.values()", "network_records", "control_records", "path_records", "searches.values()"):
+    for group in ("searched", "network_records", "control_records", "path_records"):
         assert group in counted, f"the chapter's training hours leave out {group}"
 
 
@@ -585,3 +586,22 @@ def test_the_searches_agreement_is_told_from_their_paths():
     assert paths_summary(paths, 92.63) == ("The 3 searches found 2 different splits; trained from scratch, they reach "
                                            "91.70 to 92.01 % test accuracy, against 92.63 % for the unsplit network.")
     assert paths_summary(paths[["found split"]].iloc[:2], 92.63) == "The 2 searches found 2 different splits.", "none trained"
+
+
+def test_a_split_networks_distance_from_the_unsplit_curve_is_read_at_its_own_cost():
+    from netsplit.study import curve_distances, curve_summary
+
+    rows = {"baseline": (400, 4.0, [92.0, 92.1, 91.9]), "thin: parameters of proposed_I": (100, 1.0, [90.0, 90.1, 89.9]),
+            "thin: MACs of proposed_I": (200, 2.0, [91.0, 91.1, 90.9]), "proposed_I": (200, 8.0, [92.0, 92.2, 91.8])}
+    table = pd.DataFrame({"parameters": {n: r[0] for n, r in rows.items()}, "MMACs": {n: r[1] for n, r in rows.items()},
+                          "accuracies": {n: r[2] for n, r in rows.items()}}).rename_axis("network")
+    distances = curve_distances(table)
+    at_params = distances.loc[("proposed_I", "parameters")]
+    assert at_params["distance (points)"] == pytest.approx(1.0), "the curve reads 91.0 at 200 parameters"
+    assert at_params["low"] < 1.0 < at_params["high"]
+    assert pd.isna(distances.loc[("proposed_I", "MACs"), "distance (points)"]), "8 MMACs lies beyond the curve"
+    halfway = table.assign(parameters=table["parameters"].replace({200: 141}))  # about halfway between 100 and 200 in log
+    read = curve_distances(halfway.drop(index="thin: MACs of proposed_I")).loc[("proposed_I", "parameters")]
+    assert read["distance (points)"] == pytest.approx(92.0 - (90.0 + 2.0 * math.log(141 / 100) / math.log(4)))
+    text = curve_summary(distances)
+    assert "proposed_I +1.00 at equal parameters" in text and "Outside the curve's span, so not compared: proposed_I at equal MACs" in text

@@ -61,7 +61,7 @@ def test_without_significant_loss_is_non_inferiority_at_the_papers_threshold_for
     assert _verdicts({**small, "proposed_II": 91.0}, 0.05)["all_blocks"] == "refuted", "1.7 points, beyond 0.5"
     assert _verdicts({**small, "proposed_I": 92.25}, 0.3)["all_blocks"] == "not settled", "0.45 within the noise of 0.5"
     evidence = _found(small, 0.05)["all_blocks"].evidence
-    assert "non-inferiority within 0.5" in evidence and "Holm" in evidence and "detect" in evidence
+    assert "non-inferiority, margin 0.5" in evidence and "Holm" in evidence and "detect" in evidence
 
 
 def test_each_superiority_claim_and_its_refutation():
@@ -93,6 +93,10 @@ def test_a_confirmation_that_does_not_survive_holms_adjustment_is_not_settled():
     adjusted = holm([strong, borderline, borderline])
     assert [r.verdict for r in adjusted] == ["confirmed", "not settled", "not settled"]
     assert adjusted[1].p_holm == pytest.approx(min(1, 2 * borderline.p)) and "Holm" in str(adjusted[1])
+    against = superiority([92.1, 92.4, 92.2, 92.3], [92.5, 92.7, 92.3, 92.5])
+    assert against.verdict == "refuted", "alone, the opposite test refutes it"
+    assert [r.verdict for r in holm([strong, against, against])] == ["confirmed", "not settled", "not settled"], \
+        "a refutation is adjusted for multiplicity as a confirmation is"
 
 
 def test_the_resnet18_claim_needs_a_gain_beyond_the_spread_of_several_seeds():

@@ -19,6 +19,7 @@ from itertools import chain
 from pathlib import Path
 
 import keras
+import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
@@ -438,7 +439,10 @@ def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
     full precision (:func:`comparison_display` rounds, once, where the table is shown).
 
     Against the baseline: the drop in points, and whether it is larger than the seed spread (the two
-    networks' standard deviations combined, ``sqrt(sd_a² + sd_b²)``); unknown with a single seed."""
+    networks' standard deviations combined, ``sqrt(sd_a² + sd_b²)``); unknown with a single seed. ``low 95`` and
+    ``high 95`` bound the mean's 95 % interval (t, over the seeds)."""
+    from netsplit.study.hypotheses import interval
+
     rows = []
     widths = [r.width_multiplier for r in records if r.experiment == "baseline"][:1]
     for name in dict.fromkeys(r.experiment for r in records):
@@ -451,6 +455,8 @@ def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
             "split": f"unsplit, width {first.width_multiplier:.3g}" if widths and first.width_multiplier != widths[0] else split,
             "accuracy %": statistics.fmean(accuracies),
             "± sd": statistics.stdev(accuracies) if len(group) > 1 else None,
+            "low 95": (interval(accuracies) or (None, None))[0],
+            "high 95": (interval(accuracies) or (None, None))[1],
             "seeds": len(group),
             "accuracies": accuracies,
             "parameters": first.params,
@@ -469,6 +475,58 @@ def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
         table.insert(5, "beyond seed spread", (drop.abs() > spread).astype(object).where(known, None))
         table.loc["baseline", "beyond seed spread"] = None
     return table
+
+
+COST_COLUMNS = {"parameters": "parameters", "MACs": "MMACs"}
+"""The costs a split network is set against the unsplit curve at: their names and comparison-table columns."""
+
+
+def is_unsplit(name: str) -> bool:
+    """Whether a comparison network is the unsplit network, at the study's width or thinned."""
+    return name == "baseline" or name.startswith("thin: ")
+
+
+def curve_distances(table: pd.DataFrame) -> pd.DataFrame:
+    """Each split network's distance from the unsplit network's accuracy-against-cost curve, at its parameters
+    and at its MACs (points; a :func:`comparison_table` whose unsplit networks at several widths make the curve).
+
+    The curve joins the unsplit networks' mean accuracies in the logarithm of their cost; at a split network's
+    cost it is read between its two neighbours, seed by seed (the unsplit networks share their seeds), and the
+    split network's seeds are set against those readings (95 % interval, Welch). A cost outside the curve's
+    span has no distance."""
+    from netsplit.study.hypotheses import difference_interval
+
+    rows = []
+    unsplit = table[[is_unsplit(name) for name in table.index]]
+    for name in (n for n in table.index if not is_unsplit(n)):
+        for cost, column in COST_COLUMNS.items():
+            curve = unsplit.sort_values(column)
+            x, at = np.log(curve[column].astype(float).to_numpy()), math.log(table.loc[name, column])
+            row = {"network": name, "cost": cost, "distance (points)": None, "low": None, "high": None}
+            if x.min() <= at <= x.max() and len(curve) > 1:
+                right = min(int(np.searchsorted(x, at)), len(x) - 1) or 1
+                weight = (at - x[right - 1]) / (x[right] - x[right - 1]) if x[right] > x[right - 1] else 0.0
+                seeds = min(len(curve.iloc[right - 1]["accuracies"]), len(curve.iloc[right]["accuracies"]))
+                read = [(1 - weight) * curve.iloc[right - 1]["accuracies"][i] + weight * curve.iloc[right]["accuracies"][i]
+                        for i in range(seeds)]
+                mine = table.loc[name, "accuracies"]
+                found = difference_interval(mine, read)
+                row.update({"distance (points)": statistics.fmean(mine) - statistics.fmean(read),
+                            "low": None if found is None else found[0], "high": None if found is None else found[1]})
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["network", "cost"])
+
+
+def curve_summary(distances: pd.DataFrame) -> str:
+    """The distances of :func:`curve_distances` in a sentence, per network and cost."""
+    known = distances.dropna(subset=["distance (points)"])
+    outside = [f"{name} at equal {cost}" for name, cost in distances.index if (name, cost) not in known.index]
+    parts = [f"{name} {row['distance (points)']:+.2f} at equal {cost}"
+             + ("" if pd.isna(row["low"]) else f" ({row['low']:+.2f} to {row['high']:+.2f})")
+             for (name, cost), row in known.iterrows()]
+    text = ("Distance from the unsplit curve, in points (95 % interval): " + "; ".join(parts) + "."
+            if parts else "No split network lies within the span of the unsplit curve.")
+    return text + (f" Outside the curve's span, so not compared: {'; '.join(outside)}." if outside else "")
 
 
 def _shown(value: object, decimals: int | Callable | None) -> str:

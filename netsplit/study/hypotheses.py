@@ -26,7 +26,8 @@ EFFECT = 0.3
 @dataclass(frozen=True)
 class TestResult:
     """One stated test of network ``a`` against ``b``: its kind and margin, the difference and its interval,
-    the p-value (and Holm's, once adjusted), detectable difference and seeds needed, and the verdict."""
+    the p-values of the stated test and of its opposite, the difference its seeds detect and the seeds that
+    would settle it, and the verdict (adjusted by :func:`holm` where it belongs to a family)."""
 
     __test__ = False  # not a pytest class
 
@@ -35,23 +36,40 @@ class TestResult:
     difference: float  # mean of a minus mean of b, points
     low: float | None  # 95 % interval of the difference (None with fewer than two seeds a side)
     high: float | None
-    p: float | None
+    p: float | None  # the stated test's
+    opposite: float | None  # the test that would refute it
     seeds: tuple[int, int]
     detectable: float | None  # the smallest true difference found with POWER at these seeds, points
-    needed: int | None  # seeds per network that give the test POWER (shown while not settled)
+    needed: int | None  # seeds per network that would settle it (see the test's function); None: over 100
     verdict: str  # confirmed | refuted | not settled | not testable here
-    p_holm: float | None = None
+    p_holm: float | None = None  # the decisive p (the smaller of p and opposite), adjusted over the family
+
+    @property
+    def decisive(self) -> float | None:
+        """The p-value the verdict rests on: the stated test's, or its opposite's where that is smaller."""
+        return None if self.p is None else min(self.p, self.opposite)
+
+    def brief(self) -> str:
+        """The test, its p-values and what would settle it, without the difference."""
+        margin = "" if not self.margin else f" within ±{self.margin:g}" if self.test == "equivalence" \
+            else f", margin {self.margin:g}"
+        if self.p is None:
+            return f"{self.test}{margin}: not tested ({self.seeds[0]} and {self.seeds[1]} seeds)"
+        text = f"{self.test}{margin}, p = {self.p:.3f}"
+        if self.opposite < self.p:
+            text += f" (opposite p = {self.opposite:.3f})"
+        if self.p_holm is not None:
+            text += f", Holm {self.p_holm:.3f}"
+        if self.verdict == "not settled":
+            text += (f"; about {self.needed} seeds each would settle it" if self.needed
+                     else "; more than 100 seeds each would be needed")
+        return text
 
     def __str__(self) -> str:
         if self.low is None:
             return f"{self.difference:+.2f} points ({self.seeds[0]} and {self.seeds[1]} seeds: no interval)"
-        text = (f"{self.difference:+.2f} points (95 % interval {self.low:+.2f} to {self.high:+.2f}; {self.test}"
-                f"{f' within {self.margin:g}' if self.margin else ''}, p = {self.p:.3f}")
-        if self.p_holm is not None:
-            text += f", Holm {self.p_holm:.3f}"
-        text += f"; {self.seeds[0]} and {self.seeds[1]} seeds detect {self.detectable:.2f} points at 80 % power"
-        settle = self.verdict == "not settled" and self.needed
-        return text + (f"; about {self.needed} seeds each would settle it)" if settle else ")")
+        return (f"{self.difference:+.2f} points (95 % interval {self.low:+.2f} to {self.high:+.2f}; {self.brief()}; "
+                f"{self.seeds[0]} and {self.seeds[1]} seeds detect {self.detectable:.2f} points at 80 % power)")
 
 
 def _compare(a: Sequence[float], b: Sequence[float]):
@@ -83,25 +101,32 @@ def _needed(a: Sequence[float], b: Sequence[float], effect: float, power: float 
     options = {"ratio": 1.0, "alpha": ALPHA, "power": power, "alternative": "larger"}
     if effect / spread >= power_of.solve_power(nobs1=2, **options):
         return 2  # two seeds a side already suffice (the root finder needs a bracket above 2)
+    if effect / spread < power_of.solve_power(nobs1=100, **options):
+        return None  # more than 100 seeds
     return math.ceil(float(power_of.solve_power(effect_size=effect / spread, **options)))
 
 
 def _untestable(test: str, margin: float, a: Sequence[float], b: Sequence[float]) -> TestResult:
     difference = statistics.fmean(a) - statistics.fmean(b)
-    return TestResult(test, margin, difference, None, None, None, (len(a), len(b)), None, None, "not testable here")
+    return TestResult(test, margin, difference, None, None, None, None, (len(a), len(b)), None, None, "not testable here")
+
+
+def _verdict(p: float, opposite: float, level: float = ALPHA) -> str:
+    return "confirmed" if p < level and p <= opposite else "refuted" if opposite < level else "not settled"
 
 
 def _result(test: str, margin: float, a: Sequence[float], b: Sequence[float], p: float, opposite: float,
             effect: float, power: float = POWER) -> TestResult:
     """The result of a one-sided stated test (p) and of its opposite (a refutation where it is significant)."""
     low, high = _compare(a, b).tconfint_diff(alpha=ALPHA, usevar="unequal")
-    verdict = "confirmed" if p < ALPHA else "refuted" if opposite < ALPHA else "not settled"
     return TestResult(test, margin, statistics.fmean(a) - statistics.fmean(b), float(low), float(high), float(p),
-                      (len(a), len(b)), _detectable(a, b, power), _needed(a, b, effect, power), verdict)
+                      float(opposite), (len(a), len(b)), _detectable(a, b, power), _needed(a, b, effect, power),
+                      _verdict(p, opposite))
 
 
 def superiority(a: Sequence[float], b: Sequence[float], effect: float = EFFECT) -> TestResult:
     """Is ``a`` more accurate than ``b``? Welch's one-sided test; refuted where ``b`` is significantly more accurate.
+    The seeds that would settle it are those that find a difference of ``effect`` points (the design's 0.3).
 
     >>> superiority([93.1, 93.3, 93.2], [92.1, 92.2, 92.0]).verdict
     'confirmed'
@@ -115,7 +140,8 @@ def superiority(a: Sequence[float], b: Sequence[float], effect: float = EFFECT) 
 
 
 def non_inferiority(a: Sequence[float], b: Sequence[float], margin: float) -> TestResult:
-    """Does ``a`` lose less than ``margin`` points against ``b``? Refuted where it loses significantly more.
+    """Does ``a`` lose less than ``margin`` points against ``b``? Refuted where it loses significantly more. The
+    seeds that would settle it are those that tell the observed difference from the margin.
 
     >>> non_inferiority([92.9, 93.0, 93.1], [93.0, 93.1, 93.2], margin=0.5).verdict
     'confirmed'
@@ -125,13 +151,14 @@ def non_inferiority(a: Sequence[float], b: Sequence[float], margin: float) -> Te
     compare = _compare(a, b)
     p = compare.ttest_ind(alternative="larger", usevar="unequal", value=-margin)[1]
     opposite = compare.ttest_ind(alternative="smaller", usevar="unequal", value=-margin)[1]
-    return _result("non-inferiority", margin, a, b, p, opposite, margin)
+    observed = statistics.fmean(a) - statistics.fmean(b)
+    return _result("non-inferiority", margin, a, b, p, opposite, abs(observed + margin))
 
 
 def equivalence(a: Sequence[float], b: Sequence[float], margin: float) -> TestResult:
     """Do ``a`` and ``b`` differ by less than ``margin`` points either way? Two one-sided tests (TOST); refuted
-    where the difference lies significantly beyond the margin on one side. The seeds needed are those that
-    give each one-sided test 90 % power against a true difference of zero, which gives TOST about 80 %.
+    where the difference lies significantly beyond the margin on one side. The seeds that would settle it
+    tell the observed difference from the nearer bound with 90 % power each side (TOST about 80 %).
 
     >>> equivalence([93.0, 93.1, 92.9, 93.0], [93.05, 92.95, 93.0, 93.1], margin=0.3).verdict
     'confirmed'
@@ -142,22 +169,38 @@ def equivalence(a: Sequence[float], b: Sequence[float], margin: float) -> TestRe
     p = compare.ttost_ind(-margin, margin, usevar="unequal")[0]
     beyond = min(compare.ttest_ind(alternative="larger", usevar="unequal", value=margin)[1],
                  compare.ttest_ind(alternative="smaller", usevar="unequal", value=-margin)[1])
-    return _result("equivalence", margin, a, b, p, beyond, margin, power=1 - (1 - POWER) / 2)
+    observed = statistics.fmean(a) - statistics.fmean(b)
+    return _result("equivalence", margin, a, b, p, beyond, abs(margin - abs(observed)), power=1 - (1 - POWER) / 2)
 
 
 def holm(results: Sequence[TestResult]) -> list[TestResult]:
-    """``results`` as one family: each with Holm's adjusted p-value, and a confirmation that does not survive
-    the adjustment read as not settled (refutations rest on their own, opposite test, and stand)."""
+    """``results`` as one family: each verdict decided again on its decisive p-value (the stated test's or its
+    opposite's) adjusted by Holm's method over the family; what does not survive the adjustment is not settled."""
     from statsmodels.stats.multitest import multipletests
 
     tested = [i for i, r in enumerate(results) if r.p is not None]
-    adjusted = dict(zip(tested, multipletests([results[i].p for i in tested], alpha=ALPHA, method="holm")[1])) \
+    adjusted = dict(zip(tested, multipletests([results[i].decisive for i in tested], alpha=ALPHA, method="holm")[1])) \
         if tested else {}
     out = []
     for i, result in enumerate(results):
         if i not in adjusted:
             out.append(result)
             continue
-        unsettled = result.verdict == "confirmed" and adjusted[i] >= ALPHA
-        out.append(replace(result, p_holm=float(adjusted[i]), verdict="not settled" if unsettled else result.verdict))
+        significant = adjusted[i] < ALPHA
+        verdict = "not settled" if not significant else "confirmed" if result.p <= result.opposite else "refuted"
+        out.append(replace(result, p_holm=float(adjusted[i]), verdict=verdict))
     return out
+
+
+def interval(values: Sequence[float]) -> tuple[float, float] | None:
+    """The 95 % t-interval of the mean of ``values`` (None with fewer than two)."""
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    return None if len(values) < 2 else tuple(float(v) for v in DescrStatsW(list(values)).tconfint_mean(alpha=ALPHA))
+
+
+def difference_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float] | None:
+    """The 95 % interval of mean ``a`` minus mean ``b`` (Welch; None with fewer than two values a side)."""
+    if min(len(a), len(b)) < 2:
+        return None
+    return tuple(float(v) for v in _compare(a, b).tconfint_diff(alpha=ALPHA, usevar="unequal"))

@@ -224,7 +224,7 @@ def _thinning(label: str) -> Callable[[Family, Setting], tuple[str, str]]:
             return "not testable here", "no thin control trained"
         better = [family.test(superiority, split, thin) for split, thin in pairs]
         same = [family.test(equivalence, split, thin, margin=EQUIVALENCE_MARGIN) for split, thin in pairs]
-        evidence = "; ".join(f"{split} against its control: {gap}; equivalence: {twin}"
+        evidence = "; ".join(f"{split} against its control: {gap}, and {twin.brief()}"
                              for (split, _), gap, twin in zip(pairs, better, same))
         absent = [split for split in family.splits if not family.has(split, f"thin: {label} of {split}")]
         if absent:
