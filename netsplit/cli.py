@@ -89,15 +89,21 @@ def _info(args) -> int:
 
 def _train(args) -> int:
     from netsplit.data import load_dataset
-    from netsplit.records import RecordsLock, RecordStore, config_hash
+    from netsplit.records import RecordsLock, config_hash
     from netsplit.train import TrainConfig, train_network
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate)
     network = _own_network(args)
     fields = _network_fields(args, network)
-    key = config_hash(training_options(args))
+    key = config_hash({k: v for k, v in training_options(args).items() if k != "seed"})  # seeds share a file
     with RecordsLock(args.records) if args.records else contextlib.nullcontext():
-        store = RecordStore(args.records, key) if args.records else None
+        store = _train_store(args, key, fields) if args.records else None
+        if store is not None and (done := store.find(seed=args.seed)):
+            print(f"{args.records} already holds this network with seed {args.seed} (trained {done[0].timestamp}); "
+                  "nothing trained again", file=sys.stderr)
+            print(done[0].to_json() if args.json else f"{done[0].model} on {done[0].dataset}: test accuracy "
+                  f"{done[0].accuracy:.2%}, {done[0].params:,} parameters, {done[0].train_seconds:.1f} s")
+            return 0
         data = load_dataset(args.dataset, args.train_size, args.test_size, seed=args.seed, path=args.data_path,
                             image_shape=None if network is None else network.input_shape,
                             validation_size=args.validation_size)
@@ -114,6 +120,25 @@ def _train(args) -> int:
         print(f"{model.name} on {data.title}: test accuracy {record.accuracy:.2%}{validation}, "
               f"{record.params:,} parameters, {record.train_seconds:.1f} s")
     return 0
+
+
+def _train_store(args: argparse.Namespace, key: str, fields: dict):
+    """The records file of ``train``: refused, naming the settings that differ, where it holds another network."""
+    from pathlib import Path
+
+    from netsplit.records import RecordStore, read_records
+
+    path = Path(args.records)
+    other = next((r for r in (read_records(path) if path.is_file() else []) if r.config_hash != key), None)
+    if other is not None:
+        here = {"model": fields["model"], "split": fields["split"], "variant": args.variant, "dataset": args.dataset,
+                "epochs": args.epochs, "width_multiplier": args.width_multiplier}
+        differ = [f"{name} {getattr(other, name)} there, {value} here" for name, value in here.items()
+                  if getattr(other, name) != value]
+        raise UsageError(f"{path} holds records of another configuration ("
+                         + ("; ".join(differ) or "a setting its records do not show: batch size, learning rate, "
+                            "image counts or data path") + "); use another records file")
+    return RecordStore(path, key)
 
 
 def training_options(args: argparse.Namespace) -> dict:

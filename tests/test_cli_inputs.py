@@ -262,3 +262,17 @@ def test_train_files_records_under_the_options_it_always_had():
     assert set(training_options(args)) == {
         "model", "variant", "split", "factor", "width_multiplier", "dataset", "data_path", "epochs", "batch_size",
         "lr", "train_size", "test_size", "seed", "validation_size"}
+
+
+@pytest.mark.slow
+def test_seeds_of_one_network_share_a_records_file_and_a_seed_is_not_trained_twice(tmp_path, capsys):
+    records = str(tmp_path / "r.jsonl")
+    common = ["train", "--dataset", "synthetic", "--epochs", "1", "--batch-size", "64", "--width-multiplier", "0.125",
+              "--train-size", "64", "--test-size", "32", "--records", records]
+    assert main([*common, "--seed", "0"]) == 0 and main([*common, "--seed", "1"]) == 0
+    assert [r.seed for r in read_records(records)] == [0, 1], "a second seed joins the first"
+    capsys.readouterr()
+    assert main([*common, "--seed", "0"]) == 0
+    assert "already holds this network with seed 0" in capsys.readouterr().err
+    assert len(read_records(records)) == 2, "nothing trained again, nothing appended"
+    refused(capsys, [*common[:4], "2", *common[5:], "--seed", "0"], "holds records of another configuration (epochs 1 there, 2 here)")

@@ -131,7 +131,7 @@ def test_the_thinning_plot_joins_the_unsplit_networks_and_labels_the_split_ones(
     from netsplit.plots import thinning_plot
 
     table = pd.DataFrame({
-        "accuracy %": [92.0, 91.0, 90.0, 91.5], "± sd": [0.1, 0.2, None, 0.3],
+        "accuracy %": [92.0, 91.0, 90.0, 91.5], "low 95": [91.8, 90.6, 89.7, 91.0], "high 95": [92.2, 91.4, 90.3, 92.0],
         "parameters": [1000, 400, 200, 410], "MMACs": [10.0, 4.0, 2.0, 6.0],
     }, index=pd.Index(["baseline", "thin: parameters of proposed_I", "thin: MACs of proposed_I", "proposed_I"],
                       name="network"))
@@ -141,3 +141,9 @@ def test_the_thinning_plot_joins_the_unsplit_networks_and_labels_the_split_ones(
         expected = table.drop("proposed_I").sort_values(column)
         np.testing.assert_array_equal(thin_line.get_xdata(), expected[column])
         assert [text.get_text() for text in ax.texts] == ["proposed_I"]
+        [band] = ax.collections[:1]  # the unsplit curve's 95 % interval
+        bounds = band.get_paths()[0].vertices[:, 1]
+        assert bounds.min() == pytest.approx(89.7) and bounds.max() == pytest.approx(92.2)
+        [bar] = [c for c in ax.containers if hasattr(c, "has_yerr") and c.has_yerr]
+        low, high = bar.lines[2][0].get_segments()[0][:, 1]
+        assert (low, high) == pytest.approx((91.0, 92.0)), "the split network's own 95 % interval"
