@@ -1,4 +1,5 @@
-"""The exceptions the library raises for bad input: what was wrong and what is valid, in one line."""
+"""The exceptions the library raises on purpose: bad input (what was wrong and what is valid, in one line), and
+a run that failed."""
 
 
 class InputError(ValueError):
@@ -13,3 +14,8 @@ class InputError(ValueError):
 
 class DatasetError(InputError):
     """Data is missing, unreadable or inconsistent; the message says what was expected and where we looked."""
+
+
+class TrainingFailed(RuntimeError):
+    """A network trained to no better than chance: a failed run (a learning rate far too high, say), never a
+    search's reference; the message says what it reached and what chance is."""

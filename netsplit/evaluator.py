@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import keras
 
 from netsplit.data import Dataset
+from netsplit.errors import TrainingFailed
 from netsplit.inheritance import inherit
 from netsplit.models import split_model
 from netsplit.networks import split_network
@@ -29,6 +30,10 @@ from netsplit.train import TrainConfig, train_network
 if TYPE_CHECKING:
     from netsplit.config import SearchConfig
     from netsplit.search import Job
+
+
+CHANCE_FACTOR = 1.5
+"""A baseline at most this many times chance accuracy counts as a failed run."""
 
 
 class TrainingEvaluator:
@@ -99,6 +104,12 @@ class TrainingEvaluator:
             variant="proposed", split=list(job.split),
             width_multiplier=c.width_multiplier, role=job.role, block=job.block, factor=job.factor,
         )
+        if job.role == "baseline" and record.accuracy <= CHANCE_FACTOR / data.num_classes:
+            raise TrainingFailed(
+                f"the search's baseline {','.join(map(str, job.split))} (seed {job.seed}) reached {record.accuracy:.1%} "
+                f"test accuracy, chance on {data.num_classes} classes being {1 / data.num_classes:.1%}: the training "
+                f"failed (learning rate {c.learning_rate:g}, {job.epochs} epochs), and a failed run is no reference; "
+                "nothing was recorded")
         if self.weights_dir is not None:
             _save_weights(model, self.weights_path(job.split, job.seed))
         return record

@@ -276,3 +276,14 @@ def test_seeds_of_one_network_share_a_records_file_and_a_seed_is_not_trained_twi
     assert "already holds this network with seed 0" in capsys.readouterr().err
     assert len(read_records(records)) == 2, "nothing trained again, nothing appended"
     refused(capsys, [*common[:4], "2", *common[5:], "--seed", "0"], "holds records of another configuration (epochs 1 there, 2 here)")
+
+
+@pytest.mark.slow
+def test_a_search_whose_baseline_trains_to_chance_fails_and_records_nothing(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-m", "netsplit", "search", "--dataset", "synthetic", "--width-multiplier", "0.125",
+         "--candidate-factors", "2", "--blocks", "1", "--baseline-epochs", "1", "--finetune-epochs", "1",
+         "--batch-size", "64", "--lr", "1e6", "--records", str(tmp_path / "r.jsonl")],
+        capture_output=True, text=True, env=FRESH, timeout=600)
+    assert run.returncode == 1 and "a failed run is no reference" in run.stderr, run.stderr[-2000:]
+    assert not (tmp_path / "r.jsonl").exists() or read_records(tmp_path / "r.jsonl") == []
