@@ -496,7 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # a failure inside a run: say what; the traceback on request
         if show_traceback:
             traceback.print_exc()
-        print(f"netsplit: run failed: {type(error).__name__}: {error} (--traceback shows where)", file=sys.stderr)
+        said = " ".join(str(error).split())  # one line, whatever the library's message holds
+        print(f"netsplit: run failed: {type(error).__name__}: {said} (--traceback shows where)", file=sys.stderr)
         return 1
 
 

@@ -10,6 +10,9 @@ record describes, and its accuracy is checked.
 
 from __future__ import annotations
 
+import errno
+import math
+import shutil
 import sys
 import warnings
 from dataclasses import replace
@@ -18,13 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import keras
+import numpy as np
 
 from netsplit.data import Dataset
 from netsplit.errors import TrainingFailed
 from netsplit.inheritance import inherit
 from netsplit.models import split_model
 from netsplit.networks import split_network
-from netsplit.records import RunRecord, read_records
+from netsplit.records import RunRecord, read_records, write_atomically
 from netsplit.train import TrainConfig, train_network
 
 if TYPE_CHECKING:
@@ -32,8 +36,13 @@ if TYPE_CHECKING:
     from netsplit.search import Job
 
 
-CHANCE_FACTOR = 1.5
-"""A baseline at most this many times chance accuracy counts as a failed run."""
+def diverged(loss: float, classes: int) -> bool:
+    """Whether a test loss says the training diverged: not finite, or ten times a uniform guess's cross-entropy.
+
+    >>> diverged(2.5, 10), diverged(1.2e6, 10), diverged(float("nan"), 10)
+    (False, True, True)
+    """
+    return not math.isfinite(loss) or loss > 10 * math.log(classes)
 
 
 class TrainingEvaluator:
@@ -84,6 +93,10 @@ class TrainingEvaluator:
         print(f"  weights of {','.join(map(str, split))} (seed {seed}) are missing: training it again",
               file=sys.stderr, flush=True)
         again = self(job_for(self.config, split, seed))
+        if not self.weights_path(split, seed).exists():
+            raise OSError(errno.ENOSPC, f"No space left on device for the weights of {','.join(map(str, split))} "
+                          f"(seed {seed}), so the networks that inherit from it cannot start; free some space and run "
+                          "again: the finished records are kept")
         recorded = [r for r in read_records(self.records) if tuple(r.split) == split and r.seed == seed] \
             if self.records is not None and self.records.exists() else []
         if recorded and abs(recorded[0].accuracy - again.accuracy) > 1e-6:
@@ -104,17 +117,32 @@ class TrainingEvaluator:
             variant="proposed", split=list(job.split),
             width_multiplier=c.width_multiplier, role=job.role, block=job.block, factor=job.factor,
         )
-        if job.role == "baseline" and record.accuracy <= CHANCE_FACTOR / data.num_classes:
+        if job.role == "baseline" and diverged(record.loss, data.num_classes):
             raise TrainingFailed(
-                f"the search's baseline {','.join(map(str, job.split))} (seed {job.seed}) reached {record.accuracy:.1%} "
-                f"test accuracy, chance on {data.num_classes} classes being {1 / data.num_classes:.1%}: the training "
-                f"failed (learning rate {c.learning_rate:g}, {job.epochs} epochs), and a failed run is no reference; "
-                "nothing was recorded")
+                f"the search's baseline {','.join(map(str, job.split))} (seed {job.seed}) diverged: test loss "
+                f"{record.loss:.3g} against {math.log(data.num_classes):.2f} for a guess, accuracy {record.accuracy:.1%} "
+                f"against chance {1 / data.num_classes:.1%} on {data.num_classes} classes (learning rate "
+                f"{c.learning_rate:g}); a failed run is no reference, and nothing was recorded")
         if self.weights_dir is not None:
-            _save_weights(model, self.weights_path(job.split, job.seed))
+            try:
+                _save_weights(model, self.weights_path(job.split, job.seed))
+            except OSError as error:  # the record is the finished work: kept; a child trains this network again
+                print(f"  the weights of {','.join(map(str, job.split))} (seed {job.seed}) could not be saved "
+                      f"({error.strerror or error}); its record is kept", file=sys.stderr, flush=True)
         return record
 
 
 def _save_weights(model: keras.Model, path: Path) -> None:
+    """Save ``model``'s weights to ``path`` whole or not at all; a disk without room for them is found before
+    writing (h5py can crash the process on a write that fails midway)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    model.save_weights(path)
+    needed = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights) + WEIGHTS_OVERHEAD
+    free = shutil.disk_usage(path.parent).free
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"No space left on device: {path.name} needs about {needed / 2**20:.1f} MiB, "
+                      f"{free / 2**20:.1f} MiB free")
+    write_atomically(path, model.save_weights)
+
+
+WEIGHTS_OVERHEAD = 2**20
+"""Bytes a weights file holds beyond the weights themselves (its layout), at most."""

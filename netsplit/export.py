@@ -26,6 +26,7 @@ import numpy as np
 
 from netsplit.choices import LOWERINGS, PRECISIONS
 from netsplit.errors import InputError
+from netsplit.records import write_atomically
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -216,10 +217,11 @@ def export(
     path = Path(path)
     if path.suffix != ".tflite":
         raise InputError(f"the exported model's file name must end in .tflite, got {str(path)!r}")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give the exported model a file name of its own")
     content = convert(model, precision, representative, input_size, lowering, threads)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    return path
+    return write_atomically(path, lambda partial: partial.write_bytes(content))
 
 
 def interpreter_engine() -> str:

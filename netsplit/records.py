@@ -100,6 +100,26 @@ class RunRecord:
         return (self.role, self.variant, tuple(self.split), self.block, self.factor, self.seed)
 
 
+def write_atomically(path: str | os.PathLike, write) -> Path:
+    """Write ``path`` by ``write(temporary_path)`` beside it, renamed into place once complete: a write that fails
+    (a full disk) leaves no partial file, and what was at ``path`` before stays as it was.
+
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "model.weights.h5"
+    >>> write_atomically(target, lambda partial: partial.write_text(partial.name)).read_text()
+    'model.partial.weights.h5'
+    """
+    path = Path(path)
+    stem = path.name.split(".")[0]
+    partial = path.with_name(f"{stem}.partial{path.name[len(stem):]}")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
 def pack_correct(correct: np.ndarray) -> str:
     """Which images a network classified correctly, one bit each in the images' order, as base64 text.
 
@@ -242,7 +262,10 @@ class RecordsLock:
         try:
             if fcntl is not None:
                 fcntl.flock(stream, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            stream.truncate(0)  # the file is kept and rewritten: deleting it would race the next run's open
+                if not _same_file(stream, self.lock_path):  # a run that ended removed it after this open: again
+                    stream.close()
+                    return self.__enter__()
+            stream.truncate(0)
             stream.write(json.dumps(_this_run()) + "\n")
             stream.flush()
         except BlockingIOError:
@@ -255,7 +278,7 @@ class RecordsLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stream.truncate(0)
+        self.lock_path.unlink(missing_ok=True)  # removed while held: a run that opened it first sees it gone
         self._stream.close()  # closing releases the lock
         self._stream = None
 
@@ -271,13 +294,21 @@ class RecordsLock:
         """The lock file, opened once the records' folder is made and an existing records file takes appends."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.path.exists():
+            if os.path.lexists(self.path):  # a symlink loop or a dangling link fails here, not after training
                 open(self.path, "ab").close()
             return open(self.lock_path, "a+")
         except OSError as error:
             reason = f"{error.filename} is a file, not a folder" if isinstance(error, FileExistsError) \
                 else f"{error.filename}: {error.strerror}"
             raise RecordsError(f"{self.path} cannot be written ({reason}); use another records file") from None
+
+
+def _same_file(stream: IO[str], path: Path) -> bool:
+    """Whether the open ``stream`` is still the file at ``path``."""
+    try:
+        return os.fstat(stream.fileno()).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _this_run() -> dict:

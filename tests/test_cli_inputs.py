@@ -287,3 +287,36 @@ def test_a_search_whose_baseline_trains_to_chance_fails_and_records_nothing(tmp_
         capture_output=True, text=True, env=FRESH, timeout=600)
     assert run.returncode == 1 and "a failed run is no reference" in run.stderr, run.stderr[-2000:]
     assert not (tmp_path / "r.jsonl").exists() or read_records(tmp_path / "r.jsonl") == []
+
+
+def test_an_export_onto_a_folder_is_refused_before_converting(tmp_path, capsys, monkeypatch):
+    import netsplit.export
+
+    monkeypatch.setattr(netsplit.export, "convert", lambda *a, **k: pytest.fail("converted before the check"))
+    (tmp_path / "out.tflite").mkdir()
+    refused(capsys, ["export", str(tmp_path / "out.tflite")], "out.tflite is a folder")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 300 KiB file system of its own (tmpfs), where a search's weights do not fit."""
+    where = tmp_path / "small"
+    where.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(where)], capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    yield where
+    subprocess.run(["umount", str(where)], check=True)
+
+
+@pytest.mark.slow
+def test_a_full_disk_ends_a_search_in_one_line_keeping_its_finished_records(small_disk):
+    run = subprocess.run(
+        [sys.executable, "-m", "netsplit", "search", "--dataset", "synthetic", "--width-multiplier", "0.125",
+         "--candidate-factors", "2", "--blocks", "1", "--baseline-epochs", "1", "--finetune-epochs", "1",
+         "--batch-size", "64", "--train-size", "64", "--test-size", "32", "--records", str(small_disk / "r.jsonl")],
+        capture_output=True, text=True, env=FRESH, timeout=600)
+    last = run.stderr.strip().splitlines()[-1]
+    assert run.returncode == 1 and last.startswith("netsplit: run failed: ") and "No space left" in last, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    assert [r.role for r in read_records(small_disk / "r.jsonl")] == ["baseline"], "the finished network's record kept"
+    assert not list(small_disk.rglob("*.partial.*")), "no half-written file left"

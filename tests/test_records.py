@@ -77,12 +77,30 @@ def test_a_killed_holder_leaves_no_stale_lock(records, holder):
         assert json.loads(lock.lock_path.read_text())["pid"] == os.getpid()
 
 
-def test_the_lock_file_is_kept_and_emptied_when_the_run_ends(records):
+def test_the_lock_file_is_removed_when_the_run_ends(records):
     with RecordsLock(records) as lock:
         assert refused(records).startswith(f"{records} is in use by another run (pid {os.getpid()}, ")
-    assert lock.lock_path.read_text() == ""
+    assert not lock.lock_path.exists(), "nothing left beside the records"
     with RecordsLock(records):
         pass
+
+
+def test_a_run_that_opened_the_lock_file_before_its_holder_removed_it_takes_a_new_one(records):
+    held = RecordsLock(records).__enter__()
+    early = open(held.lock_path, "a+")  # the next run opens the file its holder is about to remove
+    held.__exit__(None, None, None)
+    late = RecordsLock(records)
+    opened = iter([early])
+    late._open = lambda: next(opened, None) or RecordsLock._open(late)
+    with late:  # the old file's lock guards nothing: the run takes the file that is there now
+        assert os.fstat(late._stream.fileno()).st_ino == os.stat(late.lock_path).st_ino
+
+
+def test_a_records_path_in_a_symlink_loop_is_refused_before_anything_trains(tmp_path):
+    loop = tmp_path / "loop.jsonl"
+    loop.symlink_to(loop)
+    message = refused(loop)
+    assert message.startswith(f"{loop} cannot be written (") and "Too many levels of symbolic links" in message
 
 
 @pytest.mark.parametrize("where, reason", [
@@ -126,3 +144,18 @@ def test_a_lock_the_file_system_cannot_take_is_refused_in_one_line(tmp_path, mon
     with pytest.raises(RecordsError, match=r"r.jsonl cannot be locked for this run \(.*No locks available\)"):
         with RecordsLock(tmp_path / "r.jsonl"):
             pass
+
+
+def test_a_write_that_fails_leaves_the_old_file_and_no_partial_one(tmp_path):
+    from netsplit.records import write_atomically
+
+    target = tmp_path / "8-2_s0.weights.h5"
+    target.write_bytes(b"the weights of before")
+
+    def full_disk(partial):
+        partial.write_bytes(b"half of the new wei")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        write_atomically(target, full_disk)
+    assert target.read_bytes() == b"the weights of before" and sorted(p.name for p in tmp_path.iterdir()) == [target.name]

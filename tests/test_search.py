@@ -288,7 +288,7 @@ def test_candidates_fine_tune_at_their_own_rate_without_warm_up(tmp_path, monkey
         if initialise is not None:
             initialise(model)
         seen.append((fields["role"], config.learning_rate, config.warmup_epochs))
-        return model, SimpleNamespace(accuracy=0.5)
+        return model, SimpleNamespace(accuracy=0.5, loss=1.0)
 
     monkeypatch.setattr(evaluator, "train_network", train)
     config = SearchConfig(dataset="synthetic", width_multiplier=0.125, train_size=64, test_size=32,
@@ -446,10 +446,11 @@ def test_a_baseline_at_chance_is_a_failed_run_not_a_reference(tmp_path, monkeypa
     import netsplit.evaluator as evaluator
     from netsplit.errors import TrainingFailed
 
-    monkeypatch.setattr(evaluator, "train_network", lambda build, *a, **k: (build(), SimpleNamespace(accuracy=0.1)))
+    monkeypatch.setattr(evaluator, "train_network", lambda build, *a, **k: (build(), SimpleNamespace(accuracy=0.1,
+                                                                                                       loss=8.3e5)))
     config = SearchConfig(dataset="synthetic", width_multiplier=0.125, train_size=64, test_size=32, learning_rate=1e6)
     evaluate = evaluator.TrainingEvaluator(config, tmp_path / "weights", verbose=False)
-    with pytest.raises(TrainingFailed, match=r"reached 10.0% test accuracy, chance on 10 classes being 10.0%.*"
-                                             r"learning rate 1e\+06"):
+    with pytest.raises(TrainingFailed, match=r"diverged: test loss 8.3e\+05 against 2.30 for a guess, accuracy "
+                                             r"10.0% against chance 10.0% on 10 classes \(learning rate 1e\+06\)"):
         evaluate(job_for(config, (1, 1, 1, 1, 1), 0))
     assert not (tmp_path / "weights.weights").exists(), "a failed run leaves no weights to inherit from"
