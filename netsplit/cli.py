@@ -95,7 +95,8 @@ def _train(args) -> int:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate)
     network = _own_network(args)
     fields = _network_fields(args, network)
-    key = config_hash({k: v for k, v in training_options(args).items() if k != "seed"})  # seeds share a file
+    key = config_hash({k: v for k, v in training_options(args).items() if k != "seed"}  # seeds share a file
+                      | _data_content(args.dataset))
     with RecordsLock(args.records) if args.records else contextlib.nullcontext():
         store = _train_store(args, key, fields) if args.records else None
         if store is not None and (done := store.find(seed=args.seed)):
@@ -120,6 +121,13 @@ def _train(args) -> int:
         print(f"{model.name} on {data.title}: test accuracy {record.accuracy:.2%}{validation}, "
               f"{record.params:,} parameters, {record.train_seconds:.1f} s")
     return 0
+
+
+def _data_content(dataset: str) -> dict:
+    """What the records key holds of your own data's content (new content, new key); nothing for a built-in set."""
+    from netsplit.imagefiles import own_data_hash
+
+    return {"data_content": own_data_hash(dataset)} if ":" in dataset else {}
 
 
 def _train_store(args: argparse.Namespace, key: str, fields: dict):

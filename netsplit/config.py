@@ -28,8 +28,8 @@ DECISION_FIELDS = ("threshold", "candidate_factors", "blocks", "start", "referen
 """Fields that decide which networks a search trains and accepts, never what one of them is."""
 LEGACY_NAMES = {"width_multiplier": "width", "candidate_factors": "factors"}
 """Fields under the names the oldest records' keys were hashed with."""
-LATER_DEFAULTS = {"validation_size": None, "sweep": False, "architecture": None, "finetune_learning_rate": None,
-                  "start": None}
+LATER_DEFAULTS = {"validation_size": None, "sweep": False, "architecture": None, "data_content": None,
+                  "finetune_learning_rate": None, "start": None}
 """Fields added after records were first written, with the defaults that behave as before them."""
 
 
@@ -79,11 +79,16 @@ class SearchConfig:
                                           "test set)")
     sweep: bool = _option(False, "train every candidate factor of a block, also past the first that fails")
     architecture: str | None = field(default=None, init=False)  # a .keras network's architecture hash
+    data_content: str | None = field(default=None, init=False)  # your own data's file hash (own_data_hash)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "candidate_factors", tuple(self.candidate_factors))
         if is_network_file(self.model):
             object.__setattr__(self, "architecture", self.network().architecture())
+        if ":" in str(self.dataset):  # your own data: new content, new records file
+            from netsplit.imagefiles import own_data_hash
+
+            object.__setattr__(self, "data_content", own_data_hash(self.dataset))
         blocks = range(1, self.block_count + 1) if self.blocks is None else self.blocks
         object.__setattr__(self, "blocks", tuple(blocks))
         start = (1,) * self.block_count if self.start is None else self.start

@@ -8,11 +8,13 @@ must never be shown as a result. ``folder:PATH`` and ``npz:PATH`` are your own i
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import os
 import pickle
 import tarfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +55,7 @@ class Dataset:
     source: str
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+    content: str = ""  # SHA-256 of the arrays as read, before any subset: what the records say of the data
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -262,6 +265,7 @@ def load_dataset(
         arrays, classes, source = read_own(name, image_shape)
         flip = False  # whether a mirrored image is still of its class is not known for your own images
     _check(arrays, classes, source)
+    content = array_hash(arrays)
     x_rest, y_rest, x_val, y_val = _hold_out(arrays[0], arrays[1], validation_size, np.random.default_rng([seed, 1]))
     rng = np.random.default_rng(seed)
     x_train, y_train = _subset(x_rest, y_rest, train_size, rng)
@@ -275,8 +279,22 @@ def load_dataset(
     normalise = lambda x: ((x - mean) / std).astype(np.float32)  # noqa: E731
     return Dataset(
         name, normalise(x_train), y_train, normalise(_scaled(x_test)), y_test, classes, flip, source,
-        None if x_val is None else normalise(_scaled(x_val)), y_val,
+        None if x_val is None else normalise(_scaled(x_val)), y_val, content,
     )
+
+
+def array_hash(arrays: Sequence[np.ndarray]) -> str:
+    """SHA-256 of arrays' shapes, types and values, in order.
+
+    >>> array_hash([np.zeros(2)]) == array_hash([np.zeros(2)]) != array_hash([np.ones(2)])
+    True
+    """
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape}{array.dtype}".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
 
 
 def _scaled(images: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ numpy seeds on every backend.
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from pathlib import Path
 
@@ -45,6 +46,21 @@ def check_sizes(arrays: tuple[np.ndarray, ...], where: str, names: tuple[str, ..
             found = f"{len(y):,} labels" if y.ndim == 1 else f"labels of shape {y.shape}"
             raise DatasetError(f"{where}: {y_name} holds {found} but {x_name} {len(x):,} images; "
                                "each image needs one label")
+
+
+def own_data_hash(name: str) -> str | None:
+    """SHA-256 of the files behind ``folder:`` or ``npz:`` data (each file's path within the folder and its bytes),
+    None where there is nothing to read yet (the loader then says what is missing)."""
+    location = Path(name.partition(":")[2]).expanduser()
+    files = sorted(p for p in location.rglob("*") if p.is_file()) if location.is_dir() else \
+        [location] if location.is_file() else []
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(file.relative_to(location) if location.is_dir() else file.name).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def read_own(name: str, image_shape: tuple[int, int, int] | None = None) -> tuple[Arrays, tuple[str, ...], str]:

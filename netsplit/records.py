@@ -82,6 +82,7 @@ class RunRecord:
     cpu: dict[str, object] = field(default_factory=dict)  # model, instruction-set flags, clock, cores: timings differ by CPU
     validation_correct: str | None = None  # which validation images it classified correctly (:func:`pack_correct`)
     test_correct: str | None = None  # which test images, in the data's order, likewise
+    data_hash: str = ""  # SHA-256 of the data as read (netsplit.data.array_hash), before subsets
 
     @classmethod
     def create(cls, **fields) -> RunRecord:

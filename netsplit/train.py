@@ -256,6 +256,7 @@ def make_record(network: keras.Model, data: Dataset, result: TrainResult, config
     cost = total(analyse(network))
     return RunRecord.create(
         dataset=data.name,
+        data_hash=data.content,
         epochs=config.epochs,
         accuracy=result.accuracy,
         validation_accuracy=result.validation_accuracy,

@@ -53,6 +53,22 @@ def test_npz_file_with_resizing_and_grey_to_colour(tmp_path):
     assert load_dataset(f"npz:{path}").input_shape == (28, 28, 1)
 
 
+def test_new_content_under_the_same_name_is_a_new_configuration_and_records_say_what_they_read(tmp_path):
+    from netsplit.config import SearchConfig
+
+    path = tmp_path / "d.npz"
+    x = RNG.integers(0, 256, (30, 28, 28), dtype=np.uint8)
+    np.savez(path, x_train=x[:20], y_train=np.arange(20) % 3, x_test=x[20:], y_test=np.arange(10) % 3)
+    before = SearchConfig(dataset=f"npz:{path}")
+    data = load_dataset(f"npz:{path}")
+    np.savez(path, x_train=x[:20], y_train=(np.arange(20) + 1) % 3, x_test=x[20:], y_test=np.arange(10) % 3)
+    after = SearchConfig(dataset=f"npz:{path}")
+    assert before.hash != after.hash and before.default_records() != after.default_records(), \
+        "labels replaced: the records of the old data are not this data's"
+    assert data.content != load_dataset(f"npz:{path}").content, "records carry a hash of the data they read"
+    assert SearchConfig(dataset="fashion_mnist").data_content is None, "a built-in data set keeps its key"
+
+
 def bad_folder(tmp_path, case):
     root = tmp_path / case
     if case == "no classes":
