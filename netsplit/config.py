@@ -24,12 +24,12 @@ if TYPE_CHECKING:  # the command line reads the options without starting Keras
     from netsplit.networks import Network
 
 REFERENCES = ("block", "original")
-DECISION_FIELDS = ("threshold", "candidate_factors", "blocks", "start", "reference", "seeds", "sweep")
+DECISION_FIELDS = ("threshold", "candidate_factors", "blocks", "start", "reference", "seeds", "sweep", "fair_reference")
 """Fields that decide which networks a search trains and accepts, never what one of them is."""
 LEGACY_NAMES = {"width_multiplier": "width", "candidate_factors": "factors"}
 """Fields under the names the oldest records' keys were hashed with."""
 LATER_DEFAULTS = {"validation_size": None, "sweep": False, "architecture": None, "data_content": None,
-                  "finetune_learning_rate": None, "start": None}
+                  "finetune_learning_rate": None, "start": None, "fair_reference": False}
 """Fields added after records were first written, with the defaults that behave as before them."""
 
 
@@ -78,6 +78,8 @@ class SearchConfig:
     validation_size: int | None = _option(None, "decide on this many images held out of training (default: on the "
                                           "test set)")
     sweep: bool = _option(False, "train every candidate factor of a block, also past the first that fails")
+    fair_reference: bool = _option(False, "judge a block's candidates against its baseline fine-tuned by their own "
+                                   "schedule (a factor-1 candidate), so the extra epochs' gain cancels")
     architecture: str | None = field(default=None, init=False)  # a .keras network's architecture hash
     data_content: str | None = field(default=None, init=False)  # your own data's file hash (own_data_hash)
 
@@ -111,7 +113,7 @@ class SearchConfig:
         Traceback (most recent call last):
         netsplit.errors.InputError: unknown search option 'factor'; the options are model, dataset, threshold, \
 candidate_factors, blocks, baseline_epochs, finetune_epochs, inherit, reference, seeds, seed, width_multiplier, \
-train_size, test_size, batch_size, learning_rate, finetune_learning_rate, validation_size, sweep
+train_size, test_size, batch_size, learning_rate, finetune_learning_rate, validation_size, sweep, fair_reference
         """
         names = [option.name for option in cls.options()]
         unknown = [name for name in options if name not in names]

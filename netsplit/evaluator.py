@@ -123,7 +123,7 @@ class TrainingEvaluator:
                 f"{record.loss:.3g} against {math.log(data.num_classes):.2f} for a guess, accuracy {record.accuracy:.1%} "
                 f"against chance {1 / data.num_classes:.1%} on {data.num_classes} classes (learning rate "
                 f"{c.learning_rate:g}); a failed run is no reference, and nothing was recorded")
-        if self.weights_dir is not None:
+        if self.weights_dir is not None and job.role != "reference":  # a reference is no parent: its block's base is
             try:
                 _save_weights(model, self.weights_path(job.split, job.seed))
             except OSError as error:  # the record is the finished work: kept; a child trains this network again

@@ -101,6 +101,7 @@ class BlockOutcome:
     chosen: int = 1
     decided: bool = True  # False: the records lack the next factor this block's rule must try
     skipped: tuple[int, ...] = ()  # factors that would not reduce the network's parameters or MACs
+    bonus: float | None = None  # with a fair reference: what the candidates' extra epochs gave the unsplit block
 
 
 def selection_accuracy(record: RunRecord) -> float:
@@ -117,8 +118,10 @@ def decide_block(block: int, baseline: float, reference: float, candidates: dict
                  factors: Iterable[int], threshold: float, skipped: tuple[int, ...] = ()) -> BlockOutcome:
     """Accept the longest prefix of ascending factors whose mean drop stays below ``threshold``, passing over
     the ``skipped`` ones (see :func:`changes_nothing`); every candidate trained in that order is reported,
-    also past the first that fails (a full sweep)."""
+    also past the first that fails (a full sweep). A ``reference`` other than the ``baseline`` (a fair one)
+    has its gain over the baseline reported as the block's ``bonus``."""
     outcome, stopped = BlockOutcome(block, baseline, reference, skipped=tuple(skipped)), False
+    outcome.bonus = None if reference == baseline else 100 * (reference - baseline)
     for factor in factors:
         if factor in skipped:
             continue
@@ -177,7 +180,7 @@ class SplitSearch:
         self.visited: list[tuple[int, ...]] = []  # the splits this search has looked at, in order
 
     def _known(self, job: Job) -> list[RunRecord]:
-        return self.store.find(split=list(job.split), seed=job.seed)
+        return same_network(self.store.find(split=list(job.split), seed=job.seed), job.role)
 
     def _run(self, jobs: list[Job], reference: float | None) -> None:
         """Train the jobs that have no record yet and append their records as they finish."""
@@ -193,10 +196,10 @@ class SplitSearch:
 
     def used_records(self) -> list[RunRecord]:
         """The records of the networks this search has looked at (the file may hold other searches' too)."""
-        return [r for split in self.visited for r in self._records(split)]
+        return [r for split in self.visited for role in ("baseline", "reference") for r in self._records(split, role)]
 
-    def _records(self, split: tuple[int, ...]) -> list[RunRecord]:
-        return [r for s in self._seeds for r in self.store.find(split=list(split), seed=s)]
+    def _records(self, split: tuple[int, ...], role: str = "baseline") -> list[RunRecord]:
+        return [r for s in self._seeds for r in same_network(self.store.find(split=list(split), seed=s), role)]
 
     @property
     def _seeds(self) -> range:
@@ -225,6 +228,10 @@ class SplitSearch:
             baseline = _mean_sd(self._records(base))[0]
             original = baseline if original is None else original
             reference = baseline if config.reference == "block" else original
+            if config.fair_reference:  # the block unsplit, fine-tuned as its candidates are
+                self._run([Job(base, s, "reference", block, 1, config.finetune_epochs, parent=base)
+                           for s in self._seeds], None)
+                reference = _mean_sd(self._records(base, "reference"))[0]
             candidates = {}
             skipped = self._no_saving(step)
             jobs_by_factor = {k: [job_for(config, candidate, s) for s in self._seeds]
@@ -280,6 +287,12 @@ def _progress_line(record: RunRecord, reference: float | None, threshold: float,
     return line + f" ({seconds:.1f} s)"
 
 
+def same_network(records: Iterable[RunRecord], role: str) -> list[RunRecord]:
+    """Those of ``records`` (of one split and seed) that are the network a job of ``role`` trains: a fine-tuned
+    reference is a network of its own; a baseline and a candidate of the same split are one network."""
+    return [r for r in records if (r.role == "reference") == (role == "reference")]
+
+
 def searched_records(records: Iterable[RunRecord], seeds: Iterable[int] | None = None) -> list[RunRecord]:
     """The records a search decides on: its baselines and candidates (of ``seeds``, if given)."""
     seeds = None if seeds is None else set(seeds)
@@ -293,7 +306,8 @@ def searched_blocks(searched: list[RunRecord], start: Sequence[int] | None = Non
 
 def replay(records: list[RunRecord], threshold: float, reference: str = "block",
            seeds: Iterable[int] | None = None, start: Sequence[int] | None = None,
-           blocks: Sequence[int] | None = None, factors: Sequence[int] | None = None) -> SearchResult:
+           blocks: Sequence[int] | None = None, factors: Sequence[int] | None = None,
+           fair_reference: bool = False) -> SearchResult:
     """Rebuild a search's outcome at ``threshold`` from its records alone (what ``netsplit report`` shows).
 
     Records serve every threshold. The candidate factors are ``factors``, by default those the records hold
@@ -301,12 +315,15 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
     default every block that ``start`` leaves unsplit (the search started from that split, see
     :class:`~netsplit.config.SearchConfig`). Where the path needs a network the records lack (a search cut
     short, or still running), the result's ``missing`` names it: it is never called final.
+    With ``fair_reference`` each block is judged against its baseline fine-tuned as the candidates were
+    (records of role "reference"), as the search with that option decides.
 
     >>> from netsplit.records import read_records
     >>> from netsplit.runtime import SOURCE_ROOT
     >>> replay(read_records(SOURCE_ROOT / "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl"), threshold=0.5).split
     (1, 2, 1, 1, 1)
     """
+    seeds = None if seeds is None else set(seeds)
     searched = searched_records(records, seeds)
     if not searched:
         raise InputError("no search records (roles baseline and candidate) to report")
@@ -324,6 +341,10 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
     by_split: dict[tuple, list[RunRecord]] = {}
     for r in searched:
         by_split.setdefault(tuple(r.split), []).append(r)
+    references: dict[tuple, list[RunRecord]] = {}
+    for r in records:
+        if r.role == "reference" and (seeds is None or r.seed in seeds):
+            references.setdefault(tuple(r.split), []).append(r)
     start = check_split(start, len(searched[0].split))
     split, outcomes, original = start, [], None
     for block in blocks or [b for b, factor in enumerate(start, 1) if factor == 1]:
@@ -333,10 +354,14 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
             return SearchResult(base, outcomes, records, threshold, missing=base, start=start)
         baseline = _mean_sd(by_split[base])[0]
         original = baseline if original is None else original
+        against = baseline if reference == "block" else original
+        if fair_reference:
+            if base not in references:
+                return SearchResult(base, outcomes, records, threshold, missing=base, start=start)
+            against = _mean_sd(references[base])[0]
         candidates = {f: by_split[s] for f, s in splits.items() if s in by_split}
         skipped = tuple(f for f, s in splits.items() if _no_saving(by_split, base, s))
-        outcome = decide_block(block, baseline, baseline if reference == "block" else original, candidates,
-                               factors, threshold, skipped)
+        outcome = decide_block(block, baseline, against, candidates, factors, threshold, skipped)
         untried = [f for f in factors if f not in outcome.candidates and f not in skipped]
         if untried and outcome.chosen == max(outcome.candidates, default=1):  # every factor tried was accepted
             outcome.decided = False

@@ -23,18 +23,20 @@ class Oracle:
     seed_offsets: dict[int, float] = field(default_factory=dict)
     calls: list[Job] = field(default_factory=list)
     validation: bool = False
+    bonus: float = 0.0  # points every fine-tuned network (a job with a parent) gains from its extra epochs
 
-    def accuracy(self, split, seed) -> float:
+    def accuracy(self, split, seed, finetuned: bool = False) -> float:
         penalty = sum(self.penalties.get(b + 1, {}).get(f, 0.0) for b, f in enumerate(split) if f > 1)
-        return round(self.base - penalty / 100 + self.seed_offsets.get(seed, 0.0), 6)
+        gain = self.bonus if finetuned else 0.0
+        return round(self.base + (gain - penalty) / 100 + self.seed_offsets.get(seed, 0.0), 6)
 
     def __call__(self, job: Job) -> RunRecord:
         self.calls.append(job)
         return RunRecord(
             experiment="oracle", config_hash=self.config.hash, model=self.config.model, variant="proposed",
             dataset="synthetic", split=list(job.split), seed=job.seed, epochs=job.epochs,
-            accuracy=self.base if self.validation else self.accuracy(job.split, job.seed),
-            validation_accuracy=self.accuracy(job.split, job.seed) if self.validation else None, loss=0.0, params=0, macs=0, memory_layerwise=0,
+            accuracy=self.base if self.validation else self.accuracy(job.split, job.seed, job.parent is not None),
+            validation_accuracy=self.accuracy(job.split, job.seed, job.parent is not None) if self.validation else None, loss=0.0, params=0, macs=0, memory_layerwise=0,
             memory_branchwise=0, input_size=32, train_size=0, test_size=0, width_multiplier=1.0, train_seconds=0.0,
             first_step_seconds=0.0, role=job.role, block=job.block, factor=job.factor,
         )

@@ -12,7 +12,7 @@ from netsplit.errors import InputError
 from netsplit.executors import InProcess
 from netsplit.records import RecordsError, RecordStore, read_records
 from netsplit.records import adopt_legacy_file
-from netsplit.search import SplitSearch, job_for, replay
+from netsplit.search import Job, SplitSearch, job_for, replay
 from oracle import Oracle
 
 
@@ -297,6 +297,11 @@ def test_candidates_fine_tune_at_their_own_rate_without_warm_up(tmp_path, monkey
     evaluate(job_for(config, (1, 1, 1, 1, 1), 0))
     evaluate(job_for(config, (2, 1, 1, 1, 1), 0))
     assert seen == [("baseline", 0.05, 1.0), ("candidate", 0.01, 0.0)]
+    parent = evaluate.weights_path((1, 1, 1, 1, 1), 0)
+    before = parent.read_bytes()
+    evaluate(Job((1, 1, 1, 1, 1), 0, "reference", 1, 1, 2, parent=(1, 1, 1, 1, 1)))
+    assert seen[-1] == ("reference", 0.01, 0.0), "a fair reference is fine-tuned as the candidates are"
+    assert parent.read_bytes() == before, "and its weights never replace those the candidates inherit"
     assert SearchConfig(finetune_learning_rate=0.01).hash != SearchConfig().hash, "a new key for other networks"
     with pytest.raises(ValueError, match="finetune_learning_rate must be a positive number"):
         SearchConfig(finetune_learning_rate=0)
@@ -454,3 +459,24 @@ def test_a_baseline_at_chance_is_a_failed_run_not_a_reference(tmp_path, monkeypa
                                              r"10.0% against chance 10.0% on 10 classes \(learning rate 1e\+06\)"):
         evaluate(job_for(config, (1, 1, 1, 1, 1), 0))
     assert not (tmp_path / "weights.weights").exists(), "a failed run leaves no weights to inherit from"
+
+
+def test_a_fair_reference_cancels_the_fine_tuning_bonus_that_the_papers_reading_credits_to_the_split(tmp_path):
+    from netsplit.study import training_order
+
+    penalties = {1: {2: 0.6, 4: 0.9}}  # splitting block 1 costs 0.6 points at factor 2; fine-tuning gives 0.4 back
+    config = SearchConfig(blocks=(1,), candidate_factors=(2, 4))
+    paper = SplitSearch(config, Oracle(config, penalties, bonus=0.4), RecordStore(tmp_path / "p.jsonl", config.hash),
+                        log=lambda line: None).run()
+    assert paper.split[0] == 2, "judged against the baseline without its epochs, a 0.6-point loss looks like 0.2"
+    fair_config = SearchConfig(blocks=(1,), candidate_factors=(2, 4), fair_reference=True)
+    assert fair_config.hash == config.hash, "the same networks: the option only changes what a drop is judged against"
+    oracle = Oracle(fair_config, penalties, bonus=0.4)
+    fair = SplitSearch(fair_config, oracle, RecordStore(tmp_path / "f.jsonl", config.hash), log=lambda line: None).run()
+    assert fair.split[0] == 1 and fair.outcomes[0].bonus == pytest.approx(0.4), "the bonus measured, and cancelled"
+    reference = [job for job in oracle.calls if job.role == "reference"]
+    assert [(job.split, job.parent, job.epochs) for job in reference] == [((1,) * 5, (1,) * 5, config.finetune_epochs)]
+    records = read_records(tmp_path / "f.jsonl")
+    assert replay(records, 0.5, blocks=(1,), fair_reference=True).split == fair.split
+    assert replay(records, 0.5, blocks=(1,)).split == paper.split, "the paper's reading from the same records"
+    assert "fine-tuned reference" in list(training_order(fair)["decision"])
