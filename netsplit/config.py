@@ -24,12 +24,16 @@ if TYPE_CHECKING:  # the command line reads the options without starting Keras
     from netsplit.networks import Network
 
 REFERENCES = ("block", "original")
-DECISION_FIELDS = ("threshold", "candidate_factors", "blocks", "start", "reference", "seeds", "sweep", "fair_reference")
+DECISIONS = ("mean", "paired")
+"""How a drop is judged: the mean accuracy against the threshold (the paper), or the paired per-image difference
+with its 95 % interval (see :func:`~netsplit.search.paired_drop`)."""
+DECISION_FIELDS = ("threshold", "candidate_factors", "blocks", "start", "reference", "seeds", "sweep", "fair_reference",
+                   "decision")
 """Fields that decide which networks a search trains and accepts, never what one of them is."""
 LEGACY_NAMES = {"width_multiplier": "width", "candidate_factors": "factors"}
 """Fields under the names the oldest records' keys were hashed with."""
 LATER_DEFAULTS = {"validation_size": None, "sweep": False, "architecture": None, "data_content": None,
-                  "finetune_learning_rate": None, "start": None, "fair_reference": False}
+                  "finetune_learning_rate": None, "start": None, "fair_reference": False, "decision": "mean"}
 """Fields added after records were first written, with the defaults that behave as before them."""
 
 
@@ -80,6 +84,9 @@ class SearchConfig:
     sweep: bool = _option(False, "train every candidate factor of a block, also past the first that fails")
     fair_reference: bool = _option(False, "judge a block's candidates against its baseline fine-tuned by their own "
                                    "schedule (a factor-1 candidate), so the extra epochs' gain cancels")
+    decision: str = _option("mean", "judge a drop by its mean (the paper), or by the paired per-image difference on "
+                            "the same images: accept below the threshold, stop above it, and within noise keep the "
+                            "smaller factor", choices=DECISIONS)
     architecture: str | None = field(default=None, init=False)  # a .keras network's architecture hash
     data_content: str | None = field(default=None, init=False)  # your own data's file hash (own_data_hash)
 
@@ -113,7 +120,8 @@ class SearchConfig:
         Traceback (most recent call last):
         netsplit.errors.InputError: unknown search option 'factor'; the options are model, dataset, threshold, \
 candidate_factors, blocks, baseline_epochs, finetune_epochs, inherit, reference, seeds, seed, width_multiplier, \
-train_size, test_size, batch_size, learning_rate, finetune_learning_rate, validation_size, sweep, fair_reference
+train_size, test_size, batch_size, learning_rate, finetune_learning_rate, validation_size, sweep, fair_reference, \
+decision
         """
         names = [option.name for option in cls.options()]
         unknown = [name for name in options if name not in names]
@@ -253,6 +261,8 @@ def validate(config: SearchConfig) -> None:
         raise InputError(f"start must be a split of {config.model}: {count} positive integers, one factor per block, "
                          f"got {list(config.start)}")
     check_reference(config.reference)
+    if config.decision not in DECISIONS:
+        raise InputError(f"decision must be one of {', '.join(DECISIONS)}, got {config.decision!r}")
     check_dataset(config.dataset)
     for name in ("seeds", "baseline_epochs", "finetune_epochs", "batch_size"):
         if not _is_integer(getattr(config, name), minimum=1):

@@ -17,13 +17,16 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Iterable, Sequence
+
+import numpy as np
 
 from netsplit.config import SearchConfig, changes_nothing, check_reference, check_threshold, network_costs
 from netsplit.errors import InputError
 from netsplit.executors import InProcess
 from netsplit.models import MODELS, check_split
-from netsplit.records import RecordStore, RunRecord
+from netsplit.records import RecordStore, RunRecord, correct_images
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class BlockOutcome:
     decided: bool = True  # False: the records lack the next factor this block's rule must try
     skipped: tuple[int, ...] = ()  # factors that would not reduce the network's parameters or MACs
     bonus: float | None = None  # with a fair reference: what the candidates' extra epochs gave the unsplit block
+    intervals: dict[int, tuple[float, float]] = field(default_factory=dict)  # paired: each factor's drop, 95 %, points
+    within_noise: tuple[int, ...] = ()  # paired: factors whose interval holds the threshold (the smaller one kept)
 
 
 def selection_accuracy(record: RunRecord) -> float:
@@ -115,11 +120,16 @@ def _mean_sd(records: list[RunRecord]) -> tuple[float, float]:
 
 
 def decide_block(block: int, baseline: float, reference: float, candidates: dict[int, list[RunRecord]],
-                 factors: Iterable[int], threshold: float, skipped: tuple[int, ...] = ()) -> BlockOutcome:
+                 factors: Iterable[int], threshold: float, skipped: tuple[int, ...] = (),
+                 paired_with: list[RunRecord] | None = None) -> BlockOutcome:
     """Accept the longest prefix of ascending factors whose mean drop stays below ``threshold``, passing over
     the ``skipped`` ones (see :func:`changes_nothing`); every candidate trained in that order is reported,
     also past the first that fails (a full sweep). A ``reference`` other than the ``baseline`` (a fair one)
-    has its gain over the baseline reported as the block's ``bonus``."""
+    has its gain over the baseline reported as the block's ``bonus``.
+
+    ``paired_with`` (the reference's records) decides each factor on :func:`paired_drop` instead: accept where its
+    whole interval lies below the threshold, stop where it lies at or above it, and where it holds the threshold
+    (within noise) stop too, keeping the smaller factor."""
     outcome, stopped = BlockOutcome(block, baseline, reference, skipped=tuple(skipped)), False
     outcome.bonus = None if reference == baseline else 100 * (reference - baseline)
     for factor in factors:
@@ -128,10 +138,44 @@ def decide_block(block: int, baseline: float, reference: float, candidates: dict
         if factor not in candidates:
             break
         outcome.candidates[factor] = _mean_sd(candidates[factor])
+        if paired_with is not None:
+            _, low, high = paired_drop(paired_with, candidates[factor])
+            outcome.intervals[factor] = (low, high)
+            if low < threshold <= high and not stopped:
+                outcome.within_noise += (factor,)
+            stopped = stopped or high >= threshold
+            if not stopped:
+                outcome.chosen = factor
+            continue
         stopped = stopped or accuracy_drop(reference, outcome.candidates[factor][0]) >= threshold
         if not stopped:
             outcome.chosen = factor
     return outcome
+
+
+def paired_drop(reference: list[RunRecord], candidate: list[RunRecord]) -> tuple[float, float, float]:
+    """A candidate's drop against its reference on the very same images (points): the mean over the images of
+    every seed the two share, and its 95 % interval by a paired bootstrap (scipy). The images are the validation
+    images where the records have them, else the test images."""
+    from scipy.stats import bootstrap
+
+    by_seed, pairs = {r.seed: r for r in reference}, []
+    for record in candidate:
+        if record.seed not in by_seed:
+            continue
+        images = "validation" if record.validation_correct else "test"
+        ours, theirs = correct_images(record, images), correct_images(by_seed[record.seed], images)
+        if ours is None or theirs is None:
+            raise InputError(f"the records of {','.join(map(str, record.split))} (seed {record.seed}) or of its "
+                             "reference predate per-image results; decide on the mean instead")
+        pairs.append((theirs.astype(np.float32), ours.astype(np.float32)))
+    if not pairs:
+        raise InputError("a candidate and its reference share no seed: nothing to pair")
+    before, after = (np.concatenate(side) for side in zip(*pairs))
+    drop = bootstrap((before, after), lambda x, y, axis: np.mean(x - y, axis=axis), paired=True, vectorized=True,
+                     n_resamples=2000, confidence_level=0.95, method="percentile", random_state=0)
+    interval = drop.confidence_interval
+    return 100 * float(np.mean(before - after)), 100 * float(interval.low), 100 * float(interval.high)
 
 
 @dataclass
@@ -218,38 +262,40 @@ class SplitSearch:
 
     def _search(self, split: list[int], outcomes: list[BlockOutcome]) -> None:
         """Decide block after block, keeping ``split`` and ``outcomes`` up to date as it goes."""
-        config, original = self.config, None
+        config, original = self.config, []
         for block in config.blocks:
             step = search_step(split, block, config.candidate_factors)
             base = step.base
             split[:] = base
             jobs = [Job(base, s, "baseline", block, 1, config.baseline_epochs) for s in self._seeds]
             self._run(jobs, None)
-            baseline = _mean_sd(self._records(base))[0]
-            original = baseline if original is None else original
-            reference = baseline if config.reference == "block" else original
+            original = original or self._records(base)
+            against = self._records(base) if config.reference == "block" else original
             if config.fair_reference:  # the block unsplit, fine-tuned as its candidates are
                 self._run([Job(base, s, "reference", block, 1, config.finetune_epochs, parent=base)
                            for s in self._seeds], None)
-                reference = _mean_sd(self._records(base, "reference"))[0]
+                against = self._records(base, "reference")
+            baseline, reference = _mean_sd(self._records(base))[0], _mean_sd(against)[0]
+            paired = against if config.decision == "paired" else None
             candidates = {}
             skipped = self._no_saving(step)
             jobs_by_factor = {k: [job_for(config, candidate, s) for s in self._seeds]
                               for k, candidate in step.candidates.items() if k not in skipped}
-            outcome = decide_block(block, baseline, reference, candidates, config.candidate_factors, config.threshold, skipped)
+            decide = partial(decide_block, block, baseline, reference, factors=config.candidate_factors,
+                             threshold=config.threshold, skipped=skipped, paired_with=paired)
+            outcome = decide(candidates)
             try:
                 if self.executor.parallel or config.sweep:
                     self._run([job for jobs in jobs_by_factor.values() for job in jobs], reference)
                 for factor, jobs in jobs_by_factor.items():
                     self._run(jobs, reference)
                     candidates[factor] = self._records(jobs[0].split)
-                    outcome = decide_block(block, baseline, reference, candidates, config.candidate_factors,
-                                           config.threshold, skipped)
+                    outcome = decide(candidates)
                     if outcome.chosen != factor and not config.sweep:
                         break
             except NotRecorded:  # the block as far as its records go, undecided
                 known = {k: found for k, jobs in jobs_by_factor.items() if (found := self._records(jobs[0].split))}
-                outcome = decide_block(block, baseline, reference, known, config.candidate_factors, config.threshold, skipped)
+                outcome = decide(known)
                 outcome.decided = False
                 outcomes.append(outcome)
                 raise
@@ -307,7 +353,7 @@ def searched_blocks(searched: list[RunRecord], start: Sequence[int] | None = Non
 def replay(records: list[RunRecord], threshold: float, reference: str = "block",
            seeds: Iterable[int] | None = None, start: Sequence[int] | None = None,
            blocks: Sequence[int] | None = None, factors: Sequence[int] | None = None,
-           fair_reference: bool = False) -> SearchResult:
+           fair_reference: bool = False, decision: str = "mean") -> SearchResult:
     """Rebuild a search's outcome at ``threshold`` from its records alone (what ``netsplit report`` shows).
 
     Records serve every threshold. The candidate factors are ``factors``, by default those the records hold
@@ -316,7 +362,8 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
     :class:`~netsplit.config.SearchConfig`). Where the path needs a network the records lack (a search cut
     short, or still running), the result's ``missing`` names it: it is never called final.
     With ``fair_reference`` each block is judged against its baseline fine-tuned as the candidates were
-    (records of role "reference"), as the search with that option decides.
+    (records of role "reference"), and with ``decision`` "paired" on the paired per-image difference, as the
+    search with those options decides.
 
     >>> from netsplit.records import read_records
     >>> from netsplit.runtime import SOURCE_ROOT
@@ -346,22 +393,22 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
         if r.role == "reference" and (seeds is None or r.seed in seeds):
             references.setdefault(tuple(r.split), []).append(r)
     start = check_split(start, len(searched[0].split))
-    split, outcomes, original = start, [], None
+    split, outcomes, original = start, [], []
     for block in blocks or [b for b, factor in enumerate(start, 1) if factor == 1]:
         step = search_step(split, block, factors)
         base, splits = step.base, step.candidates
         if base not in by_split:
             return SearchResult(base, outcomes, records, threshold, missing=base, start=start)
-        baseline = _mean_sd(by_split[base])[0]
-        original = baseline if original is None else original
-        against = baseline if reference == "block" else original
+        original = original or by_split[base]
+        against = by_split[base] if reference == "block" else original
         if fair_reference:
             if base not in references:
                 return SearchResult(base, outcomes, records, threshold, missing=base, start=start)
-            against = _mean_sd(references[base])[0]
+            against = references[base]
         candidates = {f: by_split[s] for f, s in splits.items() if s in by_split}
         skipped = tuple(f for f, s in splits.items() if _no_saving(by_split, base, s))
-        outcome = decide_block(block, baseline, against, candidates, factors, threshold, skipped)
+        outcome = decide_block(block, _mean_sd(by_split[base])[0], _mean_sd(against)[0], candidates, factors, threshold,
+                               skipped, paired_with=against if decision == "paired" else None)
         untried = [f for f in factors if f not in outcome.candidates and f not in skipped]
         if untried and outcome.chosen == max(outcome.candidates, default=1):  # every factor tried was accepted
             outcome.decided = False

@@ -3,6 +3,7 @@
 import json
 import math
 import re
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -480,3 +481,28 @@ def test_a_fair_reference_cancels_the_fine_tuning_bonus_that_the_papers_reading_
     assert replay(records, 0.5, blocks=(1,), fair_reference=True).split == fair.split
     assert replay(records, 0.5, blocks=(1,)).split == paper.split, "the paper's reading from the same records"
     assert "fine-tuned reference" in list(training_order(fair)["decision"])
+
+
+def test_paired_decisions_accept_below_the_threshold_stop_above_it_and_keep_the_smaller_factor_within_noise(tmp_path):
+    from netsplit.search import paired_drop
+
+    penalties = {1: {2: 0.1, 4: 0.45, 6: 2.0}}
+    options = dict(blocks=(1,), candidate_factors=(2, 4, 6), validation_size=2000)
+    mean = SplitSearch(SearchConfig(**options), Oracle(SearchConfig(**options), penalties, validation=True, images=2000),
+                       RecordStore(tmp_path / "m.jsonl", SearchConfig(**options).hash), log=lambda line: None).run()
+    assert mean.split[0] == 4, "on the means, 0.45 points is below 0.5"
+    config = SearchConfig(**options, decision="paired")
+    oracle = Oracle(config, penalties, validation=True, images=2000)
+    paired = SplitSearch(config, oracle, RecordStore(tmp_path / "p.jsonl", config.hash), log=lambda line: None).run()
+    outcome = paired.outcomes[0]
+    assert paired.split[0] == 2 and outcome.within_noise == (4,), "0.45 points on 2,000 images: the interval holds 0.5"
+    low, high = outcome.intervals[2]
+    assert low <= 0.1 <= high < 0.5, "2 accepted: its whole interval lies below the threshold"
+    assert [job.factor for job in oracle.calls if job.role == "candidate"] == [2, 4], "6 is never trained"
+    records = read_records(tmp_path / "p.jsonl")
+    assert replay(records, 0.5, blocks=(1,), decision="paired").split == paired.split
+    assert replay(records, 0.5, blocks=(1,)).split[0] == 4, "the same records, read by the paper's rule"
+    base, four = ([r for r in records if tuple(r.split) == split] for split in ((1,) * 5, (4, 1, 1, 1, 1)))
+    assert paired_drop(base, four)[0] == pytest.approx(0.45)
+    with pytest.raises(InputError, match="predate per-image results"):
+        paired_drop([replace(base[0], validation_correct=None)], four)
