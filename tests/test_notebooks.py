@@ -171,3 +171,18 @@ def test_each_published_chapter_was_executed_from_its_current_source(chapter):
     assert recorded.get("source") == source.relative_to(ROOT).as_posix(), f"book/{chapter}.ipynb names no source"
     assert recorded.get("source_sha256") == source_hash(source), \
         f"book/{chapter}.ipynb was executed from an older {source.name}: republish it with make reproduce"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
+def test_a_notebooks_search_options_default_to_search_configs(path):
+    """SearchConfig is the one source of a search's defaults: a chapter's own values belong in profiles.yml."""
+    from dataclasses import fields
+
+    from netsplit.config import SearchConfig
+    from netsplit.reproduce import declared_parameters
+
+    defaults = {f.name: f.default for f in fields(SearchConfig) if f.init}
+    declared = declared_parameters(path)
+    differ = {name: value for name, value in declared.items() if name in defaults
+              and (tuple(value) if isinstance(value, list) else value) != defaults[name]}
+    assert differ == {}, f"{path.name} restates search options with other defaults than SearchConfig's"
