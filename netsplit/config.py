@@ -28,12 +28,13 @@ DECISIONS = ("mean", "paired")
 """How a drop is judged: the mean accuracy against the threshold (the paper), or the paired per-image difference
 with its 95 % interval (see :func:`~netsplit.search.paired_drop`)."""
 DECISION_FIELDS = ("threshold", "candidate_factors", "blocks", "start", "reference", "seeds", "sweep", "fair_reference",
-                   "decision")
+                   "decision", "extra_seeds")
 """Fields that decide which networks a search trains and accepts, never what one of them is."""
 LEGACY_NAMES = {"width_multiplier": "width", "candidate_factors": "factors"}
 """Fields under the names the oldest records' keys were hashed with."""
 LATER_DEFAULTS = {"validation_size": None, "sweep": False, "architecture": None, "data_content": None,
-                  "finetune_learning_rate": None, "start": None, "fair_reference": False, "decision": "mean"}
+                  "finetune_learning_rate": None, "start": None, "fair_reference": False, "decision": "mean",
+                  "extra_seeds": 0}
 """Fields added after records were first written, with the defaults that behave as before them."""
 
 
@@ -87,6 +88,9 @@ class SearchConfig:
     decision: str = _option("mean", "judge a drop by its mean (the paper), or by the paired per-image difference on "
                             "the same images: accept below the threshold, stop above it, and within noise keep the "
                             "smaller factor", choices=DECISIONS)
+    extra_seeds: int = _option(0, "with paired decisions, train up to this many further seeds of a candidate and its "
+                               "reference where the interval holds the threshold, deciding again after each",
+                               minimum=0)
     architecture: str | None = field(default=None, init=False)  # a .keras network's architecture hash
     data_content: str | None = field(default=None, init=False)  # your own data's file hash (own_data_hash)
 
@@ -121,7 +125,7 @@ class SearchConfig:
         netsplit.errors.InputError: unknown search option 'factor'; the options are model, dataset, threshold, \
 candidate_factors, blocks, baseline_epochs, finetune_epochs, inherit, reference, seeds, seed, width_multiplier, \
 train_size, test_size, batch_size, learning_rate, finetune_learning_rate, validation_size, sweep, fair_reference, \
-decision
+decision, extra_seeds
         """
         names = [option.name for option in cls.options()]
         unknown = [name for name in options if name not in names]
@@ -263,6 +267,8 @@ def validate(config: SearchConfig) -> None:
     check_reference(config.reference)
     if config.decision not in DECISIONS:
         raise InputError(f"decision must be one of {', '.join(DECISIONS)}, got {config.decision!r}")
+    if config.extra_seeds and config.decision != "paired":
+        raise InputError("extra_seeds settles paired decisions within noise; set decision to paired, or extra_seeds to 0")
     check_dataset(config.dataset)
     for name in ("seeds", "baseline_epochs", "finetune_epochs", "batch_size"):
         if not _is_integer(getattr(config, name), minimum=1):

@@ -17,7 +17,6 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -222,6 +221,7 @@ class SplitSearch:
         self.blocks = config.block_count
         self.planned = config.seeds * (1 + len(config.blocks) * len(config.candidate_factors))
         self.visited: list[tuple[int, ...]] = []  # the splits this search has looked at, in order
+        self.seeds_used = set(self._seeds)  # and its seeds, with those added where a decision needed them
 
     def _known(self, job: Job) -> list[RunRecord]:
         return same_network(self.store.find(split=list(job.split), seed=job.seed), job.role)
@@ -240,10 +240,11 @@ class SplitSearch:
 
     def used_records(self) -> list[RunRecord]:
         """The records of the networks this search has looked at (the file may hold other searches' too)."""
-        return [r for split in self.visited for role in ("baseline", "reference") for r in self._records(split, role)]
+        return [r for split in self.visited for role in ("baseline", "reference")
+                for r in self._records(split, role, sorted(self.seeds_used))]
 
-    def _records(self, split: tuple[int, ...], role: str = "baseline") -> list[RunRecord]:
-        return [r for s in self._seeds for r in same_network(self.store.find(split=list(split), seed=s), role)]
+    def _records(self, split: tuple[int, ...], role: str = "baseline", seeds: Iterable[int] | None = None) -> list[RunRecord]:
+        return [r for s in (seeds or self._seeds) for r in same_network(self.store.find(split=list(split), seed=s), role)]
 
     @property
     def _seeds(self) -> range:
@@ -269,20 +270,24 @@ class SplitSearch:
             split[:] = base
             jobs = [Job(base, s, "baseline", block, 1, config.baseline_epochs) for s in self._seeds]
             self._run(jobs, None)
-            original = original or self._records(base)
-            against = self._records(base) if config.reference == "block" else original
+            original = original or base
             if config.fair_reference:  # the block unsplit, fine-tuned as its candidates are
                 self._run([Job(base, s, "reference", block, 1, config.finetune_epochs, parent=base)
                            for s in self._seeds], None)
-                against = self._records(base, "reference")
-            baseline, reference = _mean_sd(self._records(base))[0], _mean_sd(against)[0]
-            paired = against if config.decision == "paired" else None
+            self.against = (base, "reference") if config.fair_reference else \
+                (base if config.reference == "block" else original, "baseline")
+            self.block_seeds = self._seeds  # more where a paired decision needs them (_more_seeds)
+            baseline, reference = _mean_sd(self._records(base))[0], _mean_sd(self._records(*self.against))[0]
             candidates = {}
             skipped = self._no_saving(step)
             jobs_by_factor = {k: [job_for(config, candidate, s) for s in self._seeds]
                               for k, candidate in step.candidates.items() if k not in skipped}
-            decide = partial(decide_block, block, baseline, reference, factors=config.candidate_factors,
-                             threshold=config.threshold, skipped=skipped, paired_with=paired)
+
+            def decide(found: dict[int, list[RunRecord]]) -> BlockOutcome:
+                paired = self._records(*self.against, self.block_seeds) if config.decision == "paired" else None
+                return decide_block(block, baseline, reference, found, config.candidate_factors, config.threshold,
+                                    skipped, paired)
+
             outcome = decide(candidates)
             try:
                 if self.executor.parallel or config.sweep:
@@ -291,6 +296,8 @@ class SplitSearch:
                     self._run(jobs, reference)
                     candidates[factor] = self._records(jobs[0].split)
                     outcome = decide(candidates)
+                    if factor in outcome.within_noise and config.extra_seeds:
+                        outcome = self._more_seeds(step, factor, candidates, decide, outcome)
                     if outcome.chosen != factor and not config.sweep:
                         break
             except NotRecorded:  # the block as far as its records go, undecided
@@ -302,6 +309,27 @@ class SplitSearch:
             outcomes.append(outcome)
             split[block - 1] = outcome.chosen
             self.log(f"block {block}: factor {outcome.chosen} fixed; split so far {','.join(map(str, split))}")
+
+    def _more_seeds(self, step: Step, factor: int, candidates: dict[int, list[RunRecord]],
+                    decide: Callable[[dict], BlockOutcome], outcome: BlockOutcome) -> BlockOutcome:
+        """A paired decision within noise: further seeds of the candidate and of its reference, one at a time up to
+        ``extra_seeds``, deciding again after each (the block's base of a new seed trains along its whole path)."""
+        config, (against, role) = self.config, self.against
+        first = config.seed + config.seeds
+        for seed in range(first, first + config.extra_seeds):
+            jobs = [job_for(config, against, seed), job_for(config, step.candidates[factor], seed)]
+            if config.fair_reference:
+                jobs.insert(1, Job(step.base, seed, "reference", step.block, 1, config.finetune_epochs, parent=step.base))
+            self._run(jobs, None)
+            self.block_seeds = range(config.seed, seed + 1)
+            self.seeds_used.add(seed)
+            candidates[factor] = self._records(step.candidates[factor], seeds=self.block_seeds)
+            outcome = decide(candidates)
+            self.log(f"block {step.block} factor {factor}: {seed - first + 1} more seed(s), drop "
+                     f"{outcome.intervals[factor][0]:+.2f} to {outcome.intervals[factor][1]:+.2f} points")
+            if factor not in outcome.within_noise:
+                break
+        return outcome
 
     def _no_saving(self, step: Step) -> tuple[int, ...]:
         """The candidate factors of a step that would cost no fewer parameters or MACs (skipped, logged)."""

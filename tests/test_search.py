@@ -506,3 +506,30 @@ def test_paired_decisions_accept_below_the_threshold_stop_above_it_and_keep_the_
     assert paired_drop(base, four)[0] == pytest.approx(0.45)
     with pytest.raises(InputError, match="predate per-image results"):
         paired_drop([replace(base[0], validation_correct=None)], four)
+
+
+def test_more_seeds_only_where_a_paired_decision_is_within_noise_and_up_to_a_cap(tmp_path):
+    penalties = {1: {2: 0.1, 4: 0.45, 6: 2.0}}
+    options = dict(blocks=(1,), candidate_factors=(2, 4, 6), validation_size=500, decision="paired")
+    config = SearchConfig(**options, extra_seeds=3)
+    oracle = Oracle(config, penalties, validation=True, images=500)
+    result = SplitSearch(config, oracle, RecordStore(tmp_path / "r.jsonl", config.hash), log=lambda line: None).run()
+    seeds = {}
+    for job in oracle.calls:
+        seeds.setdefault((job.split, job.role), []).append(job.seed)
+    assert seeds[((2, 1, 1, 1, 1), "candidate")] == [0], "factor 2 was clear at once: no more seeds"
+    assert seeds[((4, 1, 1, 1, 1), "candidate")] == [0, 1, 2, 3], "factor 4 within noise: 3 more seeds, the cap"
+    assert seeds[((1,) * 5, "baseline")] == [0, 1, 2, 3], "and its reference, seed by seed"
+    assert result.outcomes[0].within_noise == (4,) and result.split[0] == 2, "still within noise: the smaller factor"
+    assert {r.seed for r in result.records} == {0, 1, 2, 3}, "the records the search used name every seed"
+    with pytest.raises(InputError, match="extra_seeds settles paired decisions"):
+        SearchConfig(blocks=(1,), extra_seeds=2)
+
+
+def test_further_seeds_can_settle_a_decision_that_one_seed_left_within_noise(tmp_path):
+    config = SearchConfig(blocks=(1,), candidate_factors=(2,), validation_size=500, decision="paired", extra_seeds=6)
+    oracle = Oracle(config, {1: {2: 0.2}}, validation=True, images=500)  # one image in 500 of each seed
+    result = SplitSearch(config, oracle, RecordStore(tmp_path / "r.jsonl", config.hash), log=lambda line: None).run()
+    tried = sorted(job.seed for job in oracle.calls if job.role == "candidate")
+    assert result.split[0] == 2 and result.outcomes[0].within_noise == (), "settled: accepted"
+    assert 1 < len(tried) < 7 and result.outcomes[0].intervals[2][1] < 0.5, "it stopped adding seeds once settled"
