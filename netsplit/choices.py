@@ -34,3 +34,14 @@ def check_dataset(name: str) -> str:
         return name
     raise InputError(f"unknown dataset {name!r}; valid datasets are {', '.join(DATASETS)}, folder:PATH "
                      "(a sub-folder of images per class) and npz:PATH (x_train, y_train, x_test, y_test)")
+
+
+def check_split(split, blocks: int = 5) -> tuple[int, ...]:
+    """A split, one factor per block, as a tuple; ``None`` means unsplit (all ones)."""
+    if split is None:
+        return (1,) * blocks
+    if isinstance(split, str) or not hasattr(split, "__len__"):
+        raise InputError(f"a split must be a sequence of {blocks} integers such as (8, 2, 2, 4, 4), got {split!r}")
+    if len(split) != blocks:
+        raise InputError(f"a split needs one factor per block ({blocks}), got {len(split)}: {tuple(split)}")
+    return tuple(split)

@@ -180,7 +180,8 @@ def _network_fields(args, network) -> dict:
     (your own) architecture hash."""
     from pathlib import Path
 
-    from netsplit.models import blueprint, check_split
+    from netsplit.choices import check_split
+    from netsplit.models import blueprint
 
     if network is None:
         return {"model": args.model, "split": list(check_split(args.split, len(blueprint(args.model).blocks)))}
@@ -493,7 +494,8 @@ def main(argv: list[str] | None = None) -> int:
     show_traceback = flags["--traceback"] or os.environ.get("NETSPLIT_TRACEBACK", "") not in ("", "0")
     try:
         args = parser().parse_args([arg for arg in argv if arg not in GLOBAL_FLAGS])
-        _start_keras(flags["--verbose"], own_process)
+        if args.run is not _report:  # a report reads records: no Keras, no TensorFlow
+            _start_keras(flags["--verbose"], own_process)
         return args.run(args)
     except InputError as error:
         print(f"netsplit: error: {error}", file=sys.stderr)

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from netsplit.choices import MODELS, VARIANTS
+from netsplit.choices import MODELS, VARIANTS, check_split
 from netsplit.errors import InputError
 from netsplit.inheritance import inherit
 from netsplit.layers import Fusion, SplitBlock, Unit, check_factor
@@ -71,17 +71,6 @@ def blueprint(name: str, width_multiplier: float = 1.0) -> Blueprint:
     if name not in BLUEPRINTS:
         raise InputError(f"unknown model {name!r}; valid models are {', '.join(MODELS)}")
     return BLUEPRINTS[name].scaled(width_multiplier)
-
-
-def check_split(split, blocks: int = 5) -> tuple[int, ...]:
-    """A split, one factor per block, as a tuple; ``None`` means unsplit (all ones)."""
-    if split is None:
-        return (1,) * blocks
-    if isinstance(split, str) or not hasattr(split, "__len__"):
-        raise InputError(f"a split must be a sequence of {blocks} integers such as (8, 2, 2, 4, 4), got {split!r}")
-    if len(split) != blocks:
-        raise InputError(f"a split needs one factor per block ({blocks}), got {len(split)}: {tuple(split)}")
-    return tuple(split)
 
 
 def check_input_shape(input_shape) -> tuple[int, int, int]:

@@ -23,7 +23,7 @@ from netsplit.choices import is_network_file
 from netsplit.errors import InputError
 from netsplit.inheritance import load_dense_weights
 from netsplit.layers import ACTIVATIONS, Fusion, SplitBlock, Unit, conv_arrays
-from netsplit.models import check_split
+from netsplit.choices import check_split
 from netsplit.records import config_hash
 
 PASS_THROUGH = (

@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy as np
 from netsplit.config import SearchConfig, changes_nothing, check_reference, check_threshold, network_costs
 from netsplit.errors import InputError
 from netsplit.executors import InProcess
-from netsplit.models import MODELS, check_split
+from netsplit.choices import MODELS, check_split
 from netsplit.records import RecordStore, RunRecord, correct_images
 
 
@@ -314,7 +315,7 @@ class SplitSearch:
                     decide: Callable[[dict], BlockOutcome], outcome: BlockOutcome) -> BlockOutcome:
         """A paired decision within noise: further seeds of the candidate and of its reference, one at a time up to
         ``extra_seeds``, deciding again after each (the block's base of a new seed trains along its whole path)."""
-        config, (against, role) = self.config, self.against
+        config, against = self.config, self.against[0]
         first = config.seed + config.seeds
         for seed in range(first, first + config.extra_seeds):
             jobs = [job_for(config, against, seed), job_for(config, step.candidates[factor], seed)]
@@ -434,10 +435,13 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
                 return SearchResult(base, outcomes, records, threshold, missing=base, start=start)
             against = references[base]
         candidates = {f: by_split[s] for f, s in splits.items() if s in by_split}
-        skipped = tuple(f for f, s in splits.items() if _no_saving(by_split, base, s))
-        outcome = decide_block(block, _mean_sd(by_split[base])[0], _mean_sd(against)[0], candidates, factors, threshold,
-                               skipped, paired_with=against if decision == "paired" else None)
-        untried = [f for f in factors if f not in outcome.candidates and f not in skipped]
+        decide = partial(decide_block, block, _mean_sd(by_split[base])[0], _mean_sd(against)[0], candidates, factors,
+                         threshold, paired_with=against if decision == "paired" else None)
+        outcome = decide(tuple(f for f, s in splits.items() if s in by_split and _no_saving(by_split, base, s)))
+        if outcome.chosen == max(outcome.candidates, default=1) and len(candidates) < len(factors):
+            # a factor the records lack may have been passed over as saving nothing: count it (Keras) only then
+            outcome = decide(tuple(f for f, s in splits.items() if _no_saving(by_split, base, s)))
+        untried = [f for f in factors if f not in outcome.candidates and f not in outcome.skipped]
         if untried and outcome.chosen == max(outcome.candidates, default=1):  # every factor tried was accepted
             outcome.decided = False
             return SearchResult(base, [*outcomes, outcome], records, threshold, missing=splits[untried[0]], start=start)

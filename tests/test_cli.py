@@ -118,3 +118,13 @@ def test_from_options_takes_lists_and_refuses_unknown_names():
     with pytest.raises(InputError, match="unknown search option 'factors'; the options are model, dataset"):
         SearchConfig.from_options({"factors": [2, 4]})
     assert SearchConfig.from_options({"factors": [2, 4], "final_seeds": 3}, others=True) == SearchConfig()
+
+
+def test_a_report_reads_records_without_starting_keras():
+    code = ("import sys; from netsplit.cli import main; "
+            "status = main(['report', 'results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl']); "
+            "print(status, 'keras' in sys.modules, 'tensorflow' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, capture_output=True,
+                         text=True, timeout=300)
+    assert run.stdout.splitlines()[-1] == "0 False False", run.stderr[-2000:]
+    assert "final split: 1,2,1,1,1" in run.stdout
