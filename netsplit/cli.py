@@ -259,6 +259,8 @@ def _export(args) -> int:
         model = _build(args, (size, size, args.channels))
     representative = _calibration_images(args, model, source) if args.precision == "int8" else None
     path = export(model, out, args.precision, representative, args.input_size, args.lowering)
+    if source:  # a trained network: its input must be prepared as its training prepared it
+        _write_input_spec(args, model, path)
     ops = op_counts(path)
     summary = {"path": str(path), "model": model.name, "precision": args.precision,
                "bytes": path.stat().st_size, "convolutions": ops.get("CONV_2D", 0)}
@@ -268,6 +270,21 @@ def _export(args) -> int:
         print(f"{path}: {model.name}, {args.precision}, {summary['bytes'] / 2**20:.2f} MiB, "
               f"{summary['convolutions']} convolution operators")
     return 0
+
+
+def _write_input_spec(args, model, path) -> None:
+    """Beside an exported trained network, ``<name>.input.json``: how its inputs are standardised (the training
+    images of ``--dataset``), since the .tflite holds only the network."""
+    from netsplit.data import load_dataset
+    from netsplit.records import write_atomically
+
+    shape = (args.input_size or model.input_shape[1], args.input_size or model.input_shape[2], model.input_shape[-1])
+    spec = load_dataset(args.dataset, path=args.data_path, image_shape=shape).input_spec()
+    where = path.with_name(path.name.removesuffix(".tflite") + ".input.json")
+    write_atomically(where, lambda partial: partial.write_text(json.dumps(spec, indent=2) + "\n"))
+    print(f"{path.name} expects standardised input, not raw pixels: {where.name} gives the scale, mean and standard "
+          f"deviation of the {args.dataset} training images (--dataset names the data it was trained on)",
+          file=sys.stderr)
 
 
 def _calibration_images(args, model, source: list[str]):
@@ -281,6 +298,9 @@ def _calibration_images(args, model, source: list[str]):
     if data.input_shape != shape:
         raise UsageError(f"{data.title} images are {data.input_shape}; int8 calibration needs the exported "
                          f"model's input {shape}: build it with matching --channels/--input-size")
+    print(f"int8: calibrated on {len(data.x_train)} {data.title} training images"
+          + (f" fitted to {shape[0]}x{shape[1]}x{shape[2]}" if source else "")
+          + " (--dataset names the data the network was trained on)", file=sys.stderr)
     return data.x_train
 
 

@@ -56,6 +56,14 @@ class Dataset:
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
     content: str = ""  # SHA-256 of the arrays as read, before any subset: what the records say of the data
+    pixel_mean: tuple[float, ...] = ()  # per channel, of the training images scaled to [0, 1]: how inputs were
+    pixel_std: tuple[float, ...] = ()  # standardised, which a deployed network needs as much as its weights
+
+    def input_spec(self) -> dict:
+        """How a network trained on this data expects its input, for a deployment to apply it."""
+        return {"dataset": self.name, "data_hash": self.content, "pixels": "0 to 255, scaled by 1/255",
+                "mean": list(self.pixel_mean), "std": list(self.pixel_std),
+                "input": "(pixels / 255 - mean) / std, per channel, channels last"}
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -280,6 +288,7 @@ def load_dataset(
     return Dataset(
         name, normalise(x_train), y_train, normalise(_scaled(x_test)), y_test, classes, flip, source,
         None if x_val is None else normalise(_scaled(x_val)), y_val, content,
+        tuple(float(v) for v in mean), tuple(float(v) for v in std),
     )
 
 

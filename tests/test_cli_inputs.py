@@ -252,6 +252,11 @@ def test_int8_export_of_a_keras_file_calibrates_on_images_resized_to_its_input(t
     argv = ["export", str(source), str(tmp_path / "colour-int8.tflite"), "--precision", "int8",
             "--calibration-images", "16", "--data-path", str(fashion_dir)]
     assert main(argv) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "int8: calibrated on 16 Fashion-MNIST training images fitted to 32x32x3" in err, "said, not silent"
+    assert "colour-int8.tflite expects standardised input, not raw pixels" in err
+    spec = json.loads((tmp_path / "colour-int8.input.json").read_text())
+    assert spec["dataset"] == "fashion_mnist" and len(spec["mean"]) == len(spec["std"]) == 3 and spec["data_hash"]
 
 
 def test_train_files_records_under_the_options_it_always_had():

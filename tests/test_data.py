@@ -194,3 +194,16 @@ def test_validation_images_are_held_out_of_training(fashion_dir):
 def test_bad_validation_size(size):
     with pytest.raises(ValueError, match="validation_size must be an integer"):
         load_dataset("synthetic", validation_size=size)
+
+
+def test_the_input_spec_turns_raw_pixels_into_what_the_network_trained_on():
+    import numpy as np
+
+    from netsplit.data import _synthetic, load_dataset
+
+    data = load_dataset("synthetic", seed=3)
+    spec = data.input_spec()
+    raw = _synthetic(3)[0][0][0]  # the first training image as read, 0 to 255
+    standardised = (raw / 255 - np.array(spec["mean"])) / np.array(spec["std"])
+    np.testing.assert_allclose(standardised, data.x_train[0], atol=1e-4)
+    assert spec["data_hash"] == data.content
