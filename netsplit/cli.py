@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import logging
 import math
@@ -496,6 +497,10 @@ def _native_stderr_silenced(silenced: bool):
         os.close(quiet)
 
 
+BACKEND_LIBRARIES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy", "openvino": "openvino"}
+"""Keras's backends and the library each needs."""
+
+
 def _start_keras(verbose: bool, own_process: bool) -> None:
     """Import Keras (and TensorFlow) quietly, unless ``--verbose``: TensorFlow's log lines are not ours."""
     if not verbose:
@@ -503,6 +508,14 @@ def _start_keras(verbose: bool, own_process: bool) -> None:
         for name in ("tensorflow", "absl"):
             logging.getLogger(name).setLevel(logging.ERROR)  # e.g. tf.function "retracing" warnings
     with _native_stderr_silenced(own_process and not verbose and "keras" not in sys.modules):
+        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+        library = BACKEND_LIBRARIES.get(backend)
+        if library is None:
+            raise UsageError(f"KERAS_BACKEND={backend} is no backend of Keras; valid backends are "
+                             f"{', '.join(BACKEND_LIBRARIES)}")
+        if importlib.util.find_spec(library) is None:
+            raise UsageError(f"KERAS_BACKEND={backend} needs {library}, which is not installed; install it, or leave "
+                             "KERAS_BACKEND unset for TensorFlow")
         import keras  # noqa: F401
 
 

@@ -33,7 +33,11 @@ def migrate(path: str | os.PathLike) -> int:
         raise InputError(f"no records file at {path}")
     with RecordsLock(path):  # no search appends while the file is rewritten
         records = []
-        for number, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            raise InputError(f"{path} is not a text file of JSON records") from None
+        for number, line in enumerate(text.splitlines(), 1):
             try:
                 records += [json.loads(line)] if line.strip() else []
             except json.JSONDecodeError as error:
@@ -52,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m netsplit.migrate RECORDS.jsonl ...", file=sys.stderr)
         return 2
     for path in paths:
-        print(f"{path}: {migrate(path)} records rewritten")
+        try:
+            print(f"{path}: {migrate(path)} records rewritten")
+        except InputError as error:
+            print(f"migrate: error: {error}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -13,6 +13,7 @@ search, a parallel executor and ``netsplit report`` reach the same split from th
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -399,6 +400,9 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
     >>> replay(read_records(SOURCE_ROOT / "results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl"), threshold=0.5).split
     (1, 2, 1, 1, 1)
     """
+    if isinstance(records, (str, os.PathLike)) or not all(isinstance(r, RunRecord) for r in records):
+        raise InputError(f"replay takes run records, such as read_records(path) gives, got {type(records).__name__} "
+                         f"{str(records)[:60]!r}")
     seeds = None if seeds is None else set(seeds)
     searched = searched_records(records, seeds)
     if not searched:

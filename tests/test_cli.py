@@ -1,6 +1,7 @@
 """The command line: tables, JSON, and exit status 2 with one line for bad input."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -128,3 +129,27 @@ def test_a_report_reads_records_without_starting_keras():
                          text=True, timeout=300)
     assert run.stdout.splitlines()[-1] == "0 False False", run.stderr[-2000:]
     assert "final split: 1,2,1,1,1" in run.stdout
+
+
+@pytest.mark.parametrize("backend, message", [("torch", "KERAS_BACKEND=torch needs torch, which is not installed"),
+                                              ("pytorch", "KERAS_BACKEND=pytorch is no backend of Keras")])
+def test_a_backend_that_cannot_start_is_refused_in_one_line(backend, message):
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None and backend == "torch":
+        pytest.skip("torch is installed here")
+    run = subprocess.run([sys.executable, "-m", "netsplit", "info", "--model", "vgg16"], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "KERAS_BACKEND": backend})
+    [line] = run.stderr.strip().splitlines()
+    assert run.returncode == 2 and line.startswith(f"netsplit: error: {message}")
+
+
+def test_replay_of_a_path_and_migrate_of_a_binary_file_are_refused_in_one_line(tmp_path):
+    from netsplit.migrate import main as migrate
+    from netsplit.search import replay
+
+    with pytest.raises(InputError, match="replay takes run records, such as read_records"):
+        replay("results/vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl", 1.0)
+    binary = tmp_path / "r.jsonl"
+    binary.write_bytes(bytes(range(256)))
+    assert migrate([str(binary)]) == 2

@@ -182,16 +182,17 @@ def test_progress_shows_each_epochs_own_time_and_moves_within_an_epoch(capsys, m
     assert "net epoch 2/2: loss 1.0000, 3.0 s (total 5.0 s)" in err, "per-epoch seconds, not cumulative"
 
 
-def test_readmes_search_resumes_from_committed_records_and_trains_nothing(tmp_path, monkeypatch):
+def test_readmes_search_resumes_from_committed_records_and_trains_nothing(tmp_path, monkeypatch, capsys):
     readme = (ROOT / "README.md").read_text()
     snippet = readme[readme.index("config = netsplit.SearchConfig("):]
-    snippet = snippet[: snippet.index("\n", snippet.index("run_search(config)"))]
+    snippet = snippet[: snippet.index("\n", snippet.index("print(result.split"))]
     shutil.copytree(ROOT / "results", tmp_path / "results")  # the search takes a lock beside its records
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("the README's search trains a network"))
     scope = {"netsplit": netsplit}
     exec(snippet, scope)
     assert scope["result"].missing is None and len(scope["result"].split) == 5
+    assert capsys.readouterr().out.strip().endswith("(8, 8, 8, 8, 8)"), "the file's networks replay at 2.0 as published"
 
 
 @pytest.mark.slow
