@@ -186,9 +186,12 @@ def test_networks_a_verdict_hinges_on_train_more_seeds_seed_after_seed():
     networks = comparison_networks("vgg16", (2, 1, 1, 1, 1), ["proposed_I"])
     final = study.FinalConfig(SearchConfig(seed=2), seeds=2, network_seeds={"baseline": 4, "found by search": 3})
     plan = [(seed, network.name) for seed, network in study.training_plan(final, networks)]
-    assert plan == [(2, "baseline"), (2, "proposed_I"), (2, "found by search"),
-                    (3, "baseline"), (3, "proposed_I"), (3, "found by search"),
-                    (4, "baseline"), (4, "found by search"), (5, "baseline")]
+    assert plan == [(2, "baseline"), (3, "baseline"), (4, "baseline"), (5, "baseline"),
+                    (2, "found by search"), (3, "found by search"), (4, "found by search"),
+                    (2, "proposed_I"), (3, "proposed_I")], "the networks that need most seeds first, seed after seed"
+    two = study.FinalConfig(SearchConfig(), seeds=1, network_seeds={"baseline": 2, "proposed_I": 2})
+    assert [(s, n.name) for s, n in study.training_plan(two, networks)] == [
+        (0, "baseline"), (0, "proposed_I"), (1, "baseline"), (1, "proposed_I"), (0, "found by search")]
     assert study.untrained(final, networks[:1], []) == ["baseline (seeds 2, 3, 4, 5)"]
 
 

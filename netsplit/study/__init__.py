@@ -306,10 +306,14 @@ def train_networks(config: FinalConfig, networks: list[ComparisonNetwork], recor
 
 
 def training_plan(config: FinalConfig, networks: list[ComparisonNetwork]) -> list[tuple[int, ComparisonNetwork]]:
-    """Each (seed, network) to train, seed after seed, so that a run cut short leaves the networks with
+    """Each (seed, network) to train: the networks that need the most seeds first (the verdicts they decide come
+    first in value), and within such a group seed after seed, so that a run cut short leaves the networks with
     seed counts as even as it can."""
-    seeds = sorted({seed for network in networks for seed in config.seed_range(network.name)})
-    return [(seed, network) for seed in seeds for network in networks if seed in config.seed_range(network.name)]
+    plan = []
+    for count in sorted({len(config.seed_range(n.name)) for n in networks}, reverse=True):
+        group = [n for n in networks if len(config.seed_range(n.name)) == count]
+        plan += [(seed, network) for seed in config.seed_range(group[0].name) for network in group]
+    return plan
 
 
 def _wanted(records: list[RunRecord], networks: list[ComparisonNetwork], config: FinalConfig) -> list[RunRecord]:
