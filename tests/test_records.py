@@ -18,7 +18,7 @@ from netsplit.records import RecordsError, RecordsLock, read_records
 from netsplit.runner import run_search
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLISHED = ROOT / "results" / "fashion_cnn-fashion_mnist-3de131af282b.jsonl"
+PUBLISHED = ROOT / "tests" / "data" / "records-own-network.jsonl"  # an own network's search, as a fixture
 HOLD = ("import sys; from netsplit.records import RecordsLock; path = sys.argv[1]; sys.argv = ['netsplit', 'search']\n"
         "with RecordsLock(path):\n    print('locked', flush=True); sys.stdin.read()")
 TINY = dict(dataset="synthetic", width_multiplier=0.125, train_size=64, test_size=32, blocks=(1,))

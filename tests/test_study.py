@@ -608,3 +608,14 @@ def test_a_split_networks_distance_from_the_unsplit_curve_is_read_at_its_own_cos
     assert read["distance (points)"] == pytest.approx(92.0 - (90.0 + 2.0 * math.log(141 / 100) / math.log(4)))
     text = curve_summary(distances)
     assert "proposed_I +1.00 at equal parameters" in text and "Outside the curve's span, so not compared: proposed_I at equal MACs" in text
+
+
+def test_the_map_of_results_is_current_and_names_every_file():
+    from netsplit.runtime import SOURCE_ROOT
+    from netsplit.study.index import index_text
+
+    text = index_text()
+    assert (SOURCE_ROOT / "results" / "README.md").read_text() == text, "run python -m netsplit.study.index"
+    for path in (SOURCE_ROOT / "results").glob("*.jsonl"):
+        assert f"`{path.name}`" in text
+    assert "| `vgg16-fashion_mnist-88c16781cdc5.jsonl` |" in text and "cpu / vgg16 |" in text
