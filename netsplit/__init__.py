@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 PUBLIC = {
     "netsplit.layers": ("SplitBlock", "Fusion"),
     "netsplit.models": ("split_model", "build_model"),
+    "netsplit.applications": ("SplitVGG16", "SplitResNet18"),
     "netsplit.networks": ("split_network",),
     "netsplit.inheritance": ("inherit",),
     "netsplit.complexity": ("analyse", "total"),

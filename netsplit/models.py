@@ -91,13 +91,34 @@ def _check_classes(classes) -> int:
     return classes
 
 
+POOLINGS = (None, "avg", "max")
+"""What ``pooling`` may be without the classifier, as in ``keras.applications``: none, global average or max."""
+
+
+def _inputs(input_tensor, input_shape) -> tuple:
+    """The network's inputs and the tensor its first block reads: a new ``keras.Input``, or ``input_tensor``."""
+    if input_tensor is None:
+        inputs = keras.Input(check_input_shape(input_shape), name="image")
+        return inputs, inputs
+    if not isinstance(input_tensor, keras.KerasTensor):
+        raise InputError(f"input_tensor must be a symbolic Keras tensor (from keras.Input), got {type(input_tensor).__name__}")
+    check_input_shape(tuple(input_tensor.shape[1:]))
+    return keras.utils.get_source_inputs(input_tensor), input_tensor
+
+
 def _finished(inputs, x, name: str, include_top: bool, classes: int, classifier_activation: str | None,
-              weights) -> keras.Model:
-    """The network from ``inputs`` to ``x`` (the last block's output), with the classifier if
-    ``include_top``, starting from ``weights``."""
+              weights, pooling: str | None = None) -> keras.Model:
+    """The network from ``inputs`` to ``x`` (the last block's output), with the classifier if ``include_top``
+    (else the ``pooling`` asked for), starting from ``weights``."""
+    if pooling not in POOLINGS:
+        raise InputError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
     if include_top:
         x = layers.GlobalAveragePooling2D(name="head_pool")(x)
         x = layers.Dense(_check_classes(classes), activation=classifier_activation, name="head_dense")(x)
+    elif pooling is not None and len(x.shape) == 4:
+        x = (layers.GlobalAveragePooling2D if pooling == "avg" else layers.GlobalMaxPooling2D)(name="pool")(x)
+    elif pooling is not None:  # a last block split with a fusion has pooled globally already
+        x = layers.Reshape((x.shape[-1],), name="pool")(x)
     network = keras.Model(inputs, x, name=name)
     if weights is not None:
         _load(network, weights)
@@ -132,6 +153,8 @@ def split_model(
     weights=None,
     classifier_activation: str | None = None,
     name: str | None = None,
+    input_tensor=None,
+    pooling: str | None = None,
 ) -> keras.Model:
     """The proposed method: block i split into ``split[i]`` branches, each split block followed by a fusion.
 
@@ -140,7 +163,8 @@ def split_model(
     (see :class:`~netsplit.layers.SplitBlock`). As in ``keras.applications``: ``include_top`` adds the
     classifier (global average pooling and a dense layer of ``classes`` outputs, logits unless
     ``classifier_activation``), ``weights`` gives a ``.weights.h5`` file, or a trained network (a
-    ``keras.Model`` or ``.keras`` file of the same model and width) to inherit from.
+    ``keras.Model`` or ``.keras`` file of the same model and width) to inherit from, ``input_tensor`` a tensor
+    to build on, and ``pooling`` ("avg" or "max") a global pooling of the features without the classifier.
 
     >>> split_model("vgg16", "proposed_I", width_multiplier=0.25).name
     'vgg16_split_8-2-2-4-4'
@@ -158,8 +182,8 @@ def split_model(
             warnings.warn(f"block {i + 1} of {model} is a single convolution: split {factor} ways, every branch "
                           "reading its whole input, it keeps all its parameters and MACs and adds a fusion; "
                           "leave it at 1 (or give first_conv='share')", stacklevel=2)
-    inputs = keras.Input(check_input_shape(input_shape), name="image")
-    x, stride_moved = inputs, False
+    inputs, x = _inputs(input_tensor, input_shape)
+    stride_moved = False
     for i, (block, factor) in enumerate(zip(plan.blocks, split)):
         if stride_moved:
             block = (replace(block[0], stride=1), *block[1:])
@@ -170,16 +194,16 @@ def split_model(
                 x = layers.MaxPooling2D(2, name=f"block{i + 1}_pool")(x)
             continue
         if plan.max_pool[i]:
-            pooling = "max"
+            fusion_pooling = "max"
         elif i + 1 == len(plan.blocks):
-            pooling = "global"
+            fusion_pooling = "global"
         elif plan.blocks[i + 1][0].stride > 1:
-            pooling, stride_moved = "avg", True
+            fusion_pooling, stride_moved = "avg", True
         else:
-            pooling = None
-        x = Fusion(pooling, name=f"block{i + 1}_fusion")(x)
+            fusion_pooling = None
+        x = Fusion(fusion_pooling, name=f"block{i + 1}_fusion")(x)
     name = name or f"{model}_split_{'-'.join(map(str, split))}"
-    return _finished(inputs, x, name, include_top, classes, classifier_activation, weights)
+    return _finished(inputs, x, name, include_top, classes, classifier_activation, weights, pooling)
 
 
 def branched_model(

@@ -165,3 +165,27 @@ def test_builders_take_the_keras_applications_keywords(tmp_path):
 def test_bad_builder_keywords_say_what_is_valid(kwargs, message):
     with pytest.raises(InputError, match=re.escape(message)):
         split_model("vgg16", width_multiplier=0.125, **kwargs)
+
+
+def test_the_split_networks_take_the_keywords_of_keras_applications():
+    import keras
+
+    from netsplit.applications import SplitResNet18, SplitVGG16, presets
+
+    image = keras.Input((32, 32, 1))
+    trunk = SplitVGG16(split=(8, 2, 2, 4, 1), width_multiplier=0.25, include_top=False, input_tensor=image,
+                       pooling="max", name="trunk")
+    assert trunk.name == "trunk" and trunk.input_shape == (None, 32, 32, 1) and trunk.output_shape == (None, 128)
+    assert isinstance(trunk.layers[-1], keras.layers.GlobalMaxPooling2D)
+    net = SplitResNet18(split=(1, 2, 1, 1, 1), width_multiplier=0.125, classes=3, classifier_activation="softmax")
+    assert net.output_shape == (None, 3) and net.name == "split_resnet18"
+    assert net.layers[-1].activation is keras.activations.softmax
+    with pytest.raises(TypeError):
+        SplitVGG16("proposed_I")  # keyword-only, as the applications are used
+    with pytest.raises(InputError, match="pooling must be None, 'avg' or 'max'"):
+        SplitVGG16(include_top=False, pooling="mean", width_multiplier=0.125)
+    with pytest.raises(InputError, match="input_tensor must be a symbolic Keras tensor"):
+        SplitVGG16(input_tensor=[1, 2], width_multiplier=0.125)
+    described = presets("vgg16")
+    assert set(described) == {"proposed_I", "proposed_II"} and "0.61 points" in described["proposed_I"]["description"]
+    assert described["proposed_I"]["params"] < SplitVGG16().count_params()
