@@ -162,17 +162,22 @@ def test_the_searchs_unsplit_network_is_copied_not_trained_again(tmp_path, monke
     oracle = Oracle(config, {})
     searched = [oracle(Job((1, 1, 1, 1, 1), 0, "baseline", 1, 1, 3)), oracle(Job((2, 1, 1, 1, 1), 0, "candidate", 1, 2, 1))]
     trained = []
-    monkeypatch.setattr(study, "train_network", lambda build, data, train, seed, store, label="", **fields:
-                        trained.append(label))
+
+    def train(config, network, seed, data, verbose=True):
+        trained.append(f"{network.name} seed {seed}")
+        return replace(searched[1], experiment=network.name, config_hash=config.hash, seed=seed, role="final",
+                       split=list(network.split), width_multiplier=config.search.width_multiplier, timestamp=str(seed))
+
+    monkeypatch.setattr(study, "train_comparison", train)
     networks = comparison_networks("vgg16", (2, 1, 1, 1, 1), ["found by search"])
     records = study.train_networks(final, networks, tmp_path / "n.jsonl", data=load_dataset("synthetic", 20, 10),
                                    searched=searched)
     assert trained == ["found by search seed 0", "baseline seed 1", "found by search seed 1"], "fine-tuned: not a twin"
-    [copied] = read_records(tmp_path / "n.jsonl")
+    [copied] = [r for r in read_records(tmp_path / "n.jsonl") if r.experiment == "baseline" and r.seed == 0]
     assert (copied.experiment, copied.role, copied.seed, copied.accuracy) == ("baseline", "final", 0, searched[0].accuracy)
-    assert records == [copied] and copied.config_hash == final.hash
+    assert len(records) == 4 and copied in records and copied.config_hash == final.hash
     trained.clear()
-    assert study.train_networks(final, networks, tmp_path / "n.jsonl", train=False) == [copied] and not trained
+    assert study.train_networks(final, networks, tmp_path / "n.jsonl", train=False) == records and not trained
     assert study.untrained(final, networks, [copied]) == ["baseline (seed 1)", "found by search (seeds 0, 1)"]
     longer = study.FinalConfig(config, epochs=10, seeds=1)
     study.train_networks(longer, networks[:1], tmp_path / "l.jsonl", data=load_dataset("synthetic", 20, 10),
@@ -204,11 +209,12 @@ def test_a_thin_control_of_another_width_is_not_this_ones_and_what_is_lacking_is
     made = Oracle(config, {})(Job((1, 1, 1, 1, 1), 0, "baseline", 1, 1, 3))
     trained = []
 
-    def train_network(build, data, train, seed, store, label="", **fields):
-        trained.append(label)
-        store.append(replace(made, seed=seed, timestamp=str(len(trained)), **fields))
+    def train_comparison(config, network, seed, data, verbose=True):
+        trained.append(f"{network.name} seed {seed}")
+        return replace(made, experiment=network.name, config_hash=config.hash, seed=seed, timestamp=str(len(trained)),
+                       split=list(network.split), width_multiplier=network.width_multiplier or 1.0, role="final")
 
-    monkeypatch.setattr(study, "train_network", train_network)
+    monkeypatch.setattr(study, "train_comparison", train_comparison)
     old, new = (study.ComparisonNetwork("thin: MACs of found by search", width_multiplier=w) for w in (0.25, 0.125))
     records, data = tmp_path / "n.jsonl", load_dataset("synthetic", 20, 10)
     study.train_networks(final, [old], records, data=data)
@@ -234,11 +240,12 @@ def test_one_network_under_two_names_trains_once(tmp_path, monkeypatch):
     made = Oracle(config, {})(Job((1, 1, 1, 1, 1), 0, "baseline", 1, 1, 3))
     trained = []
 
-    def train_network(build, data, train, seed, store, label="", **fields):
-        trained.append(label)
-        store.append(replace(made, seed=seed, timestamp=str(len(trained)), **fields))
+    def train_comparison(config, network, seed, data, verbose=True):
+        trained.append(f"{network.name} seed {seed}")
+        return replace(made, experiment=network.name, config_hash=config.hash, seed=seed, timestamp=str(len(trained)),
+                       split=list(network.split), width_multiplier=network.width_multiplier or 1.0, role="final")
 
-    monkeypatch.setattr(study, "train_network", train_network)
+    monkeypatch.setattr(study, "train_comparison", train_comparison)
     thin = [study.ComparisonNetwork(f"thin: {cost} of naive split", width_multiplier=0.0625)
             for cost in ("parameters", "MACs")]
     other = study.ComparisonNetwork("thin: MACs of shared split", width_multiplier=0.07)
@@ -619,3 +626,29 @@ def test_the_map_of_results_is_current_and_names_every_file():
     for path in (SOURCE_ROOT / "results").glob("*.jsonl"):
         assert f"`{path.name}`" in text
     assert "| `vgg16-fashion_mnist-88c16781cdc5.jsonl` |" in text and "cpu / vgg16 |" in text
+
+
+@pytest.mark.slow
+def test_the_parallel_runner_writes_each_record_as_it_finishes_and_resumes(tmp_path, fashion_dir):
+    import os
+    import subprocess
+    import sys
+
+    from netsplit.records import read_records
+
+    env = {**os.environ, "KERAS_BACKEND": "jax", "NETSPLIT_FASHION_MNIST": str(fashion_dir),
+           "NETSPLIT_COMPILATION_CACHE": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "netsplit.study.parallel", "--profile", "smoke", "--models", "vgg16",
+               "--networks", "baseline,naive split", "--workers", "2", "-p", "train_size", "256", "-p", "test_size", "128",
+               "-p", "final_epochs", "1", "--out", str(tmp_path / "out")]
+    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    [path] = (tmp_path / "out").glob("vgg16-*-networks.jsonl")
+    records = read_records(path)
+    assert sorted(r.experiment for r in records) == ["baseline", "naive split"] and {r.backend for r in records} == {"jax"}
+    assert all(r.test_correct for r in records), "per-image results, as every new record"
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert again.returncode == 0 and "0 networks to train" in again.stderr and len(read_records(path)) == 2
+    stopped = subprocess.run([*command[:-2], "--out", str(tmp_path / "late"), "--deadline", "0"], capture_output=True,
+                             text=True, env=env, timeout=900)
+    assert stopped.returncode == 0 and "deadline of 0 s reached: 2 networks left" in stopped.stderr

@@ -284,25 +284,27 @@ def train_networks(config: FinalConfig, networks: list[ComparisonNetwork], recor
     if not train:
         return _wanted(RecordStore(records, config.hash).records, networks, config)
     with RecordsLock(records):  # one run at a time trains into a records file
-        s = config.search
         store = RecordStore(records, config.hash)
-        data = data or s.load_data(data_path)
-        recipe = TrainConfig(epochs=config.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate)
+        data = data or config.search.load_data(data_path)
         for seed, network in training_plan(config, networks):
             if any(record_key(r) == config.key(network) for r in store.find(seed=seed)):
                 continue
             twin = searched_twin(config, network, seed, searched) or named_twin(config, network, seed, networks, store)
-            if twin is not None:
-                store.append(twin)
-                continue
-            width = network.width_multiplier or s.width_multiplier
-            build = partial(network.build, s.model, input_shape=data.input_shape, classes=data.num_classes,
-                            width_multiplier=width)
-            train_network(build, data, recipe, seed, store, label=f"{network.name} seed {seed}",
-                          experiment=network.name, config_hash=config.hash, model=s.model,
-                          variant=network.variant, split=list(network.split), factor=network.factor,
-                          width_multiplier=width, role="final")
+            store.append(twin or train_comparison(config, network, seed, data))
     return _wanted(store.records, networks, config)
+
+
+def train_comparison(config: FinalConfig, network: ComparisonNetwork, seed: int, data: Dataset,
+                     verbose: bool = True) -> RunRecord:
+    """Train one comparison network from scratch with the chapter's recipe, and return its record."""
+    s = config.search
+    recipe = TrainConfig(epochs=config.epochs, batch_size=s.batch_size, learning_rate=s.learning_rate, verbose=verbose)
+    width = network.width_multiplier or s.width_multiplier
+    build = partial(network.build, s.model, input_shape=data.input_shape, classes=data.num_classes,
+                    width_multiplier=width)
+    return train_network(build, data, recipe, seed, label=f"{network.name} seed {seed}", experiment=network.name,
+                         config_hash=config.hash, model=s.model, variant=network.variant, split=list(network.split),
+                         factor=network.factor, width_multiplier=width, role="final")[1]
 
 
 def training_plan(config: FinalConfig, networks: list[ComparisonNetwork]) -> list[tuple[int, ComparisonNetwork]]:
