@@ -153,7 +153,7 @@ def test_a_chapter_shown_from_its_records_trains_nothing_and_names_what_they_lac
     assert "verdict_vgg16_thinning_params" in text, "the verdicts are glued from what the records hold"
     assert "1,2,1,1,1: not trained" in text and "which has not been trained from scratch yet" in text, \
         "the found split's row is marked, and the chapter goes on to its end"
-    assert "make reproduce PROFILE=smoke NOTEBOOKS=vgg16 THRESHOLD=0.5` trains them" in text
+    assert "make reproduce PROFILE=smoke NOTEBOOKS=vgg16` trains them" in text, "the profile's own threshold unnamed"
     [unfinished] = reproduce("smoke", "fashion_mnist", ["vgg16"], tmp_path / "other", results,
                              {"train": False, "threshold": 50.0})
     assert {path.name: path.read_bytes() for path in results.iterdir()} == before, "a path the records lack trains nothing"

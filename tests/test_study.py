@@ -652,3 +652,12 @@ def test_the_parallel_runner_writes_each_record_as_it_finishes_and_resumes(tmp_p
     stopped = subprocess.run([*command[:-2], "--out", str(tmp_path / "late"), "--deadline", "0"], capture_output=True,
                              text=True, env=env, timeout=900)
     assert stopped.returncode == 0 and "deadline of 0 s reached: 2 networks left" in stopped.stderr
+
+
+def test_the_command_that_trains_what_a_chapter_lacks_names_only_what_differs():
+    from netsplit.study import train_command
+
+    assert train_command("cpu", "vgg16", 0.5) == "make reproduce PROFILE=cpu NOTEBOOKS=vgg16"
+    assert train_command("cpu", "vgg16", 1.0) == "make reproduce PROFILE=cpu NOTEBOOKS=vgg16 THRESHOLD=1"
+    assert train_command("custom", "resnet18", 2.0) == \
+        "papermill notebooks/search.ipynb out.ipynb -p model resnet18 -p threshold 2"

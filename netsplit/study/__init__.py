@@ -338,6 +338,17 @@ def published_records(model: str) -> list[RunRecord]:
     return RecordStore(final.records_path(SOURCE_ROOT / parameters["records_dir"]), final.hash).records
 
 
+def train_command(profile: str, model: str, threshold: float) -> str:
+    """The command that trains what ``model``'s chapter lacks, as this run was made: the profile's (naming the
+    threshold only where it differs from the profile's), or papermill's for a run made outside a profile."""
+    from netsplit.reproduce import chapter_parameters, load_profiles
+
+    if profile not in load_profiles() or profile == "published":
+        return f"papermill notebooks/search.ipynb out.ipynb -p model {model} -p threshold {threshold:g}"
+    own = chapter_parameters(model, profile)["threshold"] == threshold
+    return f"make reproduce PROFILE={profile} NOTEBOOKS={model}" + ("" if own else f" THRESHOLD={threshold:g}")
+
+
 def untrained_note(config: FinalConfig, networks: list[ComparisonNetwork], records: list[RunRecord],
                    command: str) -> str | None:
     """A warning naming each network with seeds ``records`` lack and the ``command`` that trains them (None
