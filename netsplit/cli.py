@@ -399,6 +399,9 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, formatter_class=_Help, **kwargs)
 
     def error(self, message: str):
+        stray = message.removeprefix("unrecognized arguments: ").split()
+        if message.startswith("unrecognized arguments: ") and stray and stray[0] in MODELS:
+            message += f" (name the model with --model {stray[0]})"
         raise UsageError(message)
 
 
@@ -445,7 +448,8 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     report.set_defaults(run=_report)
 
-    export = commands.add_parser("export", help="a trained or new network as a LiteRT model (.tflite)")
+    export = commands.add_parser("export", help="a trained or new network as a LiteRT model (.tflite)",
+                                 usage="netsplit export [options] [MODEL.keras] OUT.tflite")
     export.add_argument("paths", nargs="+", metavar="[MODEL.keras] OUT.tflite",
                         help="a saved model to export (or build one with --model/--split) and the output file")
     _network_options(export)

@@ -153,3 +153,11 @@ def test_replay_of_a_path_and_migrate_of_a_binary_file_are_refused_in_one_line(t
     binary = tmp_path / "r.jsonl"
     binary.write_bytes(bytes(range(256)))
     assert migrate([str(binary)]) == 2
+
+
+def test_a_model_named_without_its_option_gets_a_hint_and_export_shows_its_usage(capsys):
+    assert main(["info", "vgg16"]) == 2
+    assert "unrecognized arguments: vgg16 (name the model with --model vgg16)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    assert capsys.readouterr().out.startswith("usage: netsplit export [options] [MODEL.keras] OUT.tflite\n")
