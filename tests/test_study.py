@@ -200,14 +200,13 @@ def test_networks_a_verdict_hinges_on_train_more_seeds_seed_after_seed():
     assert study.untrained(final, networks[:1], []) == ["baseline (seeds 2, 3, 4, 5)"]
 
 
-def test_a_thin_control_of_another_width_is_not_this_ones_and_what_is_lacking_is_marked(tmp_path, monkeypatch):
+@pytest.fixture
+def fake_training(monkeypatch) -> list[str]:
+    """Comparison networks "trained" at once (a record made up for each), named in the list returned as they are."""
     import netsplit.study as study
-    from netsplit.data import load_dataset
 
     config = SearchConfig(dataset="synthetic")
-    final = study.FinalConfig(config, epochs=3, seeds=1)
-    made = Oracle(config, {})(Job((1, 1, 1, 1, 1), 0, "baseline", 1, 1, 3))
-    trained = []
+    made, trained = Oracle(config, {})(Job((1, 1, 1, 1, 1), 0, "baseline", 1, 1, 3)), []
 
     def train_comparison(config, network, seed, data, verbose=True):
         trained.append(f"{network.name} seed {seed}")
@@ -215,6 +214,14 @@ def test_a_thin_control_of_another_width_is_not_this_ones_and_what_is_lacking_is
                        split=list(network.split), width_multiplier=network.width_multiplier or 1.0, role="final")
 
     monkeypatch.setattr(study, "train_comparison", train_comparison)
+    return trained
+
+
+def test_a_thin_control_of_another_width_is_not_this_ones_and_what_is_lacking_is_marked(tmp_path, fake_training):
+    import netsplit.study as study
+    from netsplit.data import load_dataset
+
+    final, trained = study.FinalConfig(SearchConfig(dataset="synthetic"), epochs=3, seeds=1), fake_training
     old, new = (study.ComparisonNetwork("thin: MACs of found by search", width_multiplier=w) for w in (0.25, 0.125))
     records, data = tmp_path / "n.jsonl", load_dataset("synthetic", 20, 10)
     study.train_networks(final, [old], records, data=data)
@@ -230,22 +237,12 @@ def test_a_thin_control_of_another_width_is_not_this_ones_and_what_is_lacking_is
     assert trained == ["thin: MACs of found by search seed 0"] * 2
 
 
-def test_one_network_under_two_names_trains_once(tmp_path, monkeypatch):
+def test_one_network_under_two_names_trains_once(tmp_path, fake_training):
     import netsplit.study as study
     from netsplit.data import load_dataset
     from netsplit.records import read_records
 
-    config = SearchConfig(dataset="synthetic")
-    final = study.FinalConfig(config, epochs=3, seeds=2)
-    made = Oracle(config, {})(Job((1, 1, 1, 1, 1), 0, "baseline", 1, 1, 3))
-    trained = []
-
-    def train_comparison(config, network, seed, data, verbose=True):
-        trained.append(f"{network.name} seed {seed}")
-        return replace(made, experiment=network.name, config_hash=config.hash, seed=seed, timestamp=str(len(trained)),
-                       split=list(network.split), width_multiplier=network.width_multiplier or 1.0, role="final")
-
-    monkeypatch.setattr(study, "train_comparison", train_comparison)
+    final, trained = study.FinalConfig(SearchConfig(dataset="synthetic"), epochs=3, seeds=2), fake_training
     thin = [study.ComparisonNetwork(f"thin: {cost} of naive split", width_multiplier=0.0625)
             for cost in ("parameters", "MACs")]
     other = study.ComparisonNetwork("thin: MACs of shared split", width_multiplier=0.07)
