@@ -234,7 +234,7 @@ def _report(args) -> int:
     if not Path(args.records).is_file():
         raise UsageError(f"no records file at {args.records}")
     result = replay(read_records(args.records), args.threshold, args.reference, start=args.start, blocks=args.blocks,
-                    factors=args.candidate_factors, fair_reference=args.fair_reference)
+                    factors=args.candidate_factors, fair_reference=args.fair_reference, decision=args.decision)
     _print_outcome(result, args.json)
     return 0
 
@@ -443,7 +443,8 @@ def parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="the search table (paper Table 1) from a records file")
     report.add_argument("records", help="a search's JSONL records file")
-    _config_options(report, ("threshold", "reference", "start", "blocks", "candidate_factors", "fair_reference"))
+    _config_options(report, ("threshold", "reference", "start", "blocks", "candidate_factors", "fair_reference",
+                             "decision"))
     report.set_defaults(candidate_factors=None)  # those the records hold
     report.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     report.set_defaults(run=_report)

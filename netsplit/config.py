@@ -267,6 +267,9 @@ def validate(config: SearchConfig) -> None:
     check_reference(config.reference)
     if config.decision not in DECISIONS:
         raise InputError(f"decision must be one of {', '.join(DECISIONS)}, got {config.decision!r}")
+    if config.fair_reference and not config.inherit:
+        raise InputError("fair_reference fine-tunes the block's baseline as its candidates are fine-tuned; with "
+                         "inherit off the candidates train from scratch, so there is nothing to match")
     if config.extra_seeds and config.decision != "paired":
         raise InputError("extra_seeds settles paired decisions within noise; set decision to paired, or extra_seeds to 0")
     check_dataset(config.dataset)
@@ -283,7 +286,7 @@ def validate(config: SearchConfig) -> None:
         raise InputError(f"learning_rate must be a positive number, got {config.learning_rate!r}")
     if not _is_number(config.width_multiplier) or not 0 < config.width_multiplier <= 4:
         raise InputError(f"width_multiplier must be a number in (0, 4], got {config.width_multiplier!r}")
-    for name in ("inherit", "sweep"):
+    for name in ("inherit", "sweep", "fair_reference"):
         if not isinstance(getattr(config, name), bool):
             raise InputError(f"{name} must be True or False, got {getattr(config, name)!r}")
     if config.finetune_learning_rate is not None and (not _is_number(config.finetune_learning_rate)

@@ -28,11 +28,12 @@ STEPS = (0.05, 0.01, 0.005, 0.001, 0.0001)
 def _drops(result: SearchResult) -> set[float]:
     """The drops the rule compared with the threshold on this path (negative ones pass every threshold)."""
     drops = {accuracy_drop(o.reference, mean) for o in result.outcomes for mean, _ in o.candidates.values()}
+    drops |= {round(high, 4) for o in result.outcomes for _, high in o.intervals.values()}  # paired decisions
     return {d for d in drops if d >= 0}
 
 
 def _intervals(records: list[RunRecord], reference: str, seeds: Iterable[int] | None,
-               start: Sequence[int] | None) -> list[tuple[float | None, float | None, SearchResult]]:
+               start: Sequence[int] | None, rule: dict | None = None) -> list[tuple[float | None, float | None, SearchResult]]:
     """``(low, high, result)``: replay's result for every threshold in (low, high] (low None: from 0 on,
     high None: unbounded), adding the drops each path meets until no replay meets a new one."""
     points: set[float] = set()
@@ -41,7 +42,7 @@ def _intervals(records: list[RunRecord], reference: str, seeds: Iterable[int] | 
         tops = [*sorted(points), max(points, default=0.0) + 1]  # each interval's top holds its path
         for top in tops:
             if top not in results:
-                results[top] = replay(records, top, reference, seeds, start)
+                results[top] = replay(records, top, reference, seeds, start, **(rule or {}))
         found = set().union(*(_drops(results[top]) for top in tops))
         if found <= points:
             return [(low, high, results[top]) for low, high, top in zip([None, *tops[:-1]], [*tops[:-1], None], tops)]
@@ -86,13 +87,14 @@ def _entry(low: float | None, high: float | None, result: SearchResult, searched
 
 
 def explorer_data(records: list[RunRecord], reference: str = "block", seeds: Iterable[int] | None = None,
-                  start: Sequence[int] | None = None) -> list[dict]:
-    """The search's path for every threshold (from the split ``start``, see :func:`~netsplit.search.replay`),
+                  start: Sequence[int] | None = None, rule: dict | None = None) -> list[dict]:
+    """The search's path for every threshold (from the split ``start``, by the ``rule`` the search decided with:
+    replay's ``fair_reference`` and ``decision``, see :func:`~netsplit.search.replay`),
     one entry per interval (low, high] over which it stays the same (the first from 0, the last unbounded:
     None), with the split or the ``missing`` network it needs next."""
     seeds = None if seeds is None else list(seeds)
     searched, entries, keys = searched_records(records, seeds), [], []
-    for low, high, result in _intervals(records, reference, seeds, start):
+    for low, high, result in _intervals(records, reference, seeds, start, rule):
         if keys and keys[-1] == _path_key(result):
             entries[-1]["high"] = high
         else:
@@ -139,12 +141,13 @@ def _json(payload: dict) -> str:
 def threshold_explorer(records: list[RunRecord], reference: str = "block",
                        title: str = "The search path at each threshold", threshold: float = 0.5,
                        seeds: Iterable[int] | None = None, maximum: float | None = None,
-                       start: Sequence[int] | None = None) -> HTML:
+                       start: Sequence[int] | None = None, fair_reference: bool = False,
+                       decision: str = "mean") -> HTML:
     """A slider over the threshold (0 to ``maximum`` points) showing the rule's path through ``records`` from the
     split ``start``: each block's factor and the split's parameters, MACs and accuracy, or the network it needs next."""
     check_threshold(threshold)
     seeds = None if seeds is None else list(seeds)
-    data = explorer_data(records, reference, seeds, start)
+    data = explorer_data(records, reference, seeds, start, {"fair_reference": fair_reference, "decision": decision})
     tops = [e["high"] for e in data if e["high"] is not None]
     maximum = maximum if maximum is not None else max(3.0, math.ceil(max(tops, default=0.0) + STEPS[-1]))
     step = _step(data, maximum)

@@ -122,17 +122,17 @@ def _mean_sd(records: list[RunRecord]) -> tuple[float, float]:
 
 def decide_block(block: int, baseline: float, reference: float, candidates: dict[int, list[RunRecord]],
                  factors: Iterable[int], threshold: float, skipped: tuple[int, ...] = (),
-                 paired_with: list[RunRecord] | None = None) -> BlockOutcome:
+                 paired_with: list[RunRecord] | None = None, fair: bool = False) -> BlockOutcome:
     """Accept the longest prefix of ascending factors whose mean drop stays below ``threshold``, passing over
     the ``skipped`` ones (see :func:`changes_nothing`); every candidate trained in that order is reported,
-    also past the first that fails (a full sweep). A ``reference`` other than the ``baseline`` (a fair one)
-    has its gain over the baseline reported as the block's ``bonus``.
+    also past the first that fails (a full sweep). A ``fair`` reference (the baseline fine-tuned as the
+    candidates were) has its gain over the baseline reported as the block's ``bonus``.
 
     ``paired_with`` (the reference's records) decides each factor on :func:`paired_drop` instead: accept where its
     whole interval lies below the threshold, stop where it lies at or above it, and where it holds the threshold
     (within noise) stop too, keeping the smaller factor."""
     outcome, stopped = BlockOutcome(block, baseline, reference, skipped=tuple(skipped)), False
-    outcome.bonus = None if reference == baseline else 100 * (reference - baseline)
+    outcome.bonus = 100 * (reference - baseline) if fair else None
     for factor in factors:
         if factor in skipped:
             continue
@@ -174,7 +174,7 @@ def paired_drop(reference: list[RunRecord], candidate: list[RunRecord]) -> tuple
         raise InputError("a candidate and its reference share no seed: nothing to pair")
     before, after = (np.concatenate(side) for side in zip(*pairs))
     drop = bootstrap((before, after), lambda x, y, axis: np.mean(x - y, axis=axis), paired=True, vectorized=True,
-                     n_resamples=2000, confidence_level=0.95, method="percentile", random_state=0)
+                     n_resamples=2000, batch=100, confidence_level=0.95, method="percentile", random_state=0)
     interval = drop.confidence_interval
     return 100 * float(np.mean(before - after)), 100 * float(interval.low), 100 * float(interval.high)
 
@@ -288,7 +288,7 @@ class SplitSearch:
             def decide(found: dict[int, list[RunRecord]]) -> BlockOutcome:
                 paired = self._records(*self.against, self.block_seeds) if config.decision == "paired" else None
                 return decide_block(block, baseline, reference, found, config.candidate_factors, config.threshold,
-                                    skipped, paired)
+                                    skipped, paired, config.fair_reference)
 
             outcome = decide(candidates)
             try:
@@ -440,7 +440,7 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
             against = references[base]
         candidates = {f: by_split[s] for f, s in splits.items() if s in by_split}
         decide = partial(decide_block, block, _mean_sd(by_split[base])[0], _mean_sd(against)[0], candidates, factors,
-                         threshold, paired_with=against if decision == "paired" else None)
+                         threshold, paired_with=against if decision == "paired" else None, fair=fair_reference)
         outcome = decide(tuple(f for f, s in splits.items() if s in by_split and _no_saving(by_split, base, s)))
         if outcome.chosen == max(outcome.candidates, default=1) and len(candidates) < len(factors):
             # a factor the records lack may have been passed over as saving nothing: count it (Keras) only then
@@ -477,6 +477,8 @@ def outcome_rows(result: SearchResult) -> list[dict]:
             mean, sd = o.candidates.get(factor, (None, 0.0))
             row[f"K={factor}"] = ("no saving" if factor in o.skipped else None) if mean is None else \
                 round(100 * mean, 2) if sd == 0 else f"{100 * mean:.2f}±{100 * sd:.2f}"
+        if any(other.bonus is not None for other in result.outcomes):
+            row["bonus"] = None if o.bonus is None else round(o.bonus, 2)
         row["chosen"] = o.chosen if o.decided else "?"
         rows.append(row)
     return rows

@@ -15,6 +15,8 @@ def test_superiority_is_welchs_one_sided_test_with_its_interval():
     interval = stats.ttest_ind(A, B, equal_var=False).confidence_interval(0.95)
     assert (result.low, result.high) == pytest.approx((interval.low, interval.high))
     assert result.verdict == "confirmed" and superiority(B, A).verdict == "refuted"
+    assert result.decisive == pytest.approx(stats.ttest_ind(A, B, equal_var=False).pvalue), \
+        "a direction decided either way: the two-sided p-value, which the 95 % interval matches"
     assert superiority(A, A[::-1]).verdict == "not settled"
     assert superiority([92.0], B).verdict == "not testable here" and superiority([92.0], B).low is None
 
@@ -32,7 +34,7 @@ def test_equivalence_is_two_one_sided_tests():
     assert equivalence(A, B, 1.0).p == pytest.approx(max(lower, upper))
     assert equivalence(A, B, 1.0).verdict == "confirmed"
     assert equivalence([x + 5 for x in A], B, 1.0).verdict == "refuted"
-    assert equivalence(A, B, 0.05).verdict == "refuted", "0.28 points apart, beyond 0.05"
+    assert equivalence([x + 1 for x in A], B, 0.3).verdict == "refuted", "1.28 points apart, beyond 0.3"
     assert equivalence([92.0, 92.6, 91.8], [92.1, 91.7, 92.3], 0.3).verdict == "not settled"
 
 

@@ -480,10 +480,16 @@ def test_a_fair_reference_cancels_the_fine_tuning_bonus_that_the_papers_reading_
     records = read_records(tmp_path / "f.jsonl")
     assert replay(records, 0.5, blocks=(1,), fair_reference=True).split == fair.split
     assert replay(records, 0.5, blocks=(1,)).split == paper.split, "the paper's reading from the same records"
-    assert "fine-tuned reference" in list(training_order(fair)["decision"])
+    order = training_order(fair)
+    assert list(order[order["decision"] == "fine-tuned reference"]["block"]) == [1]
+    from netsplit.search import outcome_rows
+
+    assert outcome_rows(fair)[0]["bonus"] == pytest.approx(0.4) and "bonus" not in outcome_rows(paper)[0]
+    with pytest.raises(InputError, match="with inherit off the candidates train from scratch"):
+        SearchConfig(fair_reference=True, inherit=False)
 
 
-def test_paired_decisions_accept_below_the_threshold_stop_above_it_and_keep_the_smaller_factor_within_noise(tmp_path):
+def test_paired_decisions_accept_below_the_threshold_stop_above_it_and_keep_the_smaller_factor_within_noise(tmp_path, capsys):
     from netsplit.search import paired_drop
 
     penalties = {1: {2: 0.1, 4: 0.45, 6: 2.0}}
@@ -502,6 +508,10 @@ def test_paired_decisions_accept_below_the_threshold_stop_above_it_and_keep_the_
     records = read_records(tmp_path / "p.jsonl")
     assert replay(records, 0.5, blocks=(1,), decision="paired").split == paired.split
     assert replay(records, 0.5, blocks=(1,)).split[0] == 4, "the same records, read by the paper's rule"
+    from netsplit.cli import main
+
+    assert main(["report", str(tmp_path / "p.jsonl"), "--blocks", "1", "--decision", "paired", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["split"][0] == 2, "report reads the records as the search decided"
     base, four = ([r for r in records if tuple(r.split) == split] for split in ((1,) * 5, (4, 1, 1, 1, 1)))
     assert paired_drop(base, four)[0] == pytest.approx(0.45)
     with pytest.raises(InputError, match="predate per-image results"):

@@ -675,7 +675,7 @@ def training_order(result: SearchResult) -> pd.DataFrame:
     for _, _, record in sorted(on_path, key=lambda item: item[:2]):
         block, factor, reference, decision = path[tuple(record.split)]
         if record.role == "reference":  # the block unsplit, fine-tuned as its candidates: what they are judged against
-            decision = "fine-tuned reference"
+            block, factor, reference, decision = record.block, 1, None, "fine-tuned reference"
         accuracy = selection_accuracy(record)
         drop = None if reference is None else 100 * (reference - accuracy)
         error = standard_error(accuracy, record.validation_size or record.test_size)

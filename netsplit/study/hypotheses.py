@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 ALPHA = 0.05
-"""The level of every test (one-sided where the test is one-sided, each side of an equivalence)."""
+"""The level of every verdict: a direction is decided where the stated test or its opposite reaches ALPHA / 2
+one-sided, so that confirming and refuting together err at ALPHA, as the 95 % interval shown beside it."""
 POWER = 0.8
 """The power the detectable difference and the seeds needed are computed for."""
 EFFECT = 0.3
@@ -46,8 +47,9 @@ class TestResult:
 
     @property
     def decisive(self) -> float | None:
-        """The p-value the verdict rests on: the stated test's, or its opposite's where that is smaller."""
-        return None if self.p is None else min(self.p, self.opposite)
+        """The p-value the verdict rests on: twice the smaller of the stated test's and its opposite's (either
+        direction may be decided, so both count)."""
+        return None if self.p is None else min(1.0, 2 * min(self.p, self.opposite))
 
     def brief(self) -> str:
         """The test, its p-values and what would settle it, without the difference."""
@@ -84,21 +86,22 @@ def _spread(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def _detectable(a: Sequence[float], b: Sequence[float], power: float = POWER) -> float:
-    """The smallest true difference (points) a one-sided test at :data:`ALPHA` finds with ``power``."""
+    """The smallest true difference (points) a one-sided test at half :data:`ALPHA` finds with ``power``."""
     from statsmodels.stats.power import TTestIndPower
 
-    size = TTestIndPower().solve_power(nobs1=len(a), ratio=len(b) / len(a), alpha=ALPHA, power=power, alternative="larger")
+    size = TTestIndPower().solve_power(nobs1=len(a), ratio=len(b) / len(a), alpha=ALPHA / 2, power=power,
+                                       alternative="larger")
     return float(size) * _spread(a, b)
 
 
 def _needed(a: Sequence[float], b: Sequence[float], effect: float, power: float = POWER) -> int | None:
-    """Seeds per network for a one-sided test at :data:`ALPHA` to find ``effect`` points with ``power``."""
+    """Seeds per network for a one-sided test at half :data:`ALPHA` to find ``effect`` points with ``power``."""
     from statsmodels.stats.power import TTestIndPower
 
     spread, power_of = _spread(a, b), TTestIndPower()
     if spread == 0 or effect <= 0:
         return None
-    options = {"ratio": 1.0, "alpha": ALPHA, "power": power, "alternative": "larger"}
+    options = {"ratio": 1.0, "alpha": ALPHA / 2, "power": power, "alternative": "larger"}
     if effect / spread >= power_of.solve_power(nobs1=2, **options):
         return 2  # two seeds a side already suffice (the root finder needs a bracket above 2)
     if effect / spread < power_of.solve_power(nobs1=100, **options):
@@ -111,8 +114,11 @@ def _untestable(test: str, margin: float, a: Sequence[float], b: Sequence[float]
     return TestResult(test, margin, difference, None, None, None, None, (len(a), len(b)), None, None, "not testable here")
 
 
-def _verdict(p: float, opposite: float, level: float = ALPHA) -> str:
-    return "confirmed" if p < level and p <= opposite else "refuted" if opposite < level else "not settled"
+def _verdict(p: float, opposite: float) -> str:
+    """Confirmed or refuted where the smaller one-sided p-value, doubled, is below :data:`ALPHA`."""
+    if 2 * min(p, opposite) >= ALPHA:
+        return "not settled"
+    return "confirmed" if p <= opposite else "refuted"
 
 
 def _result(test: str, margin: float, a: Sequence[float], b: Sequence[float], p: float, opposite: float,
