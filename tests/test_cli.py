@@ -64,8 +64,9 @@ def test_train_prints_a_record_and_appends_it(tmp_path, capsys):
     from netsplit.records import read_records
 
     assert [r.accuracy for r in read_records(tmp_path / "t.jsonl")] == [record["accuracy"]]
-    assert main(argv) == 0, "the same configuration appends to the same file"
-    assert len(read_records(tmp_path / "t.jsonl")) == 2
+    assert main(argv) == 0, "the same configuration's file takes the run"
+    assert len(read_records(tmp_path / "t.jsonl")) == 1, "and the same seed is not trained twice"
+    assert json.loads(capsys.readouterr().out) == record, "the recorded network is reported instead"
 
 
 def test_a_failure_inside_a_run_exits_1_and_shows_the_traceback_on_request(capsys, monkeypatch):

@@ -32,7 +32,7 @@ def assert_refused(tmp_path: Path, args: list[str], message: str) -> None:
 
 
 def test_an_unknown_profile_is_refused_at_once(tmp_path):
-    assert_refused(tmp_path, ["--profile", "nope"], "unknown profile 'nope'; profiles are smoke, class, cpu, paper")
+    assert_refused(tmp_path, ["--profile", "nope"], "unknown profile 'nope'; profiles are smoke, class, cpu, gpu, paper")
 
 
 @pytest.mark.parametrize("args", [["--dataset", "mnist"], ["-p", "dataset", "mnist"]], ids=["option", "parameter"])
