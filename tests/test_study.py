@@ -658,3 +658,18 @@ def test_the_command_that_trains_what_a_chapter_lacks_names_only_what_differs():
     assert train_command("cpu", "vgg16", 1.0) == "make reproduce PROFILE=cpu NOTEBOOKS=vgg16 THRESHOLD=1"
     assert train_command("custom", "resnet18", 2.0) == \
         "papermill notebooks/search.ipynb out.ipynb -p model resnet18 -p threshold 2"
+
+
+def test_the_parallel_runner_trains_one_network_under_two_names_once(tmp_path):
+    from netsplit.records import RecordStore
+    from netsplit.study import ComparisonNetwork, FinalConfig
+    from netsplit.study.parallel import untrained
+
+    final = FinalConfig(SearchConfig(dataset="synthetic"), seeds=1)
+    store = RecordStore(tmp_path / "n.jsonl", final.hash)
+    thin = [ComparisonNetwork(f"thin: {cost} of naive split", width_multiplier=0.0625) for cost in ("parameters", "MACs")]
+    readings = [ComparisonNetwork("proposed_I", split=(8, 2, 2, 4, 4)),
+                ComparisonNetwork("proposed_I, input split", split=(8, 2, 2, 4, 4), first_conv="share")]
+    groups = untrained([("vgg16", 0, n) for n in thin + readings], {"vgg16": final}, {"vgg16": store})
+    assert [[n.name for n in names] for names in groups.values()] == [
+        [thin[0].name, thin[1].name], ["proposed_I"], ["proposed_I, input split"]], "the two readings are two networks"

@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -76,11 +77,21 @@ def _train(profile: str, model: str, seed: int, network, overrides: dict) -> dic
     return dataclasses.asdict(train_comparison(final, network, seed, _DATA[model], verbose=False))
 
 
+def untrained(jobs: list[tuple[str, int, object]], finals: dict, stores: dict[str, RecordStore]) -> dict[tuple, list]:
+    """The jobs the records lack, grouped by the network they train: one network under several names (thin
+    controls that came out at one width) trains once, and its record is filed under each name."""
+    from netsplit.study import record_key
+
+    twins: dict[tuple, list] = {}
+    for model, seed, network in jobs:
+        if not any(record_key(r) == finals[model].key(network) for r in stores[model].find(seed=seed)):
+            twins.setdefault((model, seed, replace(network, name="")), []).append(network)
+    return twins
+
+
 def run(profile: str, models: list[str], out: Path, workers: int, deadline: float | None = None,
         names: list[str] | None = None, overrides: dict | None = None, log=print) -> int:
     """Train what ``out``'s records lack, ``workers`` at a time; how many networks were trained."""
-    from netsplit.study import record_key
-
     started, trained = time.monotonic(), 0
     finals = {model: final_config(profile, model, overrides) for model in models}
     locks = [RecordsLock(final.records_path(out)) for final in finals.values()]
@@ -88,8 +99,8 @@ def run(profile: str, models: list[str], out: Path, workers: int, deadline: floa
         lock.__enter__()
     try:
         stores = {model: RecordStore(final.records_path(out), final.hash) for model, final in finals.items()}
-        todo = [(model, seed, network) for model, seed, network in chapter_jobs(profile, models, names, overrides)
-                if not any(record_key(r) == finals[model].key(network) for r in stores[model].find(seed=seed))]
+        twins = untrained(chapter_jobs(profile, models, names, overrides), finals, stores)
+        todo = [(model, seed, networks[0]) for (model, seed, _), networks in twins.items()]
         log(f"{len(todo)} networks to train, {workers} at a time")
         cache = os.environ.get("NETSPLIT_COMPILATION_CACHE") or str(out / ".jax-cache")
         pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start_worker,
@@ -107,7 +118,8 @@ def run(profile: str, models: list[str], out: Path, workers: int, deadline: floa
                 for future in done:
                     model, seed, network = running.pop(future)
                     record = RunRecord(**future.result())
-                    stores[model].append(record)
+                    for name in (n.name for n in twins[model, seed, replace(network, name="")]):
+                        stores[model].append(replace(record, experiment=name))
                     trained += 1
                     log(f"[{trained}] {model} {network.name} seed {seed}: {record.accuracy:.2%} "
                         f"({record.train_seconds:.0f} s, {time.monotonic() - started:.0f} s in all)")
