@@ -50,8 +50,15 @@ def check_sizes(arrays: tuple[np.ndarray, ...], where: str, names: tuple[str, ..
 
 def own_data_hash(name: str) -> str | None:
     """SHA-256 of the files behind ``folder:`` or ``npz:`` data (each file's path within the folder and its bytes),
-    None where there is nothing to read yet (the loader then says what is missing)."""
-    location = Path(name.partition(":")[2]).expanduser()
+    None for a built-in data set or where there is nothing to read yet (the loader then says what is missing).
+
+    >>> own_data_hash("fashion_mnist") is None  # not the working folder's files
+    True
+    """
+    kind, colon, path = name.partition(":")
+    if not colon or kind not in ("folder", "npz"):
+        return None
+    location = Path(path).expanduser()
     files = sorted(p for p in location.rglob("*") if p.is_file()) if location.is_dir() else \
         [location] if location.is_file() else []
     if not files:
