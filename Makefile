@@ -23,7 +23,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[book,test]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
@@ -40,7 +40,7 @@ test-fast: install
 reproduce: install
 	@case "$(TRAIN)" in ""|1|true|yes|on|0|false|no|off) ;; \
 	  *) echo "make reproduce: TRAIN must be 1 (train what the records lack) or 0 (show the records alone), got '$(TRAIN)'" >&2; exit 2;; esac
-	TF_ENABLE_ONEDNN_OPTS=$(ONEDNN) $(BIN)/python -m netsplit.reproduce --profile $(PROFILE) --dataset $(DATASET) \
+	TF_ENABLE_ONEDNN_OPTS=$(ONEDNN) $(BIN)/python -m netsplit.study.reproduce --profile $(PROFILE) --dataset $(DATASET) \
 		$(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(if $(THRESHOLD),-p threshold $(THRESHOLD)) \
 		$(if $(filter 0 false no off,$(TRAIN)),-p train false) $(OVERRIDES)
 

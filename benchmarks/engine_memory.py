@@ -59,7 +59,7 @@ def main() -> None:
     from netsplit.export import KERNELS, export
     from netsplit.models import split_model
     from netsplit.runtime import provenance
-    from netsplit.study import STUDY_WIDTHS
+    from netsplit.study.chapters import STUDY_WIDTHS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="vgg16,resnet18")

@@ -194,7 +194,7 @@ class Benchmark:
 
     def candidates(self, model_name: str, width: float) -> list:
         """The timed networks at ``width``, with each study control's unsplit network thinned to its MACs."""
-        from netsplit.study import thin_controls
+        from netsplit.study.chapters import thin_controls
 
         controls = thin_controls(model_name, self.networks, width, (32, 32, 3))
         return self.networks + [control for control in controls if control.name.startswith("thin: MACs")]
@@ -377,7 +377,7 @@ class Benchmark:
 
 
 def main() -> None:
-    from netsplit.study import STUDY_WIDTHS
+    from netsplit.study.chapters import STUDY_WIDTHS
     from netsplit.study.inference import NETWORKS  # imports TensorFlow: not at the top, for the timing processes
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

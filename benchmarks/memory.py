@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from netsplit.records import read_lines
-from netsplit.study import MEMORY_NETWORKS
+from netsplit.study.chapters import MEMORY_NETWORKS
 
 EXECUTIONS = ("layer by layer", "branch by branch")
 

@@ -21,7 +21,7 @@ import keras
 
 from benchmarks.train_steps import compiled, random_batch, results_file, step_times
 from netsplit.runtime import provenance
-from netsplit.study import STUDY_WIDTHS, study_records
+from netsplit.study.chapters import STUDY_WIDTHS, study_records
 
 SPLITS = {"baseline": None, "proposed_I": (8, 2, 2, 4, 4)}
 PRECISIONS = ("float32", "mixed_bfloat16")

@@ -31,7 +31,7 @@ from netsplit.implementations import block_timings, timed_choices
 from netsplit.records import RunRecord
 from netsplit.runtime import device_name, provenance
 from netsplit.stages import stages
-from netsplit.study import STUDY_WIDTHS, ComparisonNetwork, paper_networks, study_records
+from netsplit.study.chapters import STUDY_WIDTHS, ComparisonNetwork, paper_networks, study_records
 
 INPUT_SHAPE = (32, 32, 1)
 TARGET, PROPOSED_I_TARGET, HOURS_TARGET = 1.0, 0.85, 8.0

@@ -1,8 +1,8 @@
 """netsplit: splitting CNN structures for efficient inference (arXiv:2002.03302), in Keras 3.
 
 The public names load on first use, so that ``import netsplit`` is quick and the command line can
-quiet TensorFlow before Keras starts. The layers are registered with Keras as soon as both are
-imported, in either order, so that ``keras.saving.load_model`` reads saved split networks:
+quiet TensorFlow before Keras starts. The layers register themselves with Keras where they are defined
+(:mod:`netsplit.layers`); :func:`netsplit.load_model` imports them and loads a saved split network:
 
 >>> import netsplit
 >>> model = netsplit.split_model("vgg16", split=(8, 2, 2, 4, 4), width_multiplier=0.25)
@@ -13,9 +13,6 @@ True
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
-import sys
 
 __version__ = "0.1.0"
 
@@ -23,14 +20,14 @@ PUBLIC = {
     "netsplit.layers": ("SplitBlock", "Fusion"),
     "netsplit.models": ("split_model", "build_model"),
     "netsplit.applications": ("SplitVGG16", "SplitResNet18"),
-    "netsplit.networks": ("split_network",),
+    "netsplit.networks": ("split_network", "load_model"),
     "netsplit.inheritance": ("inherit",),
     "netsplit.complexity": ("analyse", "total"),
     "netsplit.data": ("load_dataset",),
     "netsplit.train": ("TrainConfig", "fit", "train_network"),
-    "netsplit.config": ("SearchConfig",),
-    "netsplit.search": ("replay",),
-    "netsplit.runner": ("run_search",),
+    "netsplit.search.config": ("SearchConfig",),
+    "netsplit.search.rule": ("replay",),
+    "netsplit.search.runner": ("run_search",),
     "netsplit.records": ("RunRecord", "RecordStore", "read_records"),
     "netsplit.branchwise": ("predict_branchwise",),
     "netsplit.export": ("convert",),
@@ -53,36 +50,3 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted([*globals(), *__all__])
 
-
-class _RegisterWithKeras(importlib.abc.MetaPathFinder):
-    """Imports :mod:`netsplit.layers` (which registers the layers) right after Keras is first imported; a
-    mere look-up of Keras (``importlib.util.find_spec``, as TensorFlow makes) leaves it waiting."""
-
-    looking = False
-
-    def find_spec(self, name, path=None, target=None):
-        if name != "keras" or self.looking:
-            return None
-        self.looking = True
-        try:
-            spec = importlib.util.find_spec("keras")
-        finally:
-            self.looking = False
-        if spec is None or spec.loader is None:
-            return spec
-        run_module = spec.loader.exec_module
-
-        def run_and_register(module) -> None:
-            run_module(module)
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-            importlib.import_module("netsplit.layers")
-
-        spec.loader.exec_module = run_and_register
-        return spec
-
-
-if "keras" in sys.modules:
-    importlib.import_module("netsplit.layers")
-else:
-    sys.meta_path.insert(0, _RegisterWithKeras())

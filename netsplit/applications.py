@@ -13,7 +13,8 @@ from __future__ import annotations
 import keras
 
 from netsplit.errors import InputError
-from netsplit.models import MODELS, PRESETS, split_model
+from netsplit.choices import MODELS
+from netsplit.models import PRESETS, split_model
 
 PRESET_DESCRIPTIONS = {
     "proposed_I": "the paper's VGG16 split found at its threshold of 0.5 points: factors 8,2,2,4,4, about half the "

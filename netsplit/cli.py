@@ -21,7 +21,7 @@ from functools import partial
 
 from netsplit import __version__
 from netsplit.choices import DATASET_HELP, LOWERINGS, MODELS, PRECISIONS, VARIANTS, is_network_file
-from netsplit.config import SearchConfig
+from netsplit.search.config import SearchConfig
 from netsplit.errors import InputError
 
 GLOBAL_FLAGS = ("--traceback", "--verbose")
@@ -182,7 +182,7 @@ def _network_fields(args, network) -> dict:
     from pathlib import Path
 
     from netsplit.choices import check_split
-    from netsplit.models import blueprint
+    from netsplit.blocks import blueprint
 
     if network is None:
         return {"model": args.model, "split": list(check_split(args.split, len(blueprint(args.model).blocks)))}
@@ -199,7 +199,7 @@ def _integers(text: str) -> tuple[int, ...]:
 
 
 def _print_outcome(result, as_json: bool) -> None:
-    from netsplit.search import outcome_rows
+    from netsplit.search.rule import outcome_rows
 
     rows = outcome_rows(result)
     missing = None if result.missing is None else list(result.missing)
@@ -217,7 +217,7 @@ def _print_outcome(result, as_json: bool) -> None:
 
 
 def _search(args) -> int:
-    from netsplit.runner import run_search
+    from netsplit.search.runner import run_search
 
     config = SearchConfig.from_options({option.name: getattr(args, option.name) for option in SearchConfig.options()})
     result = run_search(config, args.records, args.executor, args.address, args.data_path)
@@ -229,7 +229,7 @@ def _report(args) -> int:
     from pathlib import Path
 
     from netsplit.records import read_records
-    from netsplit.search import replay
+    from netsplit.search.rule import replay
 
     if not Path(args.records).is_file():
         raise UsageError(f"no records file at {args.records}")
@@ -350,7 +350,7 @@ def _data_path_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _option_type(option):
-    """How the command line reads a :class:`~netsplit.config.SearchConfig` option, refusing bad values in one line."""
+    """How the command line reads a :class:`~netsplit.search.config.SearchConfig` option, refusing bad values in one line."""
     kind, minimum = option.type.split(" | ")[0], option.metadata.get("minimum")
     if option.name == "model":
         return _model_name
@@ -364,7 +364,7 @@ def _option_type(option):
 
 
 def _config_options(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
-    """The options of :class:`~netsplit.config.SearchConfig` (those ``names``, if given), with its defaults and help."""
+    """The options of :class:`~netsplit.search.config.SearchConfig` (those ``names``, if given), with its defaults and help."""
     for option in SearchConfig.options():
         if names is not None and option.name not in names:
             continue

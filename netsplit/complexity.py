@@ -8,7 +8,9 @@ branch's maps, and the pooled outputs of the branches already done.
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 
@@ -16,10 +18,12 @@ import keras
 import pandas as pd
 from keras import layers
 
+from netsplit.choices import is_network_file
 from netsplit.errors import InputError
-from netsplit.layers import (Fusion, ShapeSteps, SplitBlock, conv_shape, pooled_shape, split_widths,
-                             walk_units)
-from netsplit.models import build_model
+from netsplit.blocks import ShapeSteps, conv_shape, pooled_shape, split_widths, walk_units
+from netsplit.layers import Fusion, SplitBlock
+from netsplit.models import build_model, split_model
+from netsplit.networks import load_network, split_network
 from netsplit.stages import STAGE_ENDS, Stage, chain
 
 
@@ -77,7 +81,7 @@ def _elements(shape) -> int:
 
 
 class CostSteps(ShapeSteps):
-    """:func:`~netsplit.layers.walk_units` over shapes, counting MACs and the peak of live feature maps.
+    """:func:`~netsplit.blocks.walk_units` over shapes, counting MACs and the peak of live feature maps.
 
     ``branch`` is the branch whose slim widths are walked (None: the whole block). ``held`` is memory
     kept outside the walk; the block input counts on top of it unless ``input_held`` says it is inside.
@@ -234,3 +238,19 @@ def first_conv_costs(model: str = "vgg16", split: tuple[int, ...] = (8, 2, 2, 4,
         "split, input share": build_model(model, "proposed", split, first_conv="share"),
     }
     return {name: replace(total(analyse(network, input_size)), block=name) for name, network in networks.items()}
+
+
+@functools.cache
+def network_costs(model: str, split: tuple[int, ...] | None, width_multiplier: float = 1.0,
+                  input_shape: tuple[int, int, int] = (32, 32, 3)) -> tuple[int, int]:
+    """Parameters and MACs of ``model`` (built-in, at ``width_multiplier`` and ``input_shape``, or a .keras
+    file of your own at its input) split by ``split``."""
+    if is_network_file(model):
+        network = split_network(load_network(model), split, weights=False, implementation="branches")
+    else:
+        with warnings.catch_warnings():  # counting the split that saves nothing is how the search finds it out
+            warnings.simplefilter("ignore", UserWarning)
+            network = split_model(model, split, input_shape, width_multiplier=width_multiplier,
+                                  implementation="branches")
+    cost = total(analyse(network))
+    return cost.params, cost.macs

@@ -14,7 +14,8 @@ import keras
 import numpy as np
 
 from netsplit.errors import InputError
-from netsplit.layers import Fusion, SplitBlock, Unit, split_slices
+from netsplit.blocks import Unit, split_slices
+from netsplit.layers import Fusion, SplitBlock
 
 
 def dense_weights(block: SplitBlock) -> dict[str, dict[str, np.ndarray]]:

@@ -5,72 +5,23 @@ shared split (the first conv layers shared, the rest as K slim networks)."""
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import keras
 from keras import layers
 
-from netsplit.choices import MODELS, VARIANTS, check_split
+from netsplit.choices import VARIANTS, check_split
 from netsplit.errors import InputError
 from netsplit.inheritance import inherit
-from netsplit.layers import Fusion, SplitBlock, Unit, check_factor
+from netsplit.blocks import blueprint, check_factor
+from netsplit.layers import Fusion, SplitBlock
 
 MIN_INPUT = 32
 
 
-@dataclass(frozen=True)
-class Blueprint:
-    """A built-in model's plan: its blocks of units, cut at its pooling locations.
-
-    ``max_pool[i]`` says whether an unsplit block i is followed by a 2x2 max pooling (VGG). Where it
-    is not (ResNet), a split block's fusion pools when the next block would reduce resolution, and
-    the next block's stride moves into that pooling.
-    """
-
-    name: str
-    blocks: tuple[tuple[Unit, ...], ...]
-    max_pool: tuple[bool, ...]
-
-    def scaled(self, width_multiplier: float) -> Blueprint:
-        """The same plan with every layer's filters multiplied by ``width_multiplier`` (at least 1)."""
-        if isinstance(width_multiplier, bool) or not isinstance(width_multiplier, (int, float)) \
-                or not 0 < width_multiplier <= 4:
-            raise InputError(f"width_multiplier must be a number in (0, 4], got {width_multiplier!r}")
-        blocks = tuple(
-            tuple(replace(u, width=max(1, round(u.width * width_multiplier))) for u in block)
-            for block in self.blocks
-        )
-        return replace(self, blocks=blocks)
-
-
-def _vgg16() -> Blueprint:
-    widths = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
-    blocks = tuple(tuple(Unit("conv", w) for w in block) for block in widths)
-    return Blueprint("vgg16", blocks, (True,) * 5)
-
-
-def _resnet18() -> Blueprint:
-    stem = (Unit("conv", 64),)
-    stages = tuple(
-        (Unit("residual", w, stride), Unit("residual", w))
-        for w, stride in ((64, 1), (128, 2), (256, 2), (512, 2))
-    )
-    return Blueprint("resnet18", (stem, *stages), (False,) * 5)
-
-
-BLUEPRINTS = {"vgg16": _vgg16(), "resnet18": _resnet18()}
-
-
 PRESETS = {"proposed_I": (8, 2, 2, 4, 4), "proposed_II": (8, 2, 2, 2, 4)}
 """The paper's named splits (Table 2, on VGG16), by name: ``split_model("vgg16", "proposed_I")``."""
-
-
-def blueprint(name: str, width_multiplier: float = 1.0) -> Blueprint:
-    """The named model's plan with every layer's filters scaled by ``width_multiplier``."""
-    if name not in BLUEPRINTS:
-        raise InputError(f"unknown model {name!r}; valid models are {', '.join(MODELS)}")
-    return BLUEPRINTS[name].scaled(width_multiplier)
 
 
 def check_input_shape(input_shape) -> tuple[int, int, int]:

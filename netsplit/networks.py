@@ -22,7 +22,8 @@ from keras import layers
 from netsplit.choices import is_network_file
 from netsplit.errors import InputError
 from netsplit.inheritance import load_dense_weights
-from netsplit.layers import ACTIVATIONS, Fusion, SplitBlock, Unit, conv_arrays
+from netsplit.blocks import ACTIVATIONS, Unit
+from netsplit.layers import Fusion, SplitBlock, conv_arrays
 from netsplit.choices import check_split
 from netsplit.records import config_hash
 
@@ -341,10 +342,21 @@ def split_network(model: keras.Model, split=None, implementation: str = "auto",
     return result
 
 
+def load_model(path: str | os.PathLike, **options) -> keras.Model:
+    """``keras.saving.load_model`` for a file that may hold split blocks (their layers are registered here).
+
+    >>> import tempfile
+    >>> from netsplit.models import split_model
+    >>> path = Path(tempfile.mkdtemp()) / "split.keras"
+    >>> split_model("vgg16", (2, 1, 1, 1, 1), width_multiplier=0.125).save(path)
+    >>> type(load_model(path).get_layer("block1")).__name__
+    'SplitBlock'
+    """
+    return keras.saving.load_model(path, **options)
+
+
 @lru_cache(maxsize=8)
 def _load(path: str, modified: int) -> keras.Model:
-    import netsplit.layers  # noqa: F401  (registers the layers a saved split network names)
-
     try:
         return keras.saving.load_model(path, compile=False)
     except (OSError, ValueError, TypeError, KeyError, json.JSONDecodeError) as error:

@@ -9,29 +9,34 @@ import platform
 import subprocess
 from pathlib import Path
 
-import keras
-
 LIBRARIES = ("keras", "numpy", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "torch", "netsplit")
 """Distributions whose versions every record carries (``tensorflow-cpu`` is TensorFlow's CPU-only wheel)."""
+
+
+def backend() -> str:
+    """The Keras backend in use (Keras is imported here, not with this module, so that reading paths is quick)."""
+    import keras
+
+    return keras.backend.backend()
 
 
 @functools.cache
 def accelerator_name() -> str | None:
     """Name of the GPU the current Keras backend computes on, or None on CPU."""
-    backend = keras.backend.backend()
-    if backend == "jax":
+    name = backend()
+    if name == "jax":
         import jax
 
         device = jax.devices()[0]
         return None if device.platform == "cpu" else device.device_kind
-    if backend == "tensorflow":
+    if name == "tensorflow":
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
         if not gpus:
             return None
         return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-    if backend == "torch":
+    if name == "torch":
         import torch
 
         return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
@@ -45,7 +50,7 @@ def enable_compilation_cache() -> str | None:
     The folder is ``$NETSPLIT_COMPILATION_CACHE`` or ``~/.cache/netsplit/jax``; returns it (None
     on other backends).
     """
-    if keras.backend.backend() != "jax":
+    if backend() != "jax":
         return None
     import jax
 
@@ -99,7 +104,7 @@ def onednn_enabled() -> bool:
     ``TF_ENABLE_ONEDNN_OPTS`` (0, 1, true or false) decides where it is set; otherwise TensorFlow's default
     policy does: on for Linux x86 processors with one of :data:`ONEDNN_FEATURES`.
     """
-    if keras.backend.backend() != "tensorflow":
+    if backend() != "tensorflow":
         return False
     setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower()
     if setting in ("0", "1", "true", "false"):
@@ -173,7 +178,7 @@ def project_root() -> Path:
 def provenance() -> dict[str, object]:
     """Backend, device, CPU, versions and commit, as stored in each run record."""
     return {
-        "backend": keras.backend.backend(),
+        "backend": backend(),
         "device": device_name(),
         "cpu": cpu_details(),
         "versions": library_versions(),

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from netsplit.config import SearchConfig
-from netsplit.reproduce import load_profiles
+from netsplit.search.config import SearchConfig
+from netsplit.study.reproduce import load_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 SEARCH_TEXT = yaml.safe_load((ROOT / "notebooks" / "search.yml").read_text())

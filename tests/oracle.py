@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from netsplit.config import SearchConfig
+from netsplit.search.config import SearchConfig
 from netsplit.records import RunRecord, pack_correct
-from netsplit.search import Job
+from netsplit.search.rule import Job
 
 
 @dataclass

@@ -26,7 +26,7 @@ def predict_on_jax(net, x, tmp_path, mode="ordinary"):
     np.save(tmp_path / "x.npy", x)
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     run = subprocess.run([sys.executable, "-c", PREDICT, str(tmp_path / "m.keras"), str(tmp_path / "x.npy"),
-                          str(tmp_path / "y.npy"), mode], env=env, capture_output=True, text=True, timeout=300)
+                          str(tmp_path / "y.npy"), mode], env=env, capture_output=True, text=True)
     assert run.returncode == 0 and run.stdout.strip().endswith("jax"), run.stderr[-2000:]
     return np.load(tmp_path / "y.npy")
 
@@ -66,7 +66,7 @@ def test_a_search_runs_on_jax_without_tensorflow(tmp_path, fashion_dir):
             "--candidate-factors", "2", "--baseline-epochs", "1", "--finetune-epochs", "1", "--batch-size", "100",
             "--records", str(tmp_path / "r.jsonl")]
     run = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, *args], env=env, capture_output=True,
-                         text=True, timeout=600)
+                         text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     from netsplit.records import read_records
 

@@ -99,7 +99,7 @@ def test_summary_comes_first_after_the_intro_and_links_to_the_chapters():
 
 
 def test_summary_rerun_commands_name_chapters_and_profiles_that_exist():
-    from netsplit.reproduce import NOTEBOOKS
+    from netsplit.study.reproduce import NOTEBOOKS
 
     text = page_source("summary")
     profiles = yaml.safe_load((ROOT / "profiles.yml").read_text())
@@ -148,7 +148,7 @@ def test_resnet18_splits_are_not_called_by_the_papers_vgg16_names_in_the_text(na
 
 def test_memory_tables_name_resnet18_splits_by_their_factors():
     """Counted and measured memory: the paper's proposed_I is a VGG16 name; ResNet18's same split goes by its factors."""
-    from netsplit.study import MEMORY_NETWORKS, counted_memory, measured_memory
+    from netsplit.study.chapters import MEMORY_NETWORKS, counted_memory, measured_memory
 
     counted = counted_memory(MEMORY_NETWORKS, [32])
     measured = measured_memory([ROOT / "results" / "memory-cpu.jsonl"])
@@ -206,7 +206,7 @@ def html(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book")
     book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
     run = subprocess.run([book, "build", str(ROOT), "--path-output", str(out), "-W", "--keep-going"],
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     return out / "_build" / "html"
 
@@ -257,7 +257,7 @@ def chromium() -> str:
 def offline() -> list[str]:
     """A prefix that runs a command without a network (``unshare --net``) where this user may."""
     try:
-        ok = subprocess.run(["unshare", "--net", "true"], capture_output=True, timeout=30).returncode == 0
+        ok = subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode == 0
     except FileNotFoundError:
         ok = False
     return ["unshare", "--net"] if ok else []
@@ -292,11 +292,11 @@ def test_chapter_in_a_real_browser(html, page, tmp_path, screenshots):
     page_html = html / "book" / f"{page}.html"
     url = page_html.as_uri()
     shot = screenshots / f"{page}.png"
-    subprocess.run([*browser, f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    subprocess.run([*browser, f"--screenshot={shot}", url], capture_output=True)
     assert shot.exists() and shot.stat().st_size > 20_000, "a screenshot with content"
     net_log = tmp_path / "net-log.json"
     dom = subprocess.run([*browser, f"--log-net-log={net_log}", "--dump-dom", url],
-                         capture_output=True, text=True, timeout=120).stdout
+                         capture_output=True, text=True).stdout
     assert not [u for u in page_requests(net_log) if not u.startswith(("file:", "data:", "blob:"))]
     formulas = len(re.findall(r'class="math notranslate', page_html.read_text()))
     assert len(re.findall(r"<mjx-container\b", dom)) == formulas, f"{page}: {formulas} formulas, not all typeset"

@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import keras
 import pytest
@@ -15,7 +14,7 @@ from keras import layers
 import netsplit.train
 from helpers import ROOT
 from netsplit.cli import main, parser
-from netsplit.config import SearchConfig
+from netsplit.search.config import SearchConfig
 from netsplit.records import read_records
 
 FRESH = {**os.environ, "PYTHONWARNINGS": "ignore"}
@@ -33,9 +32,8 @@ def own_cnn(path, classes: int = 10):
     return path
 
 
-def python(code: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=FRESH,
-                          timeout=timeout)
+def python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=FRESH)
 
 
 @pytest.fixture
@@ -60,12 +58,12 @@ def test_export_takes_a_sequential_keras_file(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["convolutions"] == 2
 
 
-@pytest.mark.parametrize("imports", ["import keras, netsplit", "import netsplit, keras",
-                                     "import netsplit, tensorflow, keras"])  # TensorFlow looks Keras up first
-def test_import_netsplit_alone_lets_keras_load_a_split_model(tmp_path, imports):
+@pytest.mark.parametrize("loads", ["import netsplit; model = netsplit.load_model(path)",
+                                   "import keras, netsplit.layers; model = keras.saving.load_model(path)"])
+def test_a_fresh_process_loads_a_saved_split_model(tmp_path, loads):
     saved = tmp_path / "split.keras"
     netsplit.split_model("vgg16", (2, 1, 1, 1, 1), width_multiplier=0.125).save(saved)
-    run = python(f"{imports}; print(type(keras.saving.load_model({str(saved)!r}).get_layer('block1')).__name__)")
+    run = python(f"path = {str(saved)!r}; {loads}; print(type(model.get_layer('block1')).__name__)")
     assert run.returncode == 0 and run.stdout.strip() == "SplitBlock", run.stderr[-2000:]
 
 
@@ -90,11 +88,11 @@ def test_python_dash_m_netsplit_runs_the_command_line():
 
 def test_a_command_prints_no_tensorflow_log_line_unless_verbose():
     quiet = subprocess.run([sys.executable, "-m", "netsplit", "info", "--split", "8,2,2,4,4"], capture_output=True,
-                           text=True, env=FRESH, timeout=120)
+                           text=True, env=FRESH)
     assert quiet.returncode == 0 and "block5" in quiet.stdout
     assert quiet.stderr == "", quiet.stderr
     loud = subprocess.run([sys.executable, "-m", "netsplit", "info", "--verbose"], capture_output=True, text=True,
-                          env={**FRESH, "TF_ENABLE_ONEDNN_OPTS": "1"}, timeout=120)
+                          env={**FRESH, "TF_ENABLE_ONEDNN_OPTS": "1"})
     assert loud.returncode == 0 and "oneDNN" in loud.stderr, "--verbose shows TensorFlow's own lines"
 
 
@@ -219,10 +217,9 @@ def test_ctrl_c_exits_130_and_says_the_records_are_kept(tmp_path):
         if "epoch 1/200" in line:
             break
     run.send_signal(signal.SIGINT)
-    started = time.monotonic()
     rest = run.stderr.read()
-    assert run.wait(timeout=60) == 130, rest
-    assert "interrupted" in rest and time.monotonic() - started < 60
+    assert run.wait() == 130, rest
+    assert "interrupted" in rest and "epoch 2/200" not in rest, "stopped within the epoch it was in"
 
 
 @pytest.mark.slow
@@ -232,7 +229,7 @@ def test_a_search_prints_only_its_own_progress(tmp_path):
         [sys.executable, "-m", "netsplit", "search", "--dataset", "synthetic", "--width-multiplier", "0.125",
          "--candidate-factors", "2,4", "--blocks", "1,2", "--baseline-epochs", "1", "--finetune-epochs", "1",
          "--batch-size", "64", "--records", str(tmp_path / "r.jsonl")],
-        capture_output=True, text=True, env=FRESH, timeout=600)
+        capture_output=True, text=True, env=FRESH)
     assert run.returncode == 0, run.stderr[-3000:]
     ours = ("  ", "[", "block ")
     foreign = [line for line in run.stderr.splitlines() if not line.startswith(ours)]
@@ -242,7 +239,7 @@ def test_a_search_prints_only_its_own_progress(tmp_path):
 
 def test_an_unwritable_records_path_is_refused_by_a_real_process_before_training(tmp_path):
     run = subprocess.run([sys.executable, "-m", "netsplit", "train", "--dataset", "synthetic", "--records",
-                          "/proc/r.jsonl"], capture_output=True, text=True, env=FRESH, timeout=120)
+                          "/proc/r.jsonl"], capture_output=True, text=True, env=FRESH)
     assert run.returncode == 2 and run.stderr.startswith("netsplit: error: /proc/r.jsonl cannot be written")
     assert " epoch " not in run.stderr
 
@@ -290,7 +287,7 @@ def test_a_search_whose_baseline_trains_to_chance_fails_and_records_nothing(tmp_
         [sys.executable, "-m", "netsplit", "search", "--dataset", "synthetic", "--width-multiplier", "0.125",
          "--candidate-factors", "2", "--blocks", "1", "--baseline-epochs", "1", "--finetune-epochs", "1",
          "--batch-size", "64", "--lr", "1e6", "--records", str(tmp_path / "r.jsonl")],
-        capture_output=True, text=True, env=FRESH, timeout=600)
+        capture_output=True, text=True, env=FRESH)
     assert run.returncode == 1 and "a failed run is no reference" in run.stderr, run.stderr[-2000:]
     assert not (tmp_path / "r.jsonl").exists() or read_records(tmp_path / "r.jsonl") == []
 
@@ -320,7 +317,7 @@ def test_a_full_disk_ends_a_search_in_one_line_keeping_its_finished_records(smal
         [sys.executable, "-m", "netsplit", "search", "--dataset", "synthetic", "--width-multiplier", "0.125",
          "--candidate-factors", "2", "--blocks", "1", "--baseline-epochs", "1", "--finetune-epochs", "1",
          "--batch-size", "64", "--train-size", "64", "--test-size", "32", "--records", str(small_disk / "r.jsonl")],
-        capture_output=True, text=True, env=FRESH, timeout=600)
+        capture_output=True, text=True, env=FRESH)
     last = run.stderr.strip().splitlines()[-1]
     assert run.returncode == 1 and last.startswith("netsplit: run failed: ") and "No space left" in last, run.stderr[-3000:]
     assert "Traceback" not in run.stderr

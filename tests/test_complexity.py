@@ -13,9 +13,10 @@ import pytest
 
 from netsplit.complexity import EQ2_READINGS, analyse, eq1_params, eq2_grid, eq2_params, first_conv_costs, total
 from netsplit.errors import InputError
-from netsplit.layers import SplitBlock, Unit, split_widths
+from netsplit.blocks import Unit, split_widths
+from netsplit.layers import SplitBlock
 from netsplit.models import build_model, split_model
-from netsplit.plots import block_kernel_weights, eq2_heatmaps
+from netsplit.study.plots import block_kernel_weights, eq2_heatmaps
 
 VGG16 = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]]
 
@@ -170,7 +171,7 @@ def html_tables(cells: list) -> list[str]:
 @pytest.fixture(scope="module")
 def chapters(tmp_path_factory) -> dict[str, list]:
     """The cells of the method and complexity chapters executed under the published profile."""
-    from netsplit.reproduce import load_profiles, reproduce
+    from netsplit.study.reproduce import load_profiles, reproduce
 
     profile = load_profiles()["published"]["profile"]
     paths = reproduce(profile, notebooks=["method", "complexity"], output_dir=tmp_path_factory.mktemp("chapters"))
@@ -179,7 +180,7 @@ def chapters(tmp_path_factory) -> dict[str, list]:
 
 @pytest.mark.slow
 def test_the_method_chapter_says_where_each_profile_decides(chapters):
-    from netsplit.reproduce import declared_parameters, load_profiles, notebook_parameters, notebook_source
+    from netsplit.study.reproduce import declared_parameters, load_profiles, notebook_parameters, notebook_source
 
     profiles = load_profiles()
     declared = declared_parameters(notebook_source("vgg16"))

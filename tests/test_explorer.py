@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from test_book import chromium
 
-from netsplit.explorer import entry_at, explorer_data, threshold_explorer
+from netsplit.study.explorer import entry_at, explorer_data, threshold_explorer
 from netsplit.records import read_records
-from netsplit.search import replay
+from netsplit.search.rule import replay
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = {"vgg16": ROOT / "results/vgg16-fashion_mnist-88c16781cdc5.jsonl",
@@ -99,7 +99,7 @@ def browser(tmp_path: Path) -> list[str]:
 def test_a_browser_shows_the_split_replay_finds_where_the_slider_is_moved(tmp_path, model, threshold):
     records = read_records(RECORDS[model])
     url = page(tmp_path, threshold_explorer(records, title=f"{model} search", threshold=0.0).data, threshold)
-    dom = subprocess.run([*browser(tmp_path), "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run([*browser(tmp_path), "--dump-dom", url], capture_output=True, text=True).stdout
     split, missing = re.search(r'data-split="([\d,]+)" data-missing="([\d,]*)"', dom).groups()
     expected = replay(records, threshold)
     assert split == ",".join(map(str, expected.split))
@@ -115,6 +115,6 @@ def test_the_widget_renders_with_content(tmp_path):
     """A screenshot of the widget at the published threshold; its path is printed (pytest -s shows it)."""
     url = page(tmp_path, threshold_explorer(read_records(RECORDS["vgg16"]), title="vgg16 search").data, 0.5)
     shot = tmp_path / "explorer.png"
-    subprocess.run([*browser(tmp_path), f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    subprocess.run([*browser(tmp_path), f"--screenshot={shot}", url], capture_output=True)
     print(f"\nscreenshot of the explorer: {shot}")
     assert shot.exists() and shot.stat().st_size > 20_000

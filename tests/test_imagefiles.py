@@ -54,7 +54,7 @@ def test_npz_file_with_resizing_and_grey_to_colour(tmp_path):
 
 
 def test_new_content_under_the_same_name_is_a_new_configuration_and_records_say_what_they_read(tmp_path):
-    from netsplit.config import SearchConfig
+    from netsplit.search.config import SearchConfig
 
     path = tmp_path / "d.npz"
     x = RNG.integers(0, 256, (30, 28, 28), dtype=np.uint8)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from netsplit import implementations
-from netsplit.layers import SplitBlock, Unit
+from netsplit.blocks import Unit
+from netsplit.layers import SplitBlock
 from netsplit.models import split_model
 
 FORMS = ("branches", "masked", "grouped")

@@ -7,7 +7,7 @@ import pytest
 from netsplit.errors import InputError
 from netsplit.migrate import main
 from netsplit.records import read_records
-from netsplit.search import replay
+from netsplit.search.rule import replay
 from helpers import ROOT
 
 

@@ -11,7 +11,7 @@ import netsplit.networks
 from netsplit.complexity import analyse, total
 from netsplit.errors import InputError
 from netsplit.inheritance import inherit
-from netsplit.layers import split_widths
+from netsplit.blocks import split_widths
 from netsplit.networks import describe_network, split_network
 
 RNG = np.random.default_rng(11)
@@ -200,7 +200,7 @@ def saved(model, path):
 
 
 def test_built_in_search_keys_stay_as_they_were():
-    from netsplit.config import SearchConfig
+    from netsplit.search.config import SearchConfig
 
     assert (SearchConfig().hash, SearchConfig().legacy_hash) == ("b63839da61dc", "89bbaf422522")
     config = SearchConfig(model="resnet18", width_multiplier=0.25, train_size=100)
@@ -208,9 +208,9 @@ def test_built_in_search_keys_stay_as_they_were():
 
 
 def test_a_search_on_a_keras_file_is_keyed_by_its_name_and_architecture(tmp_path):
-    from netsplit.config import SearchConfig
+    from netsplit.search.config import SearchConfig
     from netsplit.records import RecordStore
-    from netsplit.search import SplitSearch
+    from netsplit.search.rule import SplitSearch
     from oracle import Oracle
 
     config = SearchConfig(model=saved(tiny_cnn(convs=2), tmp_path / "a" / "cnn.keras"), dataset="npz:data/digits.npz",
@@ -239,7 +239,7 @@ def test_a_search_on_a_keras_file_is_keyed_by_its_name_and_architecture(tmp_path
     ({"dataset": "photos"}, "folder:PATH"),
 ])
 def test_bad_search_options_for_a_keras_file(tmp_path, options, message):
-    from netsplit.config import SearchConfig
+    from netsplit.search.config import SearchConfig
 
     with pytest.raises(InputError, match=message):
         SearchConfig(model=saved(tiny_cnn(), tmp_path / "cnn.keras"), **options)

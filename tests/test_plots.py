@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import pytest
 
 from netsplit.complexity import eq1_params, eq2_params
-from netsplit.plots import block_kernel_weights, eq2_frame, eq2_plot
+from netsplit.study.plots import block_kernel_weights, eq2_frame, eq2_plot
 
 
 @pytest.mark.parametrize("layers", [(3, 64, 64), (64, 128, 128)])
@@ -28,10 +28,10 @@ def test_eq2_plot_draws_the_split_and_the_unsplit_count():
 def _tradeoff(tmp_path, thresholds=(2.0, 0.25, 1.0, 0.5, 5.0)):
     from dataclasses import replace
 
-    from netsplit.config import SearchConfig
+    from netsplit.search.config import SearchConfig
     from netsplit.records import RecordStore
-    from netsplit.search import SplitSearch
-    from netsplit.study import tradeoff_frame
+    from netsplit.search.rule import SplitSearch
+    from netsplit.study.chapters import tradeoff_frame
     from oracle import Oracle
 
     config = SearchConfig(blocks=(1, 2), candidate_factors=(2, 4))
@@ -49,7 +49,7 @@ def _tradeoff(tmp_path, thresholds=(2.0, 0.25, 1.0, 0.5, 5.0)):
 
 
 def test_the_tradeoff_shows_the_split_found_at_each_threshold(tmp_path):
-    from netsplit.study import tradeoff_display
+    from netsplit.study.chapters import tradeoff_display
 
     found, oracle = _tradeoff(tmp_path)
     assert list(found.index) == [0.25, 0.5, 1.0, 2.0, 5.0]
@@ -69,7 +69,7 @@ def test_the_tradeoff_figure_keeps_search_and_scratch_accuracies_apart_and_its_l
 
     import pandas as pd
 
-    from netsplit.plots import tradeoff_plot
+    from netsplit.study.plots import tradeoff_plot
 
     found, _ = _tradeoff(tmp_path)
     comparison = pd.DataFrame({"parameters": [200, 120, 100, 140], "MMACs": [0.07, 0.04, 0.03, 0.05],
@@ -105,10 +105,10 @@ def test_the_tradeoff_figure_keeps_search_and_scratch_accuracies_apart_and_its_l
 def test_the_search_trend_names_the_accuracy_it_decided_on_and_titles_its_legends(tmp_path):
     import matplotlib.pyplot as plt
 
-    from netsplit.config import SearchConfig
-    from netsplit.plots import search_frame, search_trend
+    from netsplit.search.config import SearchConfig
+    from netsplit.study.plots import search_frame, search_trend
     from netsplit.records import RecordStore
-    from netsplit.search import SplitSearch
+    from netsplit.search.rule import SplitSearch
     from oracle import Oracle
 
     for validation_size, accuracy in ((100, "validation accuracy"), (None, "test accuracy")):
@@ -128,7 +128,7 @@ def test_the_thinning_plot_joins_the_unsplit_networks_and_labels_the_split_ones(
     import numpy as np
     import pandas as pd
 
-    from netsplit.plots import thinning_plot
+    from netsplit.study.plots import thinning_plot
 
     table = pd.DataFrame({
         "accuracy %": [92.0, 91.0, 90.0, 91.5], "low 95": [91.8, 90.6, 89.7, 91.0], "high 95": [92.2, 91.4, 90.3, 92.0],

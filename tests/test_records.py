@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import netsplit.runner
+import netsplit.search.runner
 from netsplit.cli import main
-from netsplit.config import SearchConfig
+from netsplit.search.config import SearchConfig
 from netsplit.records import RecordsError, RecordsLock, read_records
-from netsplit.runner import run_search
+from netsplit.search.runner import run_search
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = ROOT / "tests" / "data" / "records-own-network.jsonl"  # an own network's search, as a fixture
@@ -44,7 +44,7 @@ def holder(records):
 @pytest.fixture
 def no_training(monkeypatch):
     """Fails the test if a search gets as far as making its evaluator (which loads data and trains)."""
-    monkeypatch.setattr(netsplit.runner, "TrainingEvaluator", lambda *args, **kwargs: pytest.fail("went on to train"))
+    monkeypatch.setattr(netsplit.search.runner, "TrainingEvaluator", lambda *args, **kwargs: pytest.fail("went on to train"))
 
 
 def refused(path: Path) -> str:

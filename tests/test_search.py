@@ -8,12 +8,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from netsplit.config import SearchConfig
+from netsplit.search.config import SearchConfig
 from netsplit.errors import InputError
-from netsplit.executors import InProcess
+from netsplit.search.executors import InProcess
 from netsplit.records import RecordsError, RecordStore, read_records
 from netsplit.records import adopt_legacy_file
-from netsplit.search import Job, SplitSearch, job_for, replay
+from netsplit.search.rule import Job, SplitSearch, job_for, replay
 from oracle import Oracle
 
 
@@ -260,7 +260,7 @@ def test_decisions_are_made_on_held_out_images_when_there_are_some(tmp_path):
 @pytest.mark.parametrize("profile", ["smoke", "cpu"])
 def test_the_committed_records_are_found_under_todays_keys(profile):
     from helpers import ROOT, profile_search
-    from netsplit.study import FinalConfig
+    from netsplit.study.chapters import FinalConfig
 
     for model in ("vgg16", "resnet18"):
         config, options = profile_search(profile, model)
@@ -272,7 +272,7 @@ def test_the_committed_records_are_found_under_todays_keys(profile):
 def test_the_ray_executor_names_the_extra_it_needs(monkeypatch):
     import sys
 
-    from netsplit.executors import make_executor
+    from netsplit.search.executors import make_executor
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ImportError, match=r"pip install 'netsplit\[ray\]'"):
@@ -280,7 +280,7 @@ def test_the_ray_executor_names_the_extra_it_needs(monkeypatch):
 
 
 def test_candidates_fine_tune_at_their_own_rate_without_warm_up(tmp_path, monkeypatch):
-    import netsplit.evaluator as evaluator
+    import netsplit.search.evaluator as evaluator
 
     seen = []
 
@@ -309,7 +309,7 @@ def test_candidates_fine_tune_at_their_own_rate_without_warm_up(tmp_path, monkey
 
 
 def test_the_progress_line_shows_the_drop_the_decision_uses():
-    from netsplit.search import Job, _progress_line
+    from netsplit.search.rule import Job, _progress_line
 
     config = SearchConfig(blocks=(1,))
     record = Oracle(config, {})(Job((2, 1, 1, 1, 1), 0, "candidate", 1, 2, 1))
@@ -333,7 +333,7 @@ def test_a_factor_that_saves_nothing_is_skipped_not_trained(tmp_path):
     replayed = replay(read_records(tmp_path / "r.jsonl"), 0.5, blocks=(1, 2))
     assert replayed.split == result.split and replayed.missing is None
     assert replayed.outcomes[0].skipped == (2, 4), "replay knows the factors its records hold"
-    from netsplit.search import outcome_rows
+    from netsplit.search.rule import outcome_rows
 
     assert outcome_rows(replayed)[0]["K=2"] == "no saving"
 
@@ -347,7 +347,7 @@ def test_a_search_from_a_start_split_keeps_it_and_decides_the_blocks_it_visits(t
     replayed = replay(records, 0.5, start=(4, 1, 1, 1, 1), blocks=(2, 3))
     assert replayed.split == result.split and [o.block for o in replayed.outcomes] == [2, 3]
     assert replay(records, 0.5).missing == (1, 1, 1, 1, 1), "from the unsplit network the records lack the path"
-    from netsplit.study import training_order
+    from netsplit.study.chapters import training_order
 
     for shown in (result, replayed):  # one path, whoever walks it: the live search and its replay
         assert [step.base for step in shown.path] == [(4, 1, 1, 1, 1), (4, 2, 1, 1, 1)]
@@ -372,13 +372,13 @@ def test_a_start_split_that_cannot_be_searched_from_is_refused(options, message)
 
 def test_the_published_resnet18_search_reads_its_recorded_path_from_block_2():
     from helpers import ROOT
-    from netsplit.reproduce import chapter_parameters
+    from netsplit.study.reproduce import chapter_parameters
 
     parameters = chapter_parameters("resnet18")
     records = read_records(SearchConfig.from_options(parameters, others=True).default_records(ROOT / "results"))
     result = replay(records, 0.5, start=parameters["start"])
     assert result.missing is None and result.split[0] == 8 and [o.block for o in result.outcomes] == [2, 3, 4, 5]
-    from netsplit.study import training_order
+    from netsplit.study.chapters import training_order
 
     order = training_order(result)
     assert order["split"].iloc[0] == "8,1,1,1,1" and set(order["block"]) == {2, 3, 4, 5}, "the chapter's table has rows"
@@ -386,7 +386,8 @@ def test_the_published_resnet18_search_reads_its_recorded_path_from_block_2():
 
 
 def test_saving_nothing_means_no_fewer_parameters_and_no_fewer_macs():
-    from netsplit.config import changes_nothing, network_costs
+    from netsplit.complexity import network_costs
+    from netsplit.search.config import changes_nothing
 
     assert changes_nothing((100, 100), (101, 100)) and not changes_nothing((100, 100), (101, 99))
     unsplit = network_costs("resnet18", (1, 1, 1, 1, 1), 0.125)
@@ -395,7 +396,7 @@ def test_saving_nothing_means_no_fewer_parameters_and_no_fewer_macs():
 
 
 def test_a_search_that_only_reads_its_records_trains_nothing_and_names_what_they_lack(tmp_path):
-    from netsplit.runner import run_search
+    from netsplit.search.runner import run_search
 
     strict, _ = search(tmp_path, THRESHOLD_PENALTIES, threshold=0.5)
     read = run_search(SearchConfig(blocks=(1, 2), threshold=0.5), tmp_path / "r.jsonl", train=False)
@@ -449,7 +450,7 @@ def test_a_report_refuses_mixed_configurations_and_accuracies_that_are_not_fract
 
 
 def test_a_baseline_at_chance_is_a_failed_run_not_a_reference(tmp_path, monkeypatch):
-    import netsplit.evaluator as evaluator
+    import netsplit.search.evaluator as evaluator
     from netsplit.errors import TrainingFailed
 
     monkeypatch.setattr(evaluator, "train_network", lambda build, *a, **k: (build(), SimpleNamespace(accuracy=0.1,
@@ -463,7 +464,7 @@ def test_a_baseline_at_chance_is_a_failed_run_not_a_reference(tmp_path, monkeypa
 
 
 def test_a_fair_reference_cancels_the_fine_tuning_bonus_that_the_papers_reading_credits_to_the_split(tmp_path):
-    from netsplit.study import training_order
+    from netsplit.study.chapters import training_order
 
     penalties = {1: {2: 0.6, 4: 0.9}}  # splitting block 1 costs 0.6 points at factor 2; fine-tuning gives 0.4 back
     config = SearchConfig(blocks=(1,), candidate_factors=(2, 4))
@@ -482,7 +483,7 @@ def test_a_fair_reference_cancels_the_fine_tuning_bonus_that_the_papers_reading_
     assert replay(records, 0.5, blocks=(1,)).split == paper.split, "the paper's reading from the same records"
     order = training_order(fair)
     assert list(order[order["decision"] == "fine-tuned reference"]["block"]) == [1]
-    from netsplit.search import outcome_rows
+    from netsplit.search.rule import outcome_rows
 
     assert outcome_rows(fair)[0]["bonus"] == pytest.approx(0.4) and "bonus" not in outcome_rows(paper)[0]
     with pytest.raises(InputError, match="with inherit off the candidates train from scratch"):
@@ -490,7 +491,7 @@ def test_a_fair_reference_cancels_the_fine_tuning_bonus_that_the_papers_reading_
 
 
 def test_paired_decisions_accept_below_the_threshold_stop_above_it_and_keep_the_smaller_factor_within_noise(tmp_path, capsys):
-    from netsplit.search import paired_drop
+    from netsplit.search.rule import paired_drop
 
     penalties = {1: {2: 0.1, 4: 0.45, 6: 2.0}}
     options = dict(blocks=(1,), candidate_factors=(2, 4, 6), validation_size=2000)

@@ -8,10 +8,11 @@ from keras import layers
 from netsplit.branchwise import predict_branchwise
 from netsplit.complexity import analyse
 from netsplit.errors import InputError
-from netsplit.layers import Fusion, SplitBlock, Unit
+from netsplit.blocks import Unit
+from netsplit.layers import Fusion, SplitBlock
 from netsplit.models import split_model
 from netsplit.stages import chain, layers_of, stages
-from netsplit.study import parameter_shares
+from netsplit.study.chapters import parameter_shares
 
 UNITS = (Unit("conv", 8), Unit("conv", 8))
 

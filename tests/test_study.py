@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 
 from netsplit.complexity import analyse, total
-from netsplit.models import MODELS, split_model
-from netsplit.study import (MEMORY_NETWORKS, MODEL_NETWORKS, block_costs, comparison_networks, comparison_table, cost_table,
+from netsplit.choices import MODELS
+from netsplit.models import split_model
+from netsplit.study.chapters import (MEMORY_NETWORKS, MODEL_NETWORKS, block_costs, comparison_networks, comparison_table, cost_table,
                             counted_memory, measured_memory, measurement_provenance, memory_savings, parameter_shares, provenance_note)
 from helpers import SEARCH_TEXT
-from netsplit.config import SearchConfig
-from netsplit.reproduce import load_profiles
-from netsplit.search import Job
+from netsplit.search.config import SearchConfig
+from netsplit.study.reproduce import load_profiles
+from netsplit.search.rule import Job
 from oracle import Oracle
 
 
@@ -122,9 +123,9 @@ def test_counted_memory_has_both_orders_for_every_case():
 
 
 def test_the_data_title_names_subsets_held_out_images_and_width():
-    from netsplit.config import SearchConfig
+    from netsplit.search.config import SearchConfig
     from netsplit.data import load_dataset
-    from netsplit.study import data_title
+    from netsplit.study.chapters import data_title
 
     config = SearchConfig(dataset="synthetic", train_size=100, test_size=50, validation_size=40, width_multiplier=0.25)
     title = data_title(config, load_dataset("synthetic", 100, 50, validation_size=40))
@@ -153,7 +154,7 @@ def test_comparison_table_says_which_drops_exceed_the_seed_spread():
 
 
 def test_the_searchs_unsplit_network_is_copied_not_trained_again(tmp_path, monkeypatch):
-    import netsplit.study as study
+    import netsplit.study.chapters as study
     from netsplit.data import load_dataset
     from netsplit.records import read_records
 
@@ -186,7 +187,7 @@ def test_the_searchs_unsplit_network_is_copied_not_trained_again(tmp_path, monke
 
 
 def test_networks_a_verdict_hinges_on_train_more_seeds_seed_after_seed():
-    import netsplit.study as study
+    import netsplit.study.chapters as study
 
     networks = comparison_networks("vgg16", (2, 1, 1, 1, 1), ["proposed_I"])
     final = study.FinalConfig(SearchConfig(seed=2), seeds=2, network_seeds={"baseline": 4, "found by search": 3})
@@ -203,7 +204,7 @@ def test_networks_a_verdict_hinges_on_train_more_seeds_seed_after_seed():
 @pytest.fixture
 def fake_training(monkeypatch) -> list[str]:
     """Comparison networks "trained" at once (a record made up for each), named in the list returned as they are."""
-    import netsplit.study as study
+    import netsplit.study.chapters as study
 
     config = SearchConfig(dataset="synthetic")
     made, trained = Oracle(config, {})(Job((1, 1, 1, 1, 1), 0, "baseline", 1, 1, 3)), []
@@ -218,7 +219,7 @@ def fake_training(monkeypatch) -> list[str]:
 
 
 def test_a_thin_control_of_another_width_is_not_this_ones_and_what_is_lacking_is_marked(tmp_path, fake_training):
-    import netsplit.study as study
+    import netsplit.study.chapters as study
     from netsplit.data import load_dataset
 
     final, trained = study.FinalConfig(SearchConfig(dataset="synthetic"), epochs=3, seeds=1), fake_training
@@ -238,7 +239,7 @@ def test_a_thin_control_of_another_width_is_not_this_ones_and_what_is_lacking_is
 
 
 def test_one_network_under_two_names_trains_once(tmp_path, fake_training):
-    import netsplit.study as study
+    import netsplit.study.chapters as study
     from netsplit.data import load_dataset
     from netsplit.records import read_records
 
@@ -285,7 +286,7 @@ def _comparison_records():
 
 
 def test_the_comparison_table_keeps_full_precision_and_rounds_once_where_shown():
-    from netsplit.study import COMPARISON_SHOWN, comparison_display
+    from netsplit.study.chapters import COMPARISON_SHOWN, comparison_display
 
     records = _comparison_records()
     table = comparison_table(records)
@@ -315,7 +316,7 @@ def test_the_comparison_table_keeps_full_precision_and_rounds_once_where_shown()
 def test_the_comparison_table_fits_the_text_column():
     """Seven short headers under four groups: the seed count and a memory column the same for every
     network move to the caption, and one seed leaves no spread columns."""
-    from netsplit.study import comparison_display
+    from netsplit.study.chapters import comparison_display
 
     records = _comparison_records()
     style = comparison_display(comparison_table(records))
@@ -329,8 +330,8 @@ def test_the_comparison_table_fits_the_text_column():
 
 def test_the_search_table_shows_two_decimals_in_every_cell(tmp_path):
     from netsplit.records import RecordStore
-    from netsplit.search import SplitSearch
-    from netsplit.study import search_table
+    from netsplit.search.rule import SplitSearch
+    from netsplit.study.chapters import search_table
 
     config = SearchConfig(blocks=(1, 2), candidate_factors=(2, 4, 6))
     oracle = Oracle(config, {1: {2: 0.1, 4: 0.7}, 2: {2: 0.2, 4: 0.3, 6: 0.9}}, base=0.923)
@@ -342,7 +343,7 @@ def test_the_search_table_shows_two_decimals_in_every_cell(tmp_path):
 
 def _trained_search(tmp_path, **options):
     from netsplit.records import RecordStore
-    from netsplit.search import SplitSearch
+    from netsplit.search.rule import SplitSearch
 
     config = SearchConfig(**{"blocks": (1, 2), "candidate_factors": (2, 4, 6), "validation_size": 100, **options})
     oracle = Oracle(config, {1: {2: 0.2, 4: 0.8, 6: 0.3}, 2: {2: 0.1, 4: 0.3, 6: 0.45}}, validation=True)
@@ -351,7 +352,7 @@ def _trained_search(tmp_path, **options):
 
 
 def test_the_search_networks_in_the_order_they_trained_with_the_rules_decisions(tmp_path):
-    from netsplit.study import training_order
+    from netsplit.study.chapters import training_order
 
     _, result, _ = _trained_search(tmp_path, sweep=True)
     for minute, record in enumerate(result.records):
@@ -381,8 +382,8 @@ def test_the_search_networks_in_the_order_they_trained_with_the_rules_decisions(
 
 def test_the_training_order_leaves_out_networks_off_the_path_and_says_when_it_decided_on_test(tmp_path):
     from netsplit.records import read_records
-    from netsplit.search import replay
-    from netsplit.study import training_order, training_order_display
+    from netsplit.search.rule import replay
+    from netsplit.study.chapters import training_order, training_order_display
 
     _trained_search(tmp_path, threshold=0.5)
     _trained_search(tmp_path, threshold=1.0)  # trains 6,1 and its block 2 on top of the first search's networks
@@ -403,7 +404,7 @@ def test_the_training_order_leaves_out_networks_off_the_path_and_says_when_it_de
 def test_cpu_hours_count_every_network_of_a_chapter_once(tmp_path):
     from dataclasses import replace
 
-    from netsplit.study import chapter_records, cpu_hours, record_devices
+    from netsplit.study.chapters import chapter_records, cpu_hours, record_devices
 
     _, result, _ = _trained_search(tmp_path, blocks=(1,))
     for minute, record in enumerate(result.records):
@@ -443,7 +444,7 @@ def test_the_search_chapter_shows_its_networks_and_cost_without_hiding_warnings(
 
 @pytest.mark.parametrize("cost", ["params", "macs"])
 def test_a_thin_control_costs_what_its_split_network_costs(cost):
-    from netsplit.study import ComparisonNetwork, thin_controls
+    from netsplit.study.chapters import ComparisonNetwork, thin_controls
 
     networks = comparison_networks("vgg16", (4, 4, 2, 6, 8))
     controls = {c.name: c for c in thin_controls("vgg16", networks, 0.25, (32, 32, 1))}
@@ -477,7 +478,7 @@ def test_a_thin_control_is_labelled_by_its_width_in_the_comparison_table():
 
 def test_other_searches_are_the_chapters_search_with_one_change_each():
     from netsplit.errors import InputError
-    from netsplit.study import other_searches
+    from netsplit.study.chapters import other_searches
 
     config = SearchConfig(blocks=(1, 2))
     searches = other_searches(config, [{"seed": 1}, {"reference": "original"}])
@@ -492,8 +493,8 @@ def test_other_searches_are_the_chapters_search_with_one_change_each():
 
 
 def test_each_search_path_shows_its_split_trained_from_scratch():
-    from netsplit.search import BlockOutcome, SearchResult
-    from netsplit.study import ComparisonNetwork, found_networks, paths_display, paths_table
+    from netsplit.search.rule import BlockOutcome, SearchResult
+    from netsplit.study.chapters import ComparisonNetwork, found_networks, paths_display, paths_table
 
     def result(*chosen: int) -> SearchResult:
         outcomes = [BlockOutcome(block, 0.9, 0.9, {}, factor) for block, factor in enumerate(chosen, 1)]
@@ -512,8 +513,8 @@ def test_each_search_path_shows_its_split_trained_from_scratch():
 
 
 def test_the_found_split_is_summed_up_or_said_to_be_missing():
-    from netsplit.search import SearchResult
-    from netsplit.study import found_summary
+    from netsplit.search.rule import SearchResult
+    from netsplit.study.chapters import found_summary
 
     config = SearchConfig(blocks=(1,))
     oracle = Oracle(config, {})
@@ -530,7 +531,7 @@ def test_the_found_split_is_summed_up_or_said_to_be_missing():
 
 
 def test_engine_memory_is_read_per_kernels_against_the_unsplit_network(tmp_path):
-    from netsplit.study import engine_memory, engine_memory_note
+    from netsplit.study.chapters import engine_memory, engine_memory_note
 
     path = tmp_path / "engine.jsonl"
     rows = [{"model": "vgg16", "network": network, "kernels": kernels, "input size": 512, "peak_mib": mib}
@@ -552,7 +553,7 @@ def test_engine_memory_is_read_per_kernels_against_the_unsplit_network(tmp_path)
 
 
 def test_the_study_widths_are_the_published_profiles():
-    from netsplit.study import STUDY_WIDTHS
+    from netsplit.study.chapters import STUDY_WIDTHS
 
     profiles = load_profiles()
     published = profiles[profiles["published"]["profile"]]
@@ -561,8 +562,8 @@ def test_the_study_widths_are_the_published_profiles():
 
 
 def test_the_published_records_are_those_the_published_chapter_reads():
-    from netsplit.reproduce import chapter_parameters
-    from netsplit.study import published_records
+    from netsplit.study.reproduce import chapter_parameters
+    from netsplit.study.chapters import published_records
 
     parameters = chapter_parameters("vgg16")
     assert (parameters["model"], parameters["profile"], parameters["width_multiplier"]) == ("vgg16", "cpu", 0.25)
@@ -574,7 +575,7 @@ def test_the_published_records_are_those_the_published_chapter_reads():
 
 def test_the_studys_records_are_the_published_profiles_each_training_once(tmp_path):
     from netsplit.records import RunRecord
-    from netsplit.study import cpu_hours, study_records
+    from netsplit.study.chapters import cpu_hours, study_records
 
     made = Oracle(SearchConfig(dataset="fashion_mnist"), {})(Job((1, 1, 1, 1, 1), 0, "baseline", 1, 1, 3))
     kept = replace(made, validation_size=5000, train_seconds=3600.0)
@@ -587,7 +588,7 @@ def test_the_studys_records_are_the_published_profiles_each_training_once(tmp_pa
 
 
 def test_the_searches_agreement_is_told_from_their_paths():
-    from netsplit.study import paths_summary
+    from netsplit.study.chapters import paths_summary
 
     paths = pd.DataFrame({"found split": ["4,4,2,6,8", "8,1,2,8,8", "4,4,2,6,8"], "accuracy %": [91.7, 92.01, None]})
     assert paths_summary(paths, 92.63) == ("The 3 searches found 2 different splits; trained from scratch, they reach "
@@ -596,7 +597,7 @@ def test_the_searches_agreement_is_told_from_their_paths():
 
 
 def test_a_split_networks_distance_from_the_unsplit_curve_is_read_at_its_own_cost():
-    from netsplit.study import curve_distances, curve_summary
+    from netsplit.study.chapters import curve_distances, curve_summary
 
     rows = {"baseline": (400, 4.0, [92.0, 92.1, 91.9]), "thin: parameters of proposed_I": (100, 1.0, [90.0, 90.1, 89.9]),
             "thin: MACs of proposed_I": (200, 2.0, [91.0, 91.1, 90.9]), "proposed_I": (200, 8.0, [92.0, 92.2, 91.8])}
@@ -638,21 +639,21 @@ def test_the_parallel_runner_writes_each_record_as_it_finishes_and_resumes(tmp_p
     command = [sys.executable, "-m", "netsplit.study.parallel", "--profile", "smoke", "--models", "vgg16",
                "--networks", "baseline,naive split", "--workers", "2", "-p", "train_size", "256", "-p", "test_size", "128",
                "-p", "final_epochs", "1", "--out", str(tmp_path / "out")]
-    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    first = subprocess.run(command, capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stderr[-3000:]
     [path] = (tmp_path / "out").glob("vgg16-*-networks.jsonl")
     records = read_records(path)
     assert sorted(r.experiment for r in records) == ["baseline", "naive split"] and {r.backend for r in records} == {"jax"}
     assert all(r.test_correct for r in records), "per-image results, as every new record"
-    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    again = subprocess.run(command, capture_output=True, text=True, env=env)
     assert again.returncode == 0 and "0 networks to train" in again.stderr and len(read_records(path)) == 2
     stopped = subprocess.run([*command[:-2], "--out", str(tmp_path / "late"), "--deadline", "0"], capture_output=True,
-                             text=True, env=env, timeout=900)
+                             text=True, env=env)
     assert stopped.returncode == 0 and "deadline of 0 s reached: 2 networks left" in stopped.stderr
 
 
 def test_the_command_that_trains_what_a_chapter_lacks_names_only_what_differs():
-    from netsplit.study import train_command
+    from netsplit.study.chapters import train_command
 
     assert train_command("cpu", "vgg16", 0.5) == "make reproduce PROFILE=cpu NOTEBOOKS=vgg16"
     assert train_command("cpu", "vgg16", 1.0) == "make reproduce PROFILE=cpu NOTEBOOKS=vgg16 THRESHOLD=1"
@@ -662,7 +663,7 @@ def test_the_command_that_trains_what_a_chapter_lacks_names_only_what_differs():
 
 def test_the_parallel_runner_trains_one_network_under_two_names_once(tmp_path):
     from netsplit.records import RecordStore
-    from netsplit.study import ComparisonNetwork, FinalConfig
+    from netsplit.study.chapters import ComparisonNetwork, FinalConfig
     from netsplit.study.parallel import untrained
 
     final = FinalConfig(SearchConfig(dataset="synthetic"), seeds=1)

@@ -17,13 +17,14 @@ from keras import layers
 
 import netsplit
 from helpers import profile_search
-from netsplit.config import SearchConfig
+from netsplit.search.config import SearchConfig
 from netsplit.errors import InputError
-from netsplit.layers import SplitBlock, Unit
+from netsplit.blocks import Unit
+from netsplit.layers import SplitBlock
 from netsplit.records import read_records
-from netsplit.runner import run_search
-from netsplit.search import replay
-from netsplit.study import MEMORY_NETWORKS, counted_memory
+from netsplit.search.runner import run_search
+from netsplit.search.rule import replay
+from netsplit.study.chapters import MEMORY_NETWORKS, counted_memory
 
 ROOT = Path(__file__).resolve().parent.parent
 TEACHING = (ROOT / "book" / "teaching.md").read_text()
@@ -64,7 +65,7 @@ def test_count_the_weights_of_a_split():
         assert f"{number:,}".replace(",", "{,}") in text, number
     assert 2 * (first + second) == whole and "half of the block" in text
     info = subprocess.run([sys.executable, "-m", "netsplit.cli", "info", "--model", "vgg16", "--split", "1,4,1,1,1",
-                           "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+                           "--json"], capture_output=True, text=True, cwd=ROOT)
     block2 = next(b for b in json.loads(info.stdout)["blocks"] if b["block"] == "block2")
     fusion = 128 * 128 + 4 * 128  # 1x1 conv and its BN
     assert block2["params"] == block.count_params() + fusion

@@ -4,11 +4,11 @@ import pandas as pd
 import pytest
 
 from netsplit.complexity import EQ2_READINGS, eq2_grid
-from netsplit.config import SearchConfig
+from netsplit.search.config import SearchConfig
 from netsplit.errors import InputError
-from netsplit.plots import eq2_frame
-from netsplit.search import BlockOutcome, Job, SearchResult
-from netsplit.study import comparison_networks
+from netsplit.study.plots import eq2_frame
+from netsplit.search.rule import BlockOutcome, Job, SearchResult
+from netsplit.study.chapters import comparison_networks
 from netsplit.study.verdicts import (Setting, equation_verdict, figure5_verdict, inference_verdict, memory_verdict,
                                      verdicts)
 from oracle import Oracle

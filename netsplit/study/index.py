@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from netsplit.config import SearchConfig
+from netsplit.search.config import SearchConfig
 from netsplit.records import read_lines
-from netsplit.reproduce import chapter_parameters, load_profiles
+from netsplit.study.reproduce import chapter_parameters, load_profiles
 from netsplit.runtime import SOURCE_ROOT
 
 BENCHMARKS = {"inference": "benchmarks/inference.py", "memory": "benchmarks/memory.py",
@@ -24,7 +24,7 @@ BENCHMARKS = {"inference": "benchmarks/inference.py", "memory": "benchmarks/memo
 
 def chapter_files(folder: Path) -> dict[str, list[str]]:
     """Each record file a profile's search chapters read, by name: the profiles and chapters that read it."""
-    from netsplit.study import FinalConfig, other_searches
+    from netsplit.study.chapters import FinalConfig, other_searches
 
     readers: dict[str, list[str]] = {}
     for profile in (name for name in load_profiles() if name != "published"):
@@ -47,8 +47,8 @@ def describe(path: Path, readers: dict[str, list[str]]) -> dict[str, str]:
                 "read by": "the Memory chapter" if "memory" in kind else "the Inference chapter" if kind in (
                     "inference", "stage-times") else "benchmarks/README.md"}
     role = "comparison networks and thin controls" if path.name.endswith("-networks.jsonl") else "a search's networks"
-    writer = "netsplit.study.train_networks (the chapter, python -m netsplit.study.seeds)" \
-        if path.name.endswith("-networks.jsonl") else "netsplit.runner.run_search (the chapter, netsplit search)"
+    writer = "netsplit.study.chapters.train_networks (the chapter, python -m netsplit.study.seeds)" \
+        if path.name.endswith("-networks.jsonl") else "netsplit.search.runner.run_search (the chapter, netsplit search)"
     where = readers.get(path.name) or (["own_network"] if first.get("model", "").endswith(".keras") else ["none"])
     return {"file": path.name,
             "holds": f"records of {role}: {first.get('model', '?')} on {first.get('dataset', '?')}, "

@@ -3,13 +3,14 @@ from the records ``benchmarks/inference.py`` writes (one JSON object per line, e
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from netsplit.records import read_lines
 from netsplit.runtime import SOURCE_ROOT, project_root
-from netsplit.study import network_label, paper_networks
+from netsplit.study.chapters import network_label, paper_networks
 
 NETWORKS = [network for network in paper_networks(()) if network.name != "found by search" and network.first_conv == "whole"]
 """The paper's Table 2 networks: the baseline, proposed_I and II, the naive and the shared split."""
@@ -50,7 +51,7 @@ def locate(path: str | Path) -> Path:
 
 def read_results(path: str | Path) -> pd.DataFrame:
     """All lines of a benchmark output file as a table (empty when the file does not exist), each network
-    named as :func:`~netsplit.study.network_label` names it."""
+    named as :func:`~netsplit.study.chapters.network_label` names it."""
     path = Path(path)
     frame = pd.DataFrame(read_lines(path) if path.exists() else [])
     if not frame.empty:  # split blocks were exported as grouped convolutions before the lowering was recorded
@@ -258,3 +259,223 @@ def layer_rates(records: pd.DataFrame) -> pd.DataFrame:
     """Multiply-accumulate rate (GMAC/s) of the single grouped convolution, by groups and input size."""
     layers = _kind(records, "layer").astype({"input_size": int, "groups": int})
     return layers.pivot_table(index="groups", columns="input_size", values="macs_per_second") / 1e9
+
+
+KINDS = {"run", "peak", "bandwidth", "size", "latency", "memory", "layer", "accuracy", "end"}
+"""The kinds of record a complete run of ``benchmarks/inference.py`` writes."""
+
+
+@dataclass(frozen=True)
+class Timings:
+    """One measurement file as the chapter reads it: its records, the run that wrote them, and the latency
+    ratios (with their bound) on LiteRT, in float32, and at the largest width."""
+
+    records: pd.DataFrame
+    ratios: pd.DataFrame
+
+    @property
+    def run(self) -> pd.Series:
+        return self.records[self.records["kind"] == "run"].iloc[0]
+
+    @property
+    def engine_name(self) -> str:
+        return f"LiteRT {self.run['engine_versions'].get('ai-edge-litert', '')} (XNNPACK)"
+
+    @property
+    def litert(self) -> pd.DataFrame:
+        """LiteRT's rows, each marked ``split`` where its network is split (not the baseline nor a thin one)."""
+        litert = self.ratios[self.ratios["engine"] == "litert-xnnpack"]
+        return litert.assign(split=(litert["network"] != "baseline") & ~litert["network"].str.startswith("thin"))
+
+    @property
+    def float32(self) -> pd.DataFrame:
+        return self.litert[self.litert["precision"] == "float32"]
+
+    @property
+    def full(self) -> pd.DataFrame:
+        """float32 rows at the largest width."""
+        return self.float32[self.float32["width_multiplier"] == self.float32["width_multiplier"].max()]
+
+    @property
+    def splits(self) -> pd.DataFrame:
+        return self.full[self.full["split"]]
+
+
+def read_timings(path: str | Path) -> Timings:
+    """The measurements in ``path`` (see :func:`locate`); FileNotFoundError where the run is incomplete."""
+    records = read_results(locate(path))
+    if records.empty or not KINDS <= set(records["kind"]):
+        raise FileNotFoundError(f"no complete measurements in {path}: run python benchmarks/inference.py")
+    return Timings(records, with_bound(latency_ratios(records), records))
+
+
+def machine_text(timings: Timings) -> str:
+    """Where and with what the measurements ran, in Markdown, with the caution that ratios are this CPU's."""
+    run, cpu = timings.run, timings.run["cpu"]
+    return (f"Measured on **{cpu['model']}** ({', '.join(cpu['flags'])}; {cpu['mhz']:.0f} MHz as the kernel reports "
+            f"it; {cpu['cores']} cores) with {timings.engine_name}, TensorFlow {run['engine_versions']['tensorflow']} "
+            f"and Keras {run['versions'].get('keras', '?')}, in these runs of `benchmarks/inference.py`:\n\n"
+            + "\n".join(f"- {line}" for line in run_lines(timings.records))
+            + "\n\nInputs are random images (no data set) except in the accuracy table. Every ratio below was "
+            "measured on this one CPU: another processor (an Intel Xeon with AMX, say, whose int8 and bfloat16 "
+            "kernels differ) can order the networks differently, so none of them is a law.")
+
+
+def deployment_facts(tables: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """The numbers the text quotes from VGG16's :func:`deployment_table`: each choice's latency ratio at 32 and
+    224 pixels on one thread, and the accuracies."""
+    vgg = tables["vgg16"]
+    labels = {"int8": "int8 alone", "split": "split alone", "split_int8": "split + int8",
+              "thin": "thin, same MACs", "thin_int8": "thin + int8"}
+    facts = {f"deploy_{key}{suffix}": float(vgg.loc[label, column]) for key, label in labels.items()
+             for suffix, column in (("", "32px, 1t"), ("_224", "224px, 1t"))}
+    accuracy = "test accuracy % (float32)"
+    return facts | {"deploy_split_acc": float(vgg.loc["split alone", accuracy]),
+                    "deploy_thin_acc": float(vgg.loc["thin, same MACs", accuracy]),
+                    "deploy_base_acc": float(vgg.loc["unsplit", accuracy])}
+
+
+def peak_facts(timings: Timings) -> dict[str, float]:
+    """The engine's peak rates (GMAC/s) by precision and threads, and the memory bandwidth (GB/s)."""
+    rates = peak_rates(timings.records)
+    facts = {f"peak_{precision.replace('float', 'f')}_{threads}": float(rates.get((precision, threads), float("nan")) / 1e9)
+             for precision in ("float32", "int8") for threads in (1, 2)}
+    bandwidth = _kind(timings.records, "bandwidth")["bytes_per_second"].max()
+    return facts | {"bandwidth": float(bandwidth / 1e9)}
+
+
+def target_facts(timings: Timings) -> dict[str, float]:
+    """proposed_I's times and ratios at 32 pixels on one thread, and how many split networks meet :data:`TARGET`."""
+    p1 = select(timings.full, model="vgg16", network="proposed_I", input_size=32, threads=1)
+    return {"target": TARGET, "vgg_p1_ms": float(p1["median_ms"]), "vgg_base_ms": float(p1["median_ms_baseline"]),
+            "vgg_p1_latency": float(p1["latency ratio"]), "vgg_p1_macs": float(p1["MACs ratio"]),
+            "met": int(timings.splits["target met"].sum()), "cases": len(timings.splits)}
+
+
+def quotient_table(rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``time / MACs`` of ``rows`` per model and network, one column per combination of ``columns``."""
+    table = rows.pivot_table(index=["model", "network"], columns=columns, values="time / MACs")
+    names = {"width_multiplier": "x{:g}", "input_size": "{}px", "threads": "{}t"}
+    table.columns = [", ".join(names[c].format(v) for c, v in zip(columns, key if len(columns) > 1 else (key,)))
+                     for key in table.columns]
+    return in_network_order(table)
+
+
+def narrow_splits(timings: Timings) -> pd.DataFrame:
+    """float32 split rows below the largest width."""
+    float32 = timings.float32
+    return float32[float32["split"] & (float32["width_multiplier"] < float32["width_multiplier"].max())]
+
+
+def worst_table(timings: Timings) -> pd.DataFrame:
+    """Per split network, its largest latency ratio at each width and precision."""
+    every = timings.litert[timings.litert["split"]]
+    worst = every.pivot_table(index=["model", "network"], columns=["width_multiplier", "precision"],
+                              values="latency ratio", aggfunc="max")
+    worst.columns = [f"x{width:g}, {precision}" for width, precision in worst.columns]
+    return in_network_order(worst)
+
+
+def slower_text(timings: Timings) -> tuple[str, dict[str, int]]:
+    """The split networks :func:`slower` than their unsplit network, in Markdown, and how many of how many."""
+    every = timings.litert[timings.litert["split"]]
+    rows = slower(every)
+    facts = {"slower": len(rows), "slower_cases": len(every)}
+    if rows.empty:
+        return "No split network is slower than its unsplit network beyond the spread of the runs.", facts
+    return "Slower beyond the spread of the runs, with the form each block was exported in:\n\n" + "\n".join(
+        f"- {r['model']} {r['network']}, x{r['width_multiplier']:g}, {r['precision']}, {r['input_size']}px, "
+        f"{r['threads']} thread(s): {r['latency ratio']:.2f} of the unsplit time for {r['MACs ratio']:.2f} of its "
+        f"MACs; blocks {', '.join(f'{b} {form}' for b, form in r['chosen_lowering'].items()) or 'none split'}"
+        for _, r in rows.iterrows()), facts
+
+
+def missed_text(timings: Timings) -> tuple[str, dict[str, int]]:
+    """The full-width split networks that miss :data:`TARGET`, in Markdown, and the counts the text quotes."""
+    missed = timings.splits[~timings.splits["target met"]].sort_values("time / MACs", ascending=False)
+    litert = timings.litert
+    facts = {"missed": len(missed), "missed_disturbed": int(missed["disturbed"].sum()),
+             "disturbed_groups": int(litert.groupby(COMPARED)["disturbed"].any().sum()),
+             "compared_groups": litert.groupby(COMPARED).ngroups}
+    if missed.empty:
+        return "Every split network meets the target at full width.", facts
+    return "\n".join(
+        f"- {r['model']} {r['network']}, {r['input_size']}x{r['input_size']}, {r['threads']} thread(s): "
+        f"latency ratio {r['latency ratio']:.2f} for a MACs ratio of {r['MACs ratio']:.2f} "
+        f"({r['time / MACs']:.2f}x){' (disturbed group)' if r['disturbed'] else ''}"
+        for _, r in missed.iterrows()), facts
+
+
+def layer_facts(rates: pd.DataFrame) -> dict[str, float]:
+    """The grouped convolution's rate with 4 and 8 groups over one group, at the largest input (:func:`layer_rates`)."""
+    size = int(rates.columns.max())
+    return {"layer_size": size, "layer_rate_4": float(rates.loc[4, size] / rates.loc[1, size]),
+            "layer_rate_8": float(rates.loc[8, size] / rates.loc[1, size])}
+
+
+def stage_facts(stages: pd.DataFrame | None, timings: Timings, models) -> dict[str, object]:
+    """Per model, its dearest and cheapest stage over the networks :func:`explained` (their names, and the least
+    and most of their quotients; "none" and NaN without ``stages``), the same range for the sums, and how many
+    networks were explained."""
+    facts: dict[str, object] = {}
+    for model in models:
+        rows = stages.xs(model, level="model") if stages is not None and model in stages.index.unique("model") else None
+        blocks = None if rows is None else rows.drop(columns=["stages", "network", "MACs"]).dropna(axis=1, how="all")
+        columns = {"dearest": None if rows is None else blocks.mean().idxmax(),
+                   "cheapest": None if rows is None else blocks.mean().idxmin(),
+                   "stages": "stages", "network": "network", "macs": "MACs"}
+        for name, column in columns.items():
+            if name in ("dearest", "cheapest"):
+                facts[f"{model}_{name}"] = column or "none"
+            for end, pick in (("lo", min), ("hi", max)):
+                facts[f"{model}_{name}_{end}"] = float(pick(rows[column])) if rows is not None else float("nan")
+    explained_rows = explained(timings.litert)
+    return facts | {"explained_rows": len(explained_rows), "explained_disturbed": int(explained_rows["disturbed"].sum())}
+
+
+def engine_table(timings: Timings) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Each engine's median time and latency ratio at 32 pixels, float32, the largest width (LiteRT at its most
+    threads), and the times the text quotes."""
+    ratios = timings.ratios
+    small = ratios[(ratios["input_size"] == 32) & (ratios["width_multiplier"] == ratios["width_multiplier"].max())
+                   & (ratios["precision"] == "float32")]
+    small = small[((small["engine"] != "litert-xnnpack") | (small["threads"] == small["threads"].max()))
+                  & (small["engine"] != "keras predict")]
+    table = small.pivot_table(index=["model", "network"], columns="engine", values=["median_ms", "latency ratio"])
+    tf_p1 = select(small, model="vgg16", network="proposed_I", engine="tensorflow")
+    lite_base = select(small, model="vgg16", network="baseline", engine="litert-xnnpack")
+    return in_network_order(table), {"tf_p1_latency": float(tf_p1["latency ratio"]),
+                                     "tf_base_ms": float(tf_p1["median_ms_baseline"]),
+                                     "lite_base_ms_2": float(lite_base["median_ms"])}
+
+
+def share_table(timings: Timings) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The share of its bound each network reached at the largest width, in float32 and int8, and the counts
+    the text quotes."""
+    litert = timings.litert
+    engine = litert[(litert["width_multiplier"] == litert["width_multiplier"].max())
+                    & litert["precision"].isin(["float32", "int8"])]
+    share = engine.pivot_table(index=["model", "network"], columns=["precision", "input_size", "threads"],
+                               values="share of bound")
+    share.columns = [f"{precision}, {size}px, {threads}t" for precision, size, threads in share.columns]
+    base = select(timings.full, model="vgg16", network="baseline", input_size=32, threads=1)["share of bound"]
+    return in_network_order(share), {"vgg_base_share": float(100 * base),
+                                     "share_above": int((litert["share of bound"] > 1).sum()),
+                                     "share_cases": len(litert)}
+
+
+def accuracy_text(records: pd.DataFrame) -> str:
+    """What the accuracy table's networks were trained on, in Markdown."""
+    facts = records[records["kind"] == "accuracy"].iloc[0]
+    return (f"Accuracy needs trained networks: the baseline and proposed_I VGG16 at width x{facts['width_multiplier']:g}, "
+            f"trained for {facts['epochs']:.0f} epochs on {facts['train_size']:,.0f} Fashion-MNIST images and tested on "
+            f"{facts['test_size']:,.0f} (test accuracy, %):")
+
+
+def memory_facts(memory: pd.DataFrame) -> dict[str, float]:
+    """proposed_I's memory at its largest input over the unsplit network's, and the spread the text quotes."""
+    largest = memory.reset_index().query("model == 'vgg16' and network == 'proposed_I'").sort_values("input_size").iloc[-1]
+    rest = memory["engine peak - 2 x file MiB"].groupby(level=["model", "input_size"])
+    return {"mem_size": int(largest["input_size"]), "mem_ratio": float(largest["vs baseline"]),
+            "invoke_growth_max": float(memory["invoke growth MiB"].max()),
+            "arena_spread": float((rest.max() - rest.min()).max())}

@@ -22,10 +22,10 @@ from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 
-from netsplit.config import SearchConfig
+from netsplit.search.config import SearchConfig
 from netsplit.errors import InputError
 from netsplit.records import RecordsLock, RecordStore, RunRecord
-from netsplit.reproduce import chapter_parameters, load_profiles, read_overrides
+from netsplit.study.reproduce import chapter_parameters, load_profiles, read_overrides
 
 _DATA = {}  # each worker's data sets, loaded once per chapter
 
@@ -35,7 +35,7 @@ def chapter_jobs(profile: str, models: list[str], names: list[str] | None = None
     """(model, seed, network) for every comparison network and thin control of each model's chapter under
     ``profile`` (those of ``names`` only, if given), the chapter's own order of value: more seeds first, seed by
     seed."""
-    from netsplit.study import comparison_networks, thin_controls, training_plan
+    from netsplit.study.chapters import comparison_networks, thin_controls, training_plan
 
     jobs = []
     for model in models:
@@ -51,7 +51,7 @@ def chapter_jobs(profile: str, models: list[str], names: list[str] | None = None
 
 def final_config(profile: str, model: str, overrides: dict | None = None):
     """The comparison networks' recipe of ``model``'s chapter under ``profile`` (and ``overrides``)."""
-    from netsplit.study import FinalConfig
+    from netsplit.study.chapters import FinalConfig
 
     parameters = {**chapter_parameters(model, profile), **(overrides or {})}
     config = SearchConfig.from_options(parameters, others=True)
@@ -69,7 +69,7 @@ def _train(profile: str, model: str, seed: int, network, overrides: dict) -> dic
     """One network trained in a worker; its record as a dict (records cross processes as data)."""
     import dataclasses
 
-    from netsplit.study import train_comparison
+    from netsplit.study.chapters import train_comparison
 
     final = final_config(profile, model, overrides)
     if model not in _DATA:
@@ -80,7 +80,7 @@ def _train(profile: str, model: str, seed: int, network, overrides: dict) -> dic
 def untrained(jobs: list[tuple[str, int, object]], finals: dict, stores: dict[str, RecordStore]) -> dict[tuple, list]:
     """The jobs the records lack, grouped by the network they train: one network under several names (thin
     controls that came out at one width) trains once, and its record is filed under each name."""
-    from netsplit.study import record_key
+    from netsplit.study.chapters import record_key
 
     twins: dict[tuple, list] = {}
     for model, seed, network in jobs:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 
-from netsplit.config import SearchConfig
-from netsplit.reproduce import chapter_parameters
-from netsplit.runner import run_search
+from netsplit.search.config import SearchConfig
+from netsplit.study.reproduce import chapter_parameters
+from netsplit.search.runner import run_search
 from netsplit.runtime import SOURCE_ROOT
-from netsplit.study import FinalConfig, comparison_networks, thin_controls, train_networks
+from netsplit.study.chapters import FinalConfig, comparison_networks, thin_controls, train_networks
 
 
 def train_seeds(model: str) -> None:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from netsplit.complexity import EQ2_READINGS
-from netsplit.search import SearchResult
-from netsplit.study import CONTROLS
+from netsplit.search.rule import SearchResult
+from netsplit.study.chapters import CONTROLS
 from netsplit.study.hypotheses import TestResult, equivalence, holm, non_inferiority, superiority
 
 PAPER_PROPOSED_I_DROP = 0.61
@@ -108,7 +108,7 @@ def _combined(results: Sequence[TestResult]) -> str:
 
 def verdicts(model: str, table: pd.DataFrame, result: SearchResult | None, setting: Setting) -> list[Verdict]:
     """Every verdict of ``model``'s chapter, from its comparison table with the thin controls
-    (:func:`~netsplit.study.comparison_table`) and its search: the paper's claims, then this study's own
+    (:func:`~netsplit.study.chapters.comparison_table`) and its search: the paper's claims, then this study's own
     questions; the accuracy tests are one family (Holm)."""
     judges = ACCURACY_JUDGES[model]
     family = Family(model, table)
@@ -275,7 +275,7 @@ ACCURACY_JUDGES = {
 
 
 def equation_verdict(frames: list[pd.DataFrame]) -> Verdict:
-    """Eq. 1 and Eq. 2 against the weights of built blocks (:func:`~netsplit.plots.eq2_frame` s), at every
+    """Eq. 1 and Eq. 2 against the weights of built blocks (:func:`~netsplit.study.plots.eq2_frame` s), at every
     factor that divides both layers' filters (elsewhere widths differ by one and Eq. 2 is not a count)."""
     claim = "Eq. 1 and Eq. 2 give the weights of two 3x3 convolutions, unsplit and split"
     checked, wrong = 0, []
@@ -330,7 +330,7 @@ def _proposed_i_rows(frame: pd.DataFrame) -> pd.Series:
 
 
 def memory_verdict(savings: pd.DataFrame | None) -> Verdict:
-    """The memory claim from :func:`~netsplit.study.memory_savings` (None: nothing measured): :data:`PROPOSED_I`
+    """The memory claim from :func:`~netsplit.study.chapters.memory_savings` (None: nothing measured): :data:`PROPOSED_I`
     run branch by branch against the original run layer by layer, each measured once per input size. The noise
     is the original against itself (run branch by branch or layer by layer, an unsplit network does the same
     computation)."""

@@ -13,8 +13,10 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from netsplit.complexity import eq1_params, eq2_params
-from netsplit.layers import SplitBlock, Unit
-from netsplit.search import SearchResult
+from netsplit.blocks import Unit
+from netsplit.layers import SplitBlock
+from netsplit.search.rule import SearchResult
+from netsplit.study.inference import Timings, peak_rates
 
 BRANCH_COLOURS = sns.color_palette("Set2", 8)
 
@@ -224,7 +226,7 @@ def thinning_plot(table: pd.DataFrame, title: str) -> plt.Figure:
 
 def tradeoff_plot(found: pd.DataFrame, comparison: pd.DataFrame, title: str) -> plt.Figure:
     """Two panels on one parameter axis, as the two kinds of network were trained differently: left, the
-    split found at each threshold as the search fine-tuned it (:func:`~netsplit.study.tradeoff_frame`:
+    split found at each threshold as the search fine-tuned it (:func:`~netsplit.study.chapters.tradeoff_frame`:
     its test accuracy after every epoch of its path, with the unsplit network the search started from);
     right, the comparison networks trained from scratch (mean ± sd over seeds). Each point is labelled
     beside it, at the first of a few offsets whose label overlaps no other label or point and stays in
@@ -343,3 +345,22 @@ def eq2_heatmaps(grids: list[pd.DataFrame]) -> plt.Figure:
     fig.colorbar(image, ax=axes[0].tolist(), label="convolution weights by Eq. 2 (log scale)", shrink=0.9)
     fig.suptitle(f"Paper Fig. 5: weights of two 3x3 convolutions (L0={l0}, L1={l1}, L2={l2}) split by k1 and k2")
     return fig
+
+
+def latency_plot(timings: Timings) -> sns.FacetGrid:
+    """Batch-1 latency against MACs of every float32 network on LiteRT, per model and threads, beside the time
+    the MACs would take at the engine's peak rate."""
+    float32 = timings.float32
+    rates = peak_rates(timings.records)
+    points = float32.assign(**{"GMACs": float32["macs"] / 1e9, "latency ms": float32["median_ms"],
+                               "threads": float32["threads"].astype(str) + " thread(s)",
+                               "width": "x" + float32["width_multiplier"].map("{:g}".format)})
+    grid = sns.relplot(points, x="GMACs", y="latency ms", hue="network", style="width", col="threads", row="model",
+                       height=3.6, aspect=1.25, s=60)
+    span = np.geomspace(points["GMACs"].min(), points["GMACs"].max(), 20)
+    for (_, threads), ax in grid.axes_dict.items():
+        ax.plot(span, span * 1e9 / rates[("float32", int(threads[0]))] * 1e3, ls=":", color="grey", label="bound")
+        ax.set(xscale="log", yscale="log")
+    grid.figure.suptitle(f"Batch-1 latency against MACs: {timings.engine_name}, float32, {timings.run['device']}, "
+                         "random input (no data set)", y=1.02)
+    return grid

@@ -1,6 +1,6 @@
 """Run the study's notebooks with papermill under a named profile of parameters, one per chapter.
 
-    python -m netsplit.reproduce --profile smoke --dataset fashion_mnist [-p threshold 1.0] [--notebooks vgg16]
+    python -m netsplit.study.reproduce --profile smoke --dataset fashion_mnist [-p threshold 1.0] [--notebooks vgg16]
 
 Executed notebooks go to ``book/<chapter>.ipynb`` (what the book shows), records to ``results/``. The
 VGG16 and ResNet18 chapters are one notebook, ``notebooks/search.ipynb``, run once per model. Re-running
@@ -31,9 +31,7 @@ import yaml
 
 from netsplit.choices import check_dataset
 from netsplit.errors import InputError
-
-ROOT = Path(__file__).resolve().parent.parent
-"""The repository: profiles.yml, notebooks/, book/ (found without netsplit.runtime, which imports Keras)."""
+from netsplit.runtime import SOURCE_ROOT
 
 CHAPTERS = {
     "method": ("method", {}),
@@ -59,7 +57,7 @@ class ChapterFailed(RuntimeError):
 
 
 def load_profiles(path: Path | None = None) -> dict:
-    return yaml.safe_load((path or ROOT / "profiles.yml").read_text())
+    return yaml.safe_load((path or SOURCE_ROOT / "profiles.yml").read_text())
 
 
 def check_profile(profile: str, profiles: dict) -> None:
@@ -108,7 +106,7 @@ def read_overrides(pairs: list[list[str]]) -> dict:
 
 
 def notebook_source(chapter: str) -> Path:
-    return ROOT / "notebooks" / f"{CHAPTERS[chapter][0]}.ipynb"
+    return SOURCE_ROOT / "notebooks" / f"{CHAPTERS[chapter][0]}.ipynb"
 
 
 def declared_parameters(notebook: Path) -> dict:
@@ -144,6 +142,22 @@ def check_inputs(profile: str, dataset: str | None, notebooks: list[str], overri
     return declared
 
 
+def check_searches(chapters: dict[str, dict], declared: dict[str, dict]) -> None:
+    """Build each search chapter's :class:`SearchConfig` (and those of its ``search_changes``) before any
+    notebook starts, so that a bad value is refused in one line rather than inside papermill."""
+    from netsplit.search.config import SearchConfig
+
+    for name, parameters in chapters.items():
+        if CHAPTERS[name][0] != "search":
+            continue
+        options = {**declared[name], **parameters}
+        for change in [{}, *options.get("search_changes", [])]:
+            try:
+                SearchConfig.from_options({**options, **change}, others=True)
+            except InputError as error:
+                raise InputError(f"chapter {name}: {error}") from None
+
+
 def notebook_parameters(profile: str, notebook: str, declared: dict, dataset: str | None,
                         overrides: dict, profiles: dict) -> dict:
     """The parameters one chapter's notebook gets: the profile's `all` and chapter section, the overrides,
@@ -175,8 +189,8 @@ def default_output(profile: str, dataset: str | None, overrides: dict, profiles:
     published = profiles.get("published", {})
     changed = {key: value for key, value in overrides.items() if (key, value) != ("train", False)}
     if profile == published.get("profile") and dataset in (None, published.get("dataset")) and not changed:
-        return ROOT / "book"
-    return ROOT / "_build" / "reproduced" / profile
+        return SOURCE_ROOT / "book"
+    return SOURCE_ROOT / "_build" / "reproduced" / profile
 
 
 def shown(path: Path) -> Path:
@@ -195,7 +209,7 @@ def source_hash(path: Path) -> str:
 def mark_source(executed: Path, source: Path) -> None:
     """Write into ``executed``'s metadata the source notebook it ran from and that source's :func:`source_hash`."""
     notebook = json.loads(executed.read_text())
-    notebook["metadata"]["netsplit"] = {"source": source.relative_to(ROOT).as_posix(), "source_sha256": source_hash(source)}
+    notebook["metadata"]["netsplit"] = {"source": source.relative_to(SOURCE_ROOT).as_posix(), "source_sha256": source_hash(source)}
     executed.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
 
 
@@ -204,10 +218,10 @@ def run_chapter(chapter: str, parameters: dict, path: Path, kernel: str) -> None
     import papermill
 
     source, start = notebook_source(chapter), time.perf_counter()
-    print(f"running {source.relative_to(ROOT)} with {parameters}", file=sys.stderr, flush=True)
+    print(f"running {source.relative_to(SOURCE_ROOT)} with {parameters}", file=sys.stderr, flush=True)
     try:
         papermill.execute_notebook(
-            str(source), str(path), parameters=parameters, kernel_name=kernel, cwd=str(ROOT), progress_bar=False,
+            str(source), str(path), parameters=parameters, kernel_name=kernel, cwd=str(SOURCE_ROOT), progress_bar=False,
             stdout_file=sys.stderr, stderr_file=sys.stderr,  # the chapter's progress, as it happens
         )
     except papermill.PapermillExecutionError as error:
@@ -220,14 +234,14 @@ def run_chapter(chapter: str, parameters: dict, path: Path, kernel: str) -> None
 
 def staging() -> Path:
     """A new folder under ``_build/`` for chapters bound for ``book/`` while they run."""
-    (ROOT / "_build").mkdir(exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="book-", dir=ROOT / "_build"))
+    (SOURCE_ROOT / "_build").mkdir(exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="book-", dir=SOURCE_ROOT / "_build"))
 
 
 def execute(chapters: dict[str, dict], output_dir: Path, kernel: str) -> list[Path]:
     """Run each chapter into ``output_dir``; chapters bound for ``book/`` run in ``_build/book-*/`` and are
     moved into ``book/`` only once all of them ran."""
-    book = output_dir.resolve() == (ROOT / "book").resolve()
+    book = output_dir.resolve() == (SOURCE_ROOT / "book").resolve()
     folder = staging() if book else output_dir
     folder.mkdir(parents=True, exist_ok=True)
     for chapter, parameters in chapters.items():
@@ -248,10 +262,11 @@ def reproduce(profile: str = "smoke", dataset: str | None = None, notebooks=NOTE
     overrides = dict(overrides or {})
     declared = check_inputs(profile, dataset, list(notebooks), overrides, profiles)
     output_dir = Path(output_dir or default_output(profile, dataset, overrides, profiles))
-    records_dir = Path(records_dir or ROOT / "results").resolve()
-    overrides["records_dir"] = str(records_dir.relative_to(ROOT) if records_dir.is_relative_to(ROOT) else records_dir)
+    records_dir = Path(records_dir or SOURCE_ROOT / "results").resolve()
+    overrides["records_dir"] = str(records_dir.relative_to(SOURCE_ROOT) if records_dir.is_relative_to(SOURCE_ROOT) else records_dir)
     chapters = {name: notebook_parameters(profile, name, declared[name], dataset, overrides, profiles)
                 for name in notebooks}
+    check_searches(chapters, declared)
     return execute(chapters, output_dir, kernel)
 
 
@@ -280,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"reproduce: {error} (--traceback shows where)", file=sys.stderr)
         return 1
-    if executed and executed[0].parent.resolve() != (ROOT / "book").resolve():
+    if executed and executed[0].parent.resolve() != (SOURCE_ROOT / "book").resolve():
         print(f"The published chapters in book/ are unchanged; this run's chapters are in {executed[0].parent}/",
               file=sys.stderr)
     return 0

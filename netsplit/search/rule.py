@@ -23,9 +23,9 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from netsplit.config import SearchConfig, changes_nothing, check_reference, check_threshold, network_costs
+from netsplit.search.config import SearchConfig, changes_nothing, check_reference, check_threshold
 from netsplit.errors import InputError
-from netsplit.executors import InProcess
+from netsplit.search.executors import InProcess
 from netsplit.choices import MODELS, check_split
 from netsplit.records import RecordStore, RunRecord, correct_images
 
@@ -389,7 +389,7 @@ def replay(records: list[RunRecord], threshold: float, reference: str = "block",
     Records serve every threshold. The candidate factors are ``factors``, by default those the records hold
     (a block whose every recorded factor was accepted is then undecided); the blocks are ``blocks``, by
     default every block that ``start`` leaves unsplit (the search started from that split, see
-    :class:`~netsplit.config.SearchConfig`). Where the path needs a network the records lack (a search cut
+    :class:`~netsplit.search.config.SearchConfig`). Where the path needs a network the records lack (a search cut
     short, or still running), the result's ``missing`` names it: it is never called final.
     With ``fair_reference`` each block is judged against its baseline fine-tuned as the candidates were
     (records of role "reference"), and with ``decision`` "paired" on the paired per-image difference, as the
@@ -462,7 +462,11 @@ def _no_saving(by_split: dict[tuple, list[RunRecord]], base: tuple[int, ...], sp
         records = by_split.get(s)
         if records and records[0].params and records[0].macs:
             return records[0].params, records[0].macs
-        return network_costs(first.model, s, first.width_multiplier) if first.model in MODELS else None
+        if first.model not in MODELS:
+            return None
+        from netsplit.complexity import network_costs
+
+        return network_costs(first.model, s, first.width_multiplier)
     base_costs, split_costs = costs(base), costs(split)
     return None not in (base_costs, split_costs) and changes_nothing(base_costs, split_costs)
 

@@ -17,9 +17,9 @@ from typing import Iterable, Sequence
 
 from IPython.display import HTML
 
-from netsplit.config import check_threshold
+from netsplit.search.config import check_threshold
 from netsplit.records import RunRecord
-from netsplit.search import SearchResult, accuracy_drop, replay, searched_blocks, searched_records
+from netsplit.search.rule import SearchResult, accuracy_drop, replay, searched_blocks, searched_records
 
 STEPS = (0.05, 0.01, 0.005, 0.001, 0.0001)
 """Slider steps, coarsest first: the widget takes the coarsest that reaches every interval."""
@@ -89,7 +89,7 @@ def _entry(low: float | None, high: float | None, result: SearchResult, searched
 def explorer_data(records: list[RunRecord], reference: str = "block", seeds: Iterable[int] | None = None,
                   start: Sequence[int] | None = None, rule: dict | None = None) -> list[dict]:
     """The search's path for every threshold (from the split ``start``, by the ``rule`` the search decided with:
-    replay's ``fair_reference`` and ``decision``, see :func:`~netsplit.search.replay`),
+    replay's ``fair_reference`` and ``decision``, see :func:`~netsplit.search.rule.replay`),
     one entry per interval (low, high] over which it stays the same (the first from 0, the last unbounded:
     None), with the split or the ``missing`` network it needs next."""
     seeds = None if seeds is None else list(seeds)

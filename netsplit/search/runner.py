@@ -1,19 +1,19 @@
 """Running a search: its configuration, the rule, and where its networks train, tied together.
 
 :func:`run_search` holds a records file for a search's whole run and lets
-:class:`~netsplit.search.SplitSearch` ask a :class:`~netsplit.evaluator.TrainingEvaluator` for every network
-the rule needs, on an executor (:mod:`netsplit.executors`); with ``train=False`` it only reads the records.
+:class:`~netsplit.search.rule.SplitSearch` ask a :class:`~netsplit.search.evaluator.TrainingEvaluator` for every network
+the rule needs, on an executor (:mod:`netsplit.search.executors`); with ``train=False`` it only reads the records.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from netsplit.config import SearchConfig
-from netsplit.evaluator import TrainingEvaluator
-from netsplit.executors import make_executor
+from netsplit.search.config import SearchConfig
+from netsplit.search.evaluator import TrainingEvaluator
+from netsplit.search.executors import make_executor
 from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file
-from netsplit.search import Job, NotRecorded, SearchResult, SplitSearch
+from netsplit.search.rule import Job, NotRecorded, SearchResult, SplitSearch
 
 
 def run_search(config: SearchConfig, records: str | Path | None = None, executor: str = "sequential",

@@ -32,8 +32,8 @@ from netsplit.records import RunRecord, read_records, write_atomically
 from netsplit.train import TrainConfig, train_network
 
 if TYPE_CHECKING:
-    from netsplit.config import SearchConfig
-    from netsplit.search import Job
+    from netsplit.search.config import SearchConfig
+    from netsplit.search.rule import Job
 
 
 def diverged(loss: float, classes: int) -> bool:
@@ -88,7 +88,7 @@ class TrainingEvaluator:
 
     def _train_again(self, split: tuple[int, ...], seed: int) -> None:
         """Train a parent whose weights are missing once more, and check it against its record."""
-        from netsplit.search import job_for
+        from netsplit.search.rule import job_for
 
         print(f"  weights of {','.join(map(str, split))} (seed {seed}) are missing: training it again",
               file=sys.stderr, flush=True)

@@ -7,26 +7,24 @@ candidate network's shape included, so that nothing invalid reaches training.
 
 from __future__ import annotations
 
-import functools
 import math
-import warnings
 from dataclasses import Field, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
+from netsplit.blocks import Unit, blueprint, check_factor
 from netsplit.choices import DATASET_HELP, MODELS, check_dataset, is_network_file
 from netsplit.errors import InputError
 from netsplit.records import config_hash
 
 if TYPE_CHECKING:  # the command line reads the options without starting Keras
     from netsplit.data import Dataset
-    from netsplit.layers import Unit
     from netsplit.networks import Network
 
 REFERENCES = ("block", "original")
 DECISIONS = ("mean", "paired")
 """How a drop is judged: the mean accuracy against the threshold (the paper), or the paired per-image difference
-with its 95 % interval (see :func:`~netsplit.search.paired_drop`)."""
+with its 95 % interval (see :func:`~netsplit.search.rule.paired_drop`)."""
 DECISION_FIELDS = ("threshold", "candidate_factors", "blocks", "start", "reference", "seeds", "sweep", "fair_reference",
                    "decision", "extra_seeds")
 """Fields that decide which networks a search trains and accepts, never what one of them is."""
@@ -136,14 +134,14 @@ decision, extra_seeds
 
     def network(self) -> Network | None:
         """Your own network cut into blocks, where ``model`` is a .keras file; None for a built-in model."""
+        if not is_network_file(self.model):
+            return None
         from netsplit.networks import describe_network, load_network
 
-        return describe_network(load_network(self.model)) if is_network_file(self.model) else None
+        return describe_network(load_network(self.model))
 
     def block_units(self) -> list[tuple[Unit, ...]]:
         """Each block's layers as the search splits them (a built-in model's at its width multiplier)."""
-        from netsplit.models import blueprint
-
         network = self.network()
         if network is None:
             return list(blueprint(self.model, self.width_multiplier).blocks)
@@ -183,6 +181,8 @@ decision, extra_seeds
 
     def costs(self, split: tuple[int, ...]) -> tuple[int, int]:
         """Parameters and MACs of the network split by ``split`` (counted, not trained)."""
+        from netsplit.complexity import network_costs
+
         return network_costs(self.model, tuple(split), self.width_multiplier)
 
     def load_data(self, path: str | None = None) -> Dataset:
@@ -204,27 +204,6 @@ decision, extra_seeds
         network and data are named by their file or folder name)."""
         dataset = "-".join(Path(part).stem for part in self.dataset.split(":"))
         return Path(folder) / f"{Path(self.model_name).stem}-{dataset}-{self.hash}.jsonl"
-
-
-@functools.cache
-def network_costs(model: str, split: tuple[int, ...] | None, width_multiplier: float = 1.0,
-                  input_shape: tuple[int, int, int] = (32, 32, 3)) -> tuple[int, int]:
-    """Parameters and MACs of ``model`` (built-in, at ``width_multiplier`` and ``input_shape``, or a .keras
-    file of your own at its input) split by ``split``."""
-    from netsplit.complexity import analyse, total
-    from netsplit.models import split_model
-
-    if is_network_file(model):
-        from netsplit.networks import load_network, split_network
-
-        network = split_network(load_network(model), split, weights=False, implementation="branches")
-    else:
-        with warnings.catch_warnings():  # counting the split that saves nothing is how the search finds it out
-            warnings.simplefilter("ignore", UserWarning)
-            network = split_model(model, split, input_shape, width_multiplier=width_multiplier,
-                                  implementation="branches")
-    cost = total(analyse(network))
-    return cost.params, cost.macs
 
 
 def changes_nothing(base: tuple[int, int], candidate: tuple[int, int]) -> bool:
@@ -302,8 +281,6 @@ def validate(config: SearchConfig) -> None:
 def _check_candidates(config: SearchConfig, units: list[tuple[Unit, ...]]) -> None:
     """Raise InputError if a candidate factor cannot split a searched block, or the start's factor its block (wider
     than the block's narrowest layer, among its ``units``)."""
-    from netsplit.layers import check_factor
-
     for block in config.blocks:
         widths = [unit.width for unit in units[block - 1]]
         for factor in config.candidate_factors:
