@@ -231,11 +231,16 @@ def _hold_out(x: np.ndarray, y: np.ndarray, size: int | None, rng: np.random.Gen
     return x[~held], y[~held], x[held], y[held]
 
 
-def _subset(x: np.ndarray, y: np.ndarray, size: int | None, rng: np.random.Generator):
-    if size is None or size >= len(x):
+def _subset(x: np.ndarray, y: np.ndarray, size: int | None, rng: np.random.Generator, option: str, what: str):
+    """``size`` of the images, drawn by ``rng``; all of them for None. Asking for more than there are is refused:
+    a network trained on fewer images than its settings say would be recorded under the wrong settings."""
+    if size is None or size == len(x):
         return x, y
     if size < 1:
         raise InputError(f"subset sizes must be positive integers, got {size}")
+    if size > len(x):
+        raise InputError(f"{option} {size} is more than the {len(x)} {what}; give at most {len(x)}, "
+                         "or leave it out to use them all")
     index = np.sort(rng.permutation(len(x))[:size])
     return x[index], y[index]
 
@@ -276,8 +281,9 @@ def load_dataset(
     content = array_hash(arrays)
     x_rest, y_rest, x_val, y_val = _hold_out(arrays[0], arrays[1], validation_size, np.random.default_rng([seed, 1]))
     rng = np.random.default_rng(seed)
-    x_train, y_train = _subset(x_rest, y_rest, train_size, rng)
-    x_test, y_test = _subset(arrays[2], arrays[3], test_size, rng)
+    held = f" left after {validation_size} held out for validation" if validation_size else ""
+    x_train, y_train = _subset(x_rest, y_rest, train_size, rng, "train_size", f"training images{held}")
+    x_test, y_test = _subset(arrays[2], arrays[3], test_size, rng, "test_size", "test images")
     if image_shape is not None:
         x_train, x_test = (fit_images(x, image_shape, name) for x in (x_train, x_test))
         x_val = None if x_val is None else fit_images(x_val, image_shape, name)

@@ -1,16 +1,16 @@
-"""How each split block trains on this machine: its forms timed once per device and block shape, then cached.
+"""How each split block trains on this machine: a cost model decides at build time, timing refines it.
 
 A split block can run as one convolution per branch ("branches"), as one grouped convolution per
 position ("grouped"), or as one dense convolution per position whose kernel is zero outside the
 branches ("masked"). They compute the same function from the same weights; which is fastest depends
 on the device and on the widths: narrow branches leave a CPU's convolution kernels idle, so 8 branches
 of 2 filters cost more as 8 convolutions than as one masked 16-filter convolution, while 4 branches of
-32 filters are cheaper apart. When a network is built to be trained (:func:`timed_choices`, which
-:func:`netsplit.train.fit` uses), ``implementation="auto"`` times every form a block can take on the
-block's own input shape (a training step at batch :data:`MEASURE_BATCH`, in a fresh process so that
-the timing leaves no trace in the caller's random state or layer names) and keeps the fastest in a
-cache file. Built for anything else (counting, inference, a chapter's figure) it takes the cached
-choice, or separate branches where none is cached, and times nothing.
+32 filters are cheaper apart. ``implementation="auto"`` takes, in this order: the choice cached for the
+block's shape on this device; where a network is built to be trained (:func:`timed_choices`, which
+:func:`netsplit.train.fit` uses) and :data:`FORM_COSTS` is not confident, the fastest form timed on the
+block's own input shape (a training step at batch :data:`MEASURE_BATCH`, in a fresh process so that the
+timing leaves no trace in the caller's random state or layer names), kept in a cache file; else the
+cost model's choice, in microseconds, so that a plain ``compile()`` and ``fit()`` also trains fast.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -33,7 +35,7 @@ MEASURE_BATCH = 128
 timed at a batch of as many pixels (at least one image), so that timing a block built for 512x512 images
 does not need the memory of 128 of them."""
 MEASURE_ENV = "NETSPLIT_MEASURE_IMPLEMENTATIONS"
-"""Set to 0 to skip the timing: "auto" then runs separate branches (grouped convolutions on a GPU)."""
+"""Set to 0 to skip the timing: "auto" then takes the cost model's choice (grouped convolutions on a GPU)."""
 CACHE_ENV = "NETSPLIT_IMPLEMENTATION_CACHE"
 """The cache file (default ``~/.cache/netsplit/implementations.json``)."""
 
@@ -53,9 +55,67 @@ def can_run(block, form: str) -> bool:
     return block.factor > 1 and form in candidates(block) if form == "grouped" else True
 
 
-def untimed_choice(block) -> str:
-    """The form "auto" takes without timing: grouped convolutions on a GPU where they fit, else branches."""
-    return "grouped" if runtime.has_accelerator() and "grouped" in candidates(block) else "branches"
+@dataclass(frozen=True)
+class FormModel:
+    """log(masked step time / branches step time) of a split block on a CPU, as a linear function of log2 of its
+    narrowest branch's width, its factor and its input's side; fitted by :func:`fit_form_model` to the block
+    timings of ``source`` (``python benchmarks/form_model.py`` refits it)."""
+
+    intercept: float
+    branch_width: float
+    factor: float
+    side: float
+    residual_sd: float
+    source: str
+
+    def log_ratio(self, branch_width: float, factor: int, side: int) -> float:
+        """The predicted log(masked / branches) time of a block's training step."""
+        return (self.intercept + self.branch_width * math.log2(branch_width) + self.factor * math.log2(factor)
+                + self.side * math.log2(side))
+
+
+FORM_COSTS = FormModel(intercept=-2.266, branch_width=0.38, factor=0.216, side=0.115, residual_sd=0.286,
+                       source="results/train-speed-tensorflow-amd-epyc.jsonl")
+"""The model "auto" decides by on a CPU (TensorFlow with oneDNN, AMD EPYC, 2 cores): masked where the masked
+form is predicted faster, separate branches otherwise; within 2 % of the faster of the two on the 83 block
+timings it was fitted to, against 37 % for separate branches everywhere. On another CPU it is an estimate."""
+CONFIDENT = 2.0
+"""A prediction farther than this many residual standard deviations from a tie is not timed."""
+
+
+def fit_form_model(rows: list[dict], source: str) -> FormModel:
+    """Least squares of log(masked / branches) on log2 branch width, factor and side over ``rows`` (each with
+    ``branch_width``, ``factor``, ``side`` and ``ms`` by form), coefficients to three decimals."""
+    import numpy as np
+
+    x = np.array([[1.0, math.log2(r["branch_width"]), math.log2(r["factor"]), math.log2(r["side"])] for r in rows])
+    y = np.array([math.log(r["ms"]["masked"] / r["ms"]["branches"]) for r in rows])
+    coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
+    residual_sd = float(np.std(y - x @ coefficients, ddof=x.shape[1]))
+    return FormModel(*(round(float(c), 3) for c in coefficients), round(residual_sd, 3), source)
+
+
+def in_model_domain(block) -> bool:
+    """Whether :data:`FORM_COSTS` describes ``block``: its convolutions run at one resolution (no pooling and no
+    stride after its first unit), as in the blocks it was fitted to; a naive or shared split's whole-network
+    branches are not."""
+    return not any(unit.pool for unit in block.unit_specs[:-1]) and all(u.stride == 1 for u in block.unit_specs[1:])
+
+
+def predicted_log_ratio(block, input_shape: tuple) -> float:
+    """:data:`FORM_COSTS`'s log(masked / branches) for ``block`` at ``input_shape`` (no batch axis); the side is
+    the one its convolutions run at (after the first unit's stride)."""
+    narrowest = min(unit.width for unit in block.unit_specs)
+    side = max(int(input_shape[0]) // block.unit_specs[0].stride, 1)
+    return FORM_COSTS.log_ratio(max(narrowest / block.factor, 1.0), block.factor, side)
+
+
+def untimed_choice(block, input_shape: tuple) -> str:
+    """The form "auto" takes without timing: on a GPU grouped convolutions where they fit (else branches), on a
+    CPU the faster of masked and separate branches by :data:`FORM_COSTS`."""
+    if runtime.has_accelerator():
+        return "grouped" if "grouped" in candidates(block) else "branches"
+    return "masked" if in_model_domain(block) and predicted_log_ratio(block, input_shape) < 0 else "branches"
 
 
 def signature(block, input_shape: tuple) -> dict:
@@ -122,18 +182,21 @@ def timed_choices():
 
 def choose_implementation(block, input_shape: tuple) -> str:
     """The fastest form of ``block`` on this device at ``input_shape`` (no batch axis): the cached choice, else
-    timed and cached within :func:`timed_choices`, else :func:`untimed_choice`."""
+    timed and cached within :func:`timed_choices` where the cost model is not :data:`CONFIDENT`, else
+    :func:`untimed_choice`."""
     forms = candidates(block)
     if block.factor == 1:
         return "branches"  # one branch: every form is the same convolution
     if os.environ.get(MEASURE_ENV, "1") == "0":
-        return untimed_choice(block)
+        return untimed_choice(block, input_shape)
     timed = signature(block, input_shape)
     key = cache_key(timed)
     entry = read_cache().get(key)
     if entry is None or entry.get("choice") not in forms:
-        if not _TIMING.get():
-            return untimed_choice(block)
+        confident = in_model_domain(block) and \
+            abs(predicted_log_ratio(block, input_shape)) > CONFIDENT * FORM_COSTS.residual_sd
+        if not _TIMING.get() or (confident and not runtime.has_accelerator()):
+            return untimed_choice(block, input_shape)
         times = time_in_child(timed, forms)
         entry = {"choice": min(forms, key=times.get), "ms": {form: round(1000 * t, 3) for form, t in times.items()}}
         print(f"{block.name}: split {block.factor} ways at input {tuple(input_shape)}, train step ms "

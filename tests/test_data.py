@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from netsplit.data import CIFAR10_FILES, augment, load_dataset
-from netsplit.errors import DatasetError
+from netsplit.errors import DatasetError, InputError
 
 
 def write_idx(path, array):
@@ -207,3 +207,15 @@ def test_the_input_spec_turns_raw_pixels_into_what_the_network_trained_on():
     standardised = (raw / 255 - np.array(spec["mean"])) / np.array(spec["std"])
     np.testing.assert_allclose(standardised, data.x_train[0], atol=1e-4)
     assert spec["data_hash"] == data.content
+
+
+@pytest.mark.parametrize("sizes,message", [
+    ({"train_size": 600}, "train_size 600 is more than the 512 training images; give at most 512"),
+    ({"train_size": 500, "validation_size": 40},
+     "train_size 500 is more than the 472 training images left after 40 held out for validation"),
+    ({"test_size": 129}, "test_size 129 is more than the 128 test images; give at most 128"),
+])
+def test_a_subset_larger_than_the_data_is_refused_not_shrunk(sizes, message):
+    with pytest.raises(InputError, match=message):
+        load_dataset("synthetic", **sizes)
+    assert len(load_dataset("synthetic", train_size=512).x_train) == 512, "all of them, asked for exactly"

@@ -1,13 +1,16 @@
 """The forms of a split block: one function, one initial network, one training step, one saved file;
-"auto" times them once per device and block shape and keeps the fastest."""
+"auto" takes the cost model's choice, or times the forms once per device and block shape and keeps the fastest."""
 
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
+from benchmarks.form_model import choice_cost, form_rows
 from netsplit import implementations
+from netsplit.records import read_lines
 from netsplit.blocks import Unit
 from netsplit.layers import SplitBlock
 from netsplit.models import split_model
@@ -102,26 +105,50 @@ def test_auto_times_the_forms_once_and_caches_them(tmp_path, monkeypatch):
     cache = tmp_path / "cache.json"
     monkeypatch.setenv(implementations.CACHE_ENV, str(cache))
     monkeypatch.setenv(implementations.MEASURE_ENV, "1")
-    SplitBlock([Unit("conv", 8)], 4, name="counted").build((None, 8, 8, 2))
+    SplitBlock([Unit("conv", 32)], 2, name="counted").build((None, 16, 16, 16))
     assert not cache.exists(), "built for anything but training, a block times nothing"
-    block = SplitBlock([Unit("conv", 8)], 4, name="tiny")
+    block = SplitBlock([Unit("conv", 32)], 2, name="tiny")
     with implementations.timed_choices():
-        block.build((None, 8, 8, 2))
+        block.build((None, 16, 16, 16))
     (entry,) = json.loads(cache.read_text()).values()
-    assert set(entry["ms"]) == {"branches", "masked", "grouped", "unsplit"}
+    assert set(entry["ms"]) == {"branches", "masked", "grouped", "unsplit"}, "a block the cost model is unsure of"
     assert block.implementation == entry["choice"] == min(("branches", "masked", "grouped"), key=entry["ms"].get)
     monkeypatch.setattr(implementations, "time_in_child", lambda *args: pytest.fail("timed twice"))
     with implementations.timed_choices():
-        SplitBlock([Unit("conv", 8)], 4, name="again").build((None, 8, 8, 2))
-    counted = SplitBlock([Unit("conv", 8)], 4, name="counted_again")
-    counted.build((None, 8, 8, 2))
+        SplitBlock([Unit("conv", 32)], 2, name="again").build((None, 16, 16, 16))
+    counted = SplitBlock([Unit("conv", 32)], 2, name="counted_again")
+    counted.build((None, 16, 16, 16))
     assert counted.implementation == entry["choice"], "outside training the cached choice holds"
 
 
-def test_without_timing_auto_runs_separate_branches_on_a_cpu():
-    block = SplitBlock([Unit("conv", 16)], 8)
-    block.build((None, 8, 8, 3))
-    assert block.implementation == "branches"
+def test_without_timing_auto_takes_the_cost_models_form_on_a_cpu():
+    narrow = SplitBlock([Unit("conv", 16)], 8)
+    narrow.build((None, 8, 8, 3))
+    wide = SplitBlock([Unit("conv", 128)], 2)
+    wide.build((None, 8, 8, 64))
+    assert (narrow.implementation, wide.implementation) == ("masked", "branches"), \
+        "eight 2-filter branches run as one masked conv, two 64-filter ones apart"
+
+
+def test_the_cost_model_is_the_fit_of_its_committed_timings():
+    model = implementations.FORM_COSTS
+    rows = form_rows(read_lines(Path(__file__).resolve().parent.parent / model.source))
+    assert implementations.fit_form_model(rows, model.source) == model, "python benchmarks/form_model.py refits it"
+    chosen = choice_cost(rows, lambda row: "masked" if model.log_ratio(row["branch_width"], row["factor"], row["side"]) < 0
+                         else "branches")
+    assert chosen < 1.05 < choice_cost(rows, lambda row: "branches"), "the model's forms train near the faster form"
+
+
+def test_a_confident_prediction_is_not_timed_an_uncertain_one_is(tmp_path, monkeypatch):
+    monkeypatch.setenv(implementations.CACHE_ENV, str(tmp_path / "cache.json"))
+    monkeypatch.setenv(implementations.MEASURE_ENV, "1")
+    timed = []
+    monkeypatch.setattr(implementations, "time_in_child",
+                        lambda signature, forms: timed.append(signature["factor"]) or {form: 1.0 for form in forms})
+    with implementations.timed_choices():
+        SplitBlock([Unit("conv", 16)], 8).build((None, 32, 32, 3))  # 2-filter branches: clearly masked
+        SplitBlock([Unit("conv", 32)], 2).build((None, 16, 16, 16))  # 16-filter branches: close to a tie
+    assert timed == [2]
 
 
 def test_an_unknown_form_is_refused_with_the_valid_ones():
