@@ -415,7 +415,7 @@ def main() -> None:
     parser.add_argument("--out", default="results/inference-cpu.jsonl")
     args = parser.parse_args()
     if args.quick:
-        args.models, args.widths, args.sizes, args.memory_sizes, args.threads = "vgg16", "0.125", "32,64", "64", "1"
+        args.models, args.widths, args.sizes, args.memory_sizes, args.threads = "vgg16", "0.125", "32", "64", "1"
         args.rounds, args.runs, args.min_runs, args.tf_runs, args.warmup = 2, 8, 2, 2, 1
         args.peak_convs, args.bandwidth_mib, args.lowering_runs = "32@32", 16, 2
         args.train_size, args.test_size, args.epochs, args.calibration_images = 300, 200, 1, 50

@@ -227,7 +227,7 @@ def test_a_search_prints_only_its_own_progress(tmp_path):
     """No TensorFlow, absl or "retracing" line among a search's progress lines (several networks, one process)."""
     run = subprocess.run(
         [sys.executable, "-m", "netsplit", "search", "--dataset", "synthetic", "--width-multiplier", "0.125",
-         "--candidate-factors", "2,4", "--blocks", "1,2", "--baseline-epochs", "1", "--finetune-epochs", "1",
+         "--candidate-factors", "2,4", "--blocks", "1", "--baseline-epochs", "1", "--finetune-epochs", "1",
          "--batch-size", "64", "--records", str(tmp_path / "r.jsonl")],
         capture_output=True, text=True, env=FRESH)
     assert run.returncode == 0, run.stderr[-3000:]
