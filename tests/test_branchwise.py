@@ -11,6 +11,7 @@ from helpers import random_statistics
 RNG = np.random.default_rng(11)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,variant,factors,factor", [
     ("vgg16", "proposed", (8, 2, 2, 4, 4), None),
     ("vgg16", "proposed", (6, 1, 3, 1, 5), None),
@@ -24,6 +25,7 @@ def test_same_predictions_as_the_ordinary_forward_pass(model, variant, factors, 
     np.testing.assert_allclose(predict_branchwise(model, x), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_grouped_models_are_converted_to_branches():
     grouped = random_statistics(split_model("vgg16", (2, 4, 2, 4, 8), width_multiplier=0.125, implementation="grouped"))
     converted = in_form(grouped, "branches")

@@ -46,6 +46,7 @@ def test_bad_input_exits_2_with_one_line(capsys, argv, message):
     assert message in err and "\n" not in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_console_script_is_installed():
     script = shutil.which("netsplit", path=str(Path(sys.executable).parent))
     if script is None:
@@ -132,6 +133,7 @@ def test_a_report_reads_records_without_starting_keras():
     assert "final split: 1,2,1,1,1" in run.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend, message", [("torch", "KERAS_BACKEND=torch needs torch, which is not installed"),
                                               ("pytorch", "KERAS_BACKEND=pytorch is no backend of Keras")])
 def test_a_backend_that_cannot_start_is_refused_in_one_line(backend, message):

@@ -52,12 +52,14 @@ def refused(capsys, argv: list[str], message: str) -> None:
     assert "\n" not in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_export_takes_a_sequential_keras_file(tmp_path, capsys):
     source = own_cnn(tmp_path / "my_cnn.keras")
     assert main(["export", str(source), str(tmp_path / "my_cnn.tflite"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["convolutions"] == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loads", ["import netsplit; model = netsplit.load_model(path)",
                                    "import keras, netsplit.layers; model = keras.saving.load_model(path)"])
 def test_a_fresh_process_loads_a_saved_split_model(tmp_path, loads):
@@ -86,6 +88,7 @@ def test_python_dash_m_netsplit_runs_the_command_line():
     assert run.returncode == 0 and run.stdout.strip() == f"netsplit {netsplit.__version__}"
 
 
+@pytest.mark.slow
 def test_a_command_prints_no_tensorflow_log_line_unless_verbose():
     quiet = subprocess.run([sys.executable, "-m", "netsplit", "info", "--split", "8,2,2,4,4"], capture_output=True,
                            text=True, env=FRESH)
@@ -237,6 +240,7 @@ def test_a_search_prints_only_its_own_progress(tmp_path):
     assert run.stderr.count(" epoch 1/1: ") == len(read_records(tmp_path / "r.jsonl")) >= 3
 
 
+@pytest.mark.slow
 def test_an_unwritable_records_path_is_refused_by_a_real_process_before_training(tmp_path):
     run = subprocess.run([sys.executable, "-m", "netsplit", "train", "--dataset", "synthetic", "--records",
                           "/proc/r.jsonl"], capture_output=True, text=True, env=FRESH)

@@ -42,6 +42,7 @@ NETWORKS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NETWORKS)
 def test_float32_export_predicts_what_keras_predicts(name):
     model = random_statistics(NETWORKS[name]())
@@ -53,6 +54,7 @@ def test_float32_export_predicts_what_keras_predicts(name):
     assert not any("BATCH_NORM" in op or op in ("MUL", "RSQRT") for op in op_counts(exported)), "BN folded"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lowering", ["masked", "branches"])
 @pytest.mark.parametrize("name", ["vgg16 8,2,2,4,4", "resnet18 8,2,2,2,4", "vgg16 6,2,2,4,4 (6 does not divide 16)"])
 def test_every_lowering_predicts_what_keras_predicts(name, lowering):
@@ -66,6 +68,7 @@ def test_every_lowering_predicts_what_keras_predicts(name, lowering):
     assert not any("BATCH_NORM" in op or op in ("MUL", "RSQRT") for op in ops), "BN and the mask folded"
 
 
+@pytest.mark.slow
 def test_split_blocks_become_one_grouped_convolution_per_layer():
     model = split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=WIDTH)
     assert conv_layers(model) == 8 * 2 + 2 * 2 + 2 * 3 + 4 * 3 + 4 * 3 + 5, "on CPU: one conv per branch"
@@ -83,6 +86,7 @@ def test_a_block_whose_factor_does_not_divide_keeps_its_branches(split, first_co
     assert implementations == ["branches", "grouped", "grouped", "grouped", "grouped"]
 
 
+@pytest.mark.slow
 def test_larger_input_size_and_float16_weights():
     model = random_statistics(split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=WIDTH))
     same = split_model("vgg16", (8, 2, 2, 4, 4), input_shape=(64, 64, 3), width_multiplier=WIDTH)
@@ -116,6 +120,7 @@ def test_bad_export_options(precision, representative, message):
         convert(split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.125), precision, representative)
 
 
+@pytest.mark.slow
 def test_cli_exports_a_saved_model_with_its_predictions(tmp_path, capsys):
     model = random_statistics(split_model("resnet18", (8, 2, 2, 4, 4), width_multiplier=0.125))
     model.save(tmp_path / "m.keras")
@@ -127,6 +132,7 @@ def test_cli_exports_a_saved_model_with_its_predictions(tmp_path, capsys):
     assert np.abs(predict(out, x) - keras_outputs(model, x)).max() < 1e-5
 
 
+@pytest.mark.slow
 def test_cli_builds_and_exports_a_network(tmp_path, capsys):
     out = tmp_path / "vgg.tflite"
     argv = ["export", "--model", "vgg16", "--split", "8,2,2,4,4", "--width-multiplier", "0.125", "--input-size", "64", str(out)]
@@ -184,6 +190,7 @@ def test_int8_keeps_the_accuracy_of_a_trained_network(fashion_dir):
     assert abs(accuracy(int8, data.x_test, data.y_test) - float_accuracy) < 0.005
 
 
+@pytest.mark.slow
 def test_a_measured_lowering_picks_a_form_per_block_and_computes_the_same_function():
     from netsplit.export import measured_lowerings
 
@@ -195,6 +202,7 @@ def test_a_measured_lowering_picks_a_form_per_block_and_computes_the_same_functi
                                rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_block_is_timed_once_whichever_network_holds_it(monkeypatch):
     import netsplit.export as export
 
@@ -218,6 +226,7 @@ def test_a_block_is_timed_once_whichever_network_holds_it(monkeypatch):
     assert export.measured_lowerings(naive) == {"branches": "masked"}, "a split block without a fusion has its form too"
 
 
+@pytest.mark.slow
 def test_a_branchwise_export_runs_each_branch_to_its_pooled_output_before_the_next():
     model = random_statistics(split_model("vgg16", (4, 1, 2, 1, 1), width_multiplier=0.125, input_shape=(32, 32, 1)))
     exported = convert(model, lowering="branchwise")
@@ -239,6 +248,7 @@ def test_a_branchwise_export_runs_each_branch_to_its_pooled_output_before_the_ne
         convert(model, lowering={"block1": "branchwise"})
 
 
+@pytest.mark.slow
 def test_every_stage_of_every_network_is_timed_alone_in_each_form_it_can_take():
     from netsplit.export import stage_times
 

@@ -43,6 +43,7 @@ def branch_arrays(model: keras.Model) -> list[np.ndarray]:
     return [a for name, branches in block.get_branch_weights().items() for b in branches for a in b.values()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BLOCKS)
 def test_forms_start_equal_and_train_equally(name):
     rng = np.random.default_rng(0)
@@ -67,6 +68,7 @@ def test_forms_start_equal_and_train_equally(name):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_masked_form_keeps_the_weights_outside_its_branches_at_zero():
     model = block_model("narrow convs", "masked")
     x = np.random.default_rng(1).normal(size=(4, 8, 8, 3)).astype("float32")
@@ -77,6 +79,7 @@ def test_the_masked_form_keeps_the_weights_outside_its_branches_at_zero():
     assert not outside.any() and kernel.any()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("saved,loaded", [("masked", "branches"), ("branches", "masked"), ("masked", "grouped")])
 def test_a_network_trained_in_one_form_loads_in_another(tmp_path, saved, loaded):
     build = lambda form: split_model("vgg16", (8, 2, 2, 4, 4), width_multiplier=0.125, implementation=form)
@@ -101,6 +104,7 @@ def test_auto_uses_the_cached_choice_and_is_saved_as_auto(tmp_path, monkeypatch)
     assert block.implementation == "masked" and block.get_config()["implementation"] == "auto"
 
 
+@pytest.mark.slow
 def test_auto_times_the_forms_once_and_caches_them(tmp_path, monkeypatch):
     cache = tmp_path / "cache.json"
     monkeypatch.setenv(implementations.CACHE_ENV, str(cache))

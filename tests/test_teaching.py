@@ -53,6 +53,7 @@ def test_every_exercise_states_objectives_and_time():
         assert "Objectives:" in exercise and re.search(r"Time:\s+about\s+\d+\s+minutes", exercise), exercise[:60]
 
 
+@pytest.mark.slow
 def test_count_the_weights_of_a_split():
     text = solution("ex-count")
     block = SplitBlock([Unit("conv", 128), Unit("conv", 128)], factor=4, implementation="branches")

@@ -18,7 +18,8 @@ from netsplit.runtime import SOURCE_ROOT
 
 BENCHMARKS = {"inference": "benchmarks/inference.py", "memory": "benchmarks/memory.py",
               "engine-memory": "benchmarks/engine_memory.py", "stage-times": "benchmarks/stage_times.py",
-              "precision": "benchmarks/precision.py", "train-speed": "benchmarks/train_speed.py"}
+              "precision": "benchmarks/precision.py", "train-speed": "benchmarks/train_speed.py",
+              "keras-path": "benchmarks/keras_path.py"}
 """The measurement files by the start of their name, and the benchmark that writes each."""
 
 
@@ -45,7 +46,8 @@ def describe(path: Path, readers: dict[str, list[str]]) -> dict[str, str]:
     if kind is not None:
         return {"file": path.name, "holds": "measurements", "written by": BENCHMARKS[kind],
                 "read by": "the Memory chapter" if "memory" in kind else "the Inference chapter" if kind in (
-                    "inference", "stage-times") else "benchmarks/README.md"}
+                    "inference", "stage-times") else "netsplit.implementations (its cost model), benchmarks/README.md" if (
+                    kind == "train-speed") else "benchmarks/README.md"}
     role = "comparison networks and thin controls" if path.name.endswith("-networks.jsonl") else "a search's networks"
     writer = "netsplit.study.chapters.train_networks (the chapter, python -m netsplit.study.seeds)" \
         if path.name.endswith("-networks.jsonl") else "netsplit.search.runner.run_search (the chapter, netsplit search)"
