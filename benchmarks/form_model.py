@@ -1,9 +1,9 @@
 """Refit the cost model that picks a split block's form without timing it (``FORM_COSTS``).
 
 ``benchmarks/train_speed.py`` times every split block of the ``cpu`` study in each form; this script reads
-those timings, fits log(masked / branches) step time on the block's narrowest branch width, its factor and
-the side its convolutions run at, and prints the model beside the one ``netsplit.implementations`` uses,
-with what each way of choosing costs over the faster form:
+those timings, fits log(masked / branches) step time on the block's narrowest branch width and its factor,
+and prints the model beside the one ``netsplit.implementations`` uses, with what each way of choosing costs
+over the faster form:
 
     python benchmarks/form_model.py [results/train-speed-<backend>-<cpu>.jsonl]
 """
@@ -22,16 +22,6 @@ from netsplit.records import read_lines
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def block_sides(model: str, width_multiplier: float, size: int = 32) -> list[int]:
-    """The side each block's convolutions run at, for a square ``size`` input (a block's stride included)."""
-    plan, side, sides = blueprint(model, width_multiplier), size, []
-    for units, pooled in zip(plan.blocks, plan.max_pool):
-        side //= units[0].stride
-        sides.append(side)
-        side //= 2 if pooled else 1
-    return sides
-
-
 def form_rows(records: list[dict]) -> list[dict]:
     """One row per block shape timed in masked and branches form (the last timing of each), with the
     features :func:`~netsplit.implementations.fit_form_model` takes."""
@@ -44,8 +34,7 @@ def form_rows(records: list[dict]) -> list[dict]:
             units = blueprint(record["model"], record["width"]).blocks[index]
             key = (record["model"], record["width"], block["block"], block["factor"], record["first_conv"])
             rows[key] = {"branch_width": max(min(u.width for u in units) / block["factor"], 1.0),
-                         "factor": block["factor"], "side": block_sides(record["model"], record["width"])[index],
-                         "ms": block["ms"]}
+                         "factor": block["factor"], "ms": block["ms"]}
     return list(rows.values())
 
 
@@ -57,8 +46,7 @@ def choice_cost(rows: list[dict], choose) -> float:
 def main(path: Path) -> None:
     rows = form_rows(read_lines(path))
     fitted = fit_form_model(rows, path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path))
-    model = lambda row: "masked" if FORM_COSTS.log_ratio(row["branch_width"], row["factor"], row["side"]) < 0 \
-        else "branches"  # noqa: E731
+    model = lambda row: "masked" if FORM_COSTS.log_ratio(row["branch_width"], row["factor"]) < 0 else "branches"  # noqa: E731
     print(f"{len(rows)} block shapes from {path}")
     print(f"fitted:   {fitted}")
     print(f"in use:   {FORM_COSTS}")
@@ -66,7 +54,7 @@ def main(path: Path) -> None:
                          "masked always": lambda row: "masked"}.items():
         print(f"{name:>16}: {choice_cost(rows, choose):.3f} x the faster form, on average")
     margin = CONFIDENT * FORM_COSTS.residual_sd
-    predicted = [(FORM_COSTS.log_ratio(r["branch_width"], r["factor"], r["side"]),
+    predicted = [(FORM_COSTS.log_ratio(r["branch_width"], r["factor"]),
                   math.log(r["ms"]["masked"] / r["ms"]["branches"])) for r in rows]
     confident = [(p, m) for p, m in predicted if abs(p) > margin]
     print(f"confident (|predicted log ratio| > {margin:.2f}, not timed): {len(confident)} of {len(rows)} shapes, "

@@ -58,37 +58,37 @@ def can_run(block, form: str) -> bool:
 @dataclass(frozen=True)
 class FormModel:
     """log(masked step time / branches step time) of a split block on a CPU, as a linear function of log2 of its
-    narrowest branch's width, its factor and its input's side; fitted by :func:`fit_form_model` to the block
-    timings of ``source`` (``python benchmarks/form_model.py`` refits it)."""
+    narrowest branch's width and of its factor; fitted by :func:`fit_form_model` to the block timings of
+    ``source`` (``python benchmarks/form_model.py`` refits it). It leaves the image size out on purpose (it
+    would gain little), so that a network takes the same forms, and the same weight list, at any input size."""
 
     intercept: float
     branch_width: float
     factor: float
-    side: float
     residual_sd: float
     source: str
 
-    def log_ratio(self, branch_width: float, factor: int, side: int) -> float:
+    def log_ratio(self, branch_width: float, factor: int) -> float:
         """The predicted log(masked / branches) time of a block's training step."""
-        return (self.intercept + self.branch_width * math.log2(branch_width) + self.factor * math.log2(factor)
-                + self.side * math.log2(side))
+        return self.intercept + self.branch_width * math.log2(branch_width) + self.factor * math.log2(factor)
 
 
-FORM_COSTS = FormModel(intercept=-2.266, branch_width=0.38, factor=0.216, side=0.115, residual_sd=0.286,
+FORM_COSTS = FormModel(intercept=-1.433, branch_width=0.307, factor=0.136, residual_sd=0.302,
                        source="results/train-speed-tensorflow-amd-epyc.jsonl")
 """The model "auto" decides by on a CPU (TensorFlow with oneDNN, AMD EPYC, 2 cores): masked where the masked
-form is predicted faster, separate branches otherwise; within 2 % of the faster of the two on the 83 block
-timings it was fitted to, against 37 % for separate branches everywhere. On another CPU it is an estimate."""
+form is predicted faster, separate branches otherwise; within 3.3 % of the faster of the two on the 83 block
+timings it was fitted to, against 37 % for separate branches everywhere. On another CPU or backend it is an
+estimate."""
 CONFIDENT = 2.0
 """A prediction farther than this many residual standard deviations from a tie is not timed."""
 
 
 def fit_form_model(rows: list[dict], source: str) -> FormModel:
-    """Least squares of log(masked / branches) on log2 branch width, factor and side over ``rows`` (each with
-    ``branch_width``, ``factor``, ``side`` and ``ms`` by form), coefficients to three decimals."""
+    """Least squares of log(masked / branches) on log2 branch width and factor over ``rows`` (each with
+    ``branch_width``, ``factor`` and ``ms`` by form), coefficients to three decimals."""
     import numpy as np
 
-    x = np.array([[1.0, math.log2(r["branch_width"]), math.log2(r["factor"]), math.log2(r["side"])] for r in rows])
+    x = np.array([[1.0, math.log2(r["branch_width"]), math.log2(r["factor"])] for r in rows])
     y = np.array([math.log(r["ms"]["masked"] / r["ms"]["branches"]) for r in rows])
     coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
     residual_sd = float(np.std(y - x @ coefficients, ddof=x.shape[1]))
@@ -102,20 +102,18 @@ def in_model_domain(block) -> bool:
     return not any(unit.pool for unit in block.unit_specs[:-1]) and all(u.stride == 1 for u in block.unit_specs[1:])
 
 
-def predicted_log_ratio(block, input_shape: tuple) -> float:
-    """:data:`FORM_COSTS`'s log(masked / branches) for ``block`` at ``input_shape`` (no batch axis); the side is
-    the one its convolutions run at (after the first unit's stride)."""
+def predicted_log_ratio(block) -> float:
+    """:data:`FORM_COSTS`'s log(masked / branches) for ``block``."""
     narrowest = min(unit.width for unit in block.unit_specs)
-    side = max(int(input_shape[0]) // block.unit_specs[0].stride, 1)
-    return FORM_COSTS.log_ratio(max(narrowest / block.factor, 1.0), block.factor, side)
+    return FORM_COSTS.log_ratio(max(narrowest / block.factor, 1.0), block.factor)
 
 
-def untimed_choice(block, input_shape: tuple) -> str:
+def untimed_choice(block) -> str:
     """The form "auto" takes without timing: on a GPU grouped convolutions where they fit (else branches), on a
     CPU the faster of masked and separate branches by :data:`FORM_COSTS`."""
     if runtime.has_accelerator():
         return "grouped" if "grouped" in candidates(block) else "branches"
-    return "masked" if in_model_domain(block) and predicted_log_ratio(block, input_shape) < 0 else "branches"
+    return "masked" if in_model_domain(block) and predicted_log_ratio(block) < 0 else "branches"
 
 
 def signature(block, input_shape: tuple) -> dict:
@@ -188,15 +186,15 @@ def choose_implementation(block, input_shape: tuple) -> str:
     if block.factor == 1:
         return "branches"  # one branch: every form is the same convolution
     if os.environ.get(MEASURE_ENV, "1") == "0":
-        return untimed_choice(block, input_shape)
+        return untimed_choice(block)
     timed = signature(block, input_shape)
     key = cache_key(timed)
     entry = read_cache().get(key)
     if entry is None or entry.get("choice") not in forms:
         confident = in_model_domain(block) and \
-            abs(predicted_log_ratio(block, input_shape)) > CONFIDENT * FORM_COSTS.residual_sd
+            abs(predicted_log_ratio(block)) > CONFIDENT * FORM_COSTS.residual_sd
         if not _TIMING.get() or (confident and not runtime.has_accelerator()):
-            return untimed_choice(block, input_shape)
+            return untimed_choice(block)
         times = time_in_child(timed, forms)
         entry = {"choice": min(forms, key=times.get), "ms": {form: round(1000 * t, 3) for form, t in times.items()}}
         print(f"{block.name}: split {block.factor} ways at input {tuple(input_shape)}, train step ms "

@@ -138,7 +138,7 @@ def test_the_cost_model_is_the_fit_of_its_committed_timings():
     model = implementations.FORM_COSTS
     rows = form_rows(read_lines(Path(__file__).resolve().parent.parent / model.source))
     assert implementations.fit_form_model(rows, model.source) == model, "python benchmarks/form_model.py refits it"
-    chosen = choice_cost(rows, lambda row: "masked" if model.log_ratio(row["branch_width"], row["factor"], row["side"]) < 0
+    chosen = choice_cost(rows, lambda row: "masked" if model.log_ratio(row["branch_width"], row["factor"]) < 0
                          else "branches")
     assert chosen < 1.05 < choice_cost(rows, lambda row: "branches"), "the model's forms train near the faster form"
 
