@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from netsplit.blocks import blueprint
-from netsplit.implementations import CONFIDENT, FORM_COSTS, fit_form_model
+from netsplit.implementations import CONFIDENT, FORM_COSTS, branch_width, fit_form_model
 from netsplit.records import read_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ def form_rows(records: list[dict]) -> list[dict]:
             index = int(block["block"].removeprefix("block")) - 1
             units = blueprint(record["model"], record["width"]).blocks[index]
             key = (record["model"], record["width"], block["block"], block["factor"], record["first_conv"])
-            rows[key] = {"branch_width": max(min(u.width for u in units) / block["factor"], 1.0),
+            rows[key] = {"branch_width": branch_width(units, block["factor"]),
                          "factor": block["factor"], "ms": block["ms"]}
     return list(rows.values())
 

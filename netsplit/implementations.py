@@ -102,10 +102,20 @@ def in_model_domain(block) -> bool:
     return not any(unit.pool for unit in block.unit_specs[:-1]) and all(u.stride == 1 for u in block.unit_specs[1:])
 
 
+def branch_width(units, factor: int) -> float:
+    """The cost model's width of a block's branches: its narrowest layer's filters over the factor (at least 1)."""
+    return max(min(unit.width for unit in units) / factor, 1.0)
+
+
 def predicted_log_ratio(block) -> float:
     """:data:`FORM_COSTS`'s log(masked / branches) for ``block``."""
-    narrowest = min(unit.width for unit in block.unit_specs)
-    return FORM_COSTS.log_ratio(max(narrowest / block.factor, 1.0), block.factor)
+    return FORM_COSTS.log_ratio(branch_width(block.unit_specs, block.factor), block.factor)
+
+
+def model_decides(block) -> bool:
+    """Whether :data:`FORM_COSTS` is confident for ``block`` on a CPU, so that timing it would be wasted."""
+    return not runtime.has_accelerator() and in_model_domain(block) and \
+        abs(predicted_log_ratio(block)) > CONFIDENT * FORM_COSTS.residual_sd
 
 
 def untimed_choice(block) -> str:
@@ -191,9 +201,7 @@ def choose_implementation(block, input_shape: tuple) -> str:
     key = cache_key(timed)
     entry = read_cache().get(key)
     if entry is None or entry.get("choice") not in forms:
-        confident = in_model_domain(block) and \
-            abs(predicted_log_ratio(block)) > CONFIDENT * FORM_COSTS.residual_sd
-        if not _TIMING.get() or (confident and not runtime.has_accelerator()):
+        if not _TIMING.get() or model_decides(block):
             return untimed_choice(block)
         times = time_in_child(timed, forms)
         entry = {"choice": min(forms, key=times.get), "ms": {form: round(1000 * t, 3) for form, t in times.items()}}

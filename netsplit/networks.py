@@ -358,7 +358,7 @@ def load_model(path: str | os.PathLike, **options) -> keras.Model:
 @lru_cache(maxsize=8)
 def _load(path: str, modified: int) -> keras.Model:
     try:
-        return keras.saving.load_model(path, compile=False)
+        return load_model(path, compile=False)
     except (OSError, ValueError, TypeError, KeyError, json.JSONDecodeError) as error:
         raise InputError(f"{path} is not a readable Keras model file ({type(error).__name__}: {error})") from None
 

@@ -16,11 +16,15 @@ from netsplit.records import read_lines
 from netsplit.study.reproduce import chapter_parameters, load_profiles
 from netsplit.runtime import SOURCE_ROOT
 
-BENCHMARKS = {"inference": "benchmarks/inference.py", "memory": "benchmarks/memory.py",
-              "engine-memory": "benchmarks/engine_memory.py", "stage-times": "benchmarks/stage_times.py",
-              "precision": "benchmarks/precision.py", "train-speed": "benchmarks/train_speed.py",
-              "keras-path": "benchmarks/keras_path.py"}
-"""The measurement files by the start of their name, and the benchmark that writes each."""
+BENCHMARKS = {"inference": ("benchmarks/inference.py", "the Inference chapter"),
+              "memory": ("benchmarks/memory.py", "the Memory chapter"),
+              "engine-memory": ("benchmarks/engine_memory.py", "the Memory chapter"),
+              "stage-times": ("benchmarks/stage_times.py", "the Inference chapter"),
+              "precision": ("benchmarks/precision.py", "benchmarks/README.md"),
+              "train-speed": ("benchmarks/train_speed.py",
+                              "netsplit.implementations (its cost model), benchmarks/README.md"),
+              "keras-path": ("benchmarks/keras_path.py", "benchmarks/README.md")}
+"""The measurement files by the start of their name: the benchmark that writes each, and what reads it."""
 
 
 def chapter_files(folder: Path) -> dict[str, list[str]]:
@@ -44,10 +48,8 @@ def describe(path: Path, readers: dict[str, list[str]]) -> dict[str, str]:
     first = next(iter(read_lines(path)), {})  # counts would change as records arrive: the map names kinds only
     kind = next((name for name in sorted(BENCHMARKS, key=len, reverse=True) if path.name.startswith(name + "-")), None)
     if kind is not None:
-        return {"file": path.name, "holds": "measurements", "written by": BENCHMARKS[kind],
-                "read by": "the Memory chapter" if "memory" in kind else "the Inference chapter" if kind in (
-                    "inference", "stage-times") else "netsplit.implementations (its cost model), benchmarks/README.md" if (
-                    kind == "train-speed") else "benchmarks/README.md"}
+        writer, reader = BENCHMARKS[kind]
+        return {"file": path.name, "holds": "measurements", "written by": writer, "read by": reader}
     role = "comparison networks and thin controls" if path.name.endswith("-networks.jsonl") else "a search's networks"
     writer = "netsplit.study.chapters.train_networks (the chapter, python -m netsplit.study.seeds)" \
         if path.name.endswith("-networks.jsonl") else "netsplit.search.runner.run_search (the chapter, netsplit search)"

@@ -4,6 +4,7 @@ from the records ``benchmarks/inference.py`` writes (one JSON object per line, e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -268,36 +269,42 @@ KINDS = {"run", "peak", "bandwidth", "size", "latency", "memory", "layer", "accu
 @dataclass(frozen=True)
 class Timings:
     """One measurement file as the chapter reads it: its records, the run that wrote them, and the latency
-    ratios (with their bound) on LiteRT, in float32, and at the largest width."""
+    ratios (with their bound) on LiteRT, in float32, and at the largest width (each selection made once)."""
 
     records: pd.DataFrame
     ratios: pd.DataFrame
 
-    @property
+    @cached_property
     def run(self) -> pd.Series:
         return self.records[self.records["kind"] == "run"].iloc[0]
 
-    @property
+    @cached_property
     def engine_name(self) -> str:
         return f"LiteRT {self.run['engine_versions'].get('ai-edge-litert', '')} (XNNPACK)"
 
-    @property
+    @cached_property
     def litert(self) -> pd.DataFrame:
         """LiteRT's rows, each marked ``split`` where its network is split (not the baseline nor a thin one)."""
         litert = self.ratios[self.ratios["engine"] == "litert-xnnpack"]
         return litert.assign(split=(litert["network"] != "baseline") & ~litert["network"].str.startswith("thin"))
 
-    @property
+    @cached_property
+    def every_split(self) -> pd.DataFrame:
+        """LiteRT's rows of split networks, at every width and precision."""
+        return self.litert[self.litert["split"]]
+
+    @cached_property
     def float32(self) -> pd.DataFrame:
         return self.litert[self.litert["precision"] == "float32"]
 
-    @property
+    @cached_property
     def full(self) -> pd.DataFrame:
         """float32 rows at the largest width."""
         return self.float32[self.float32["width_multiplier"] == self.float32["width_multiplier"].max()]
 
-    @property
+    @cached_property
     def splits(self) -> pd.DataFrame:
+        """float32 rows of split networks at the largest width."""
         return self.full[self.full["split"]]
 
 
@@ -369,8 +376,7 @@ def narrow_splits(timings: Timings) -> pd.DataFrame:
 
 def worst_table(timings: Timings) -> pd.DataFrame:
     """Per split network, its largest latency ratio at each width and precision."""
-    every = timings.litert[timings.litert["split"]]
-    worst = every.pivot_table(index=["model", "network"], columns=["width_multiplier", "precision"],
+    worst = timings.every_split.pivot_table(index=["model", "network"], columns=["width_multiplier", "precision"],
                               values="latency ratio", aggfunc="max")
     worst.columns = [f"x{width:g}, {precision}" for width, precision in worst.columns]
     return in_network_order(worst)
@@ -378,9 +384,8 @@ def worst_table(timings: Timings) -> pd.DataFrame:
 
 def slower_text(timings: Timings) -> tuple[str, dict[str, int]]:
     """The split networks :func:`slower` than their unsplit network, in Markdown, and how many of how many."""
-    every = timings.litert[timings.litert["split"]]
-    rows = slower(every)
-    facts = {"slower": len(rows), "slower_cases": len(every)}
+    rows = slower(timings.every_split)
+    facts = {"slower": len(rows), "slower_cases": len(timings.every_split)}
     if rows.empty:
         return "No split network is slower than its unsplit network beyond the spread of the runs.", facts
     return "Slower beyond the spread of the runs, with the form each block was exported in:\n\n" + "\n".join(

@@ -26,7 +26,7 @@ import pandas as pd
 
 from netsplit.complexity import EQ2_READINGS
 from netsplit.search.rule import SearchResult
-from netsplit.study.chapters import CONTROLS
+from netsplit.study.chapters import CONTROLS, glue_facts
 from netsplit.study.hypotheses import TestResult, equivalence, holm, non_inferiority, superiority
 
 PAPER_PROPOSED_I_DROP = 0.61
@@ -383,12 +383,8 @@ def inference_verdict(latency: pd.DataFrame) -> Verdict:
 
 def glue_verdicts(found: list[Verdict]) -> None:
     """Glue each verdict's claim, verdict and evidence (``claim_<key>``, ...) for the introduction's table."""
-    from myst_nb import glue
-
     for v in found:
-        glue(f"claim_{v.key}", v.claim, display=False)
-        glue(f"verdict_{v.key}", v.verdict, display=False)
-        glue(f"evidence_{v.key}", v.evidence, display=False)
+        glue_facts({f"claim_{v.key}": v.claim, f"verdict_{v.key}": v.verdict, f"evidence_{v.key}": v.evidence})
 
 
 def verdict_table(found: list[Verdict]) -> str:
