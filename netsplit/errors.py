@@ -17,5 +17,5 @@ class DatasetError(InputError):
 
 
 class TrainingFailed(RuntimeError):
-    """A network trained to no better than chance: a failed run (a learning rate far too high, say), never a
-    search's reference; the message says what it reached and what chance is."""
+    """A run that cannot go on honestly: a network trained to no better than chance (never a search's reference),
+    or a parent trained again that is not the network its record describes; the message says what and why."""

@@ -69,6 +69,16 @@ def test_a_fresh_process_loads_a_saved_split_model(tmp_path, loads):
     assert run.returncode == 0 and run.stdout.strip() == "SplitBlock", run.stderr[-2000:]
 
 
+@pytest.mark.slow
+def test_keras_alone_names_the_module_that_registers_the_layers(tmp_path):
+    """What the README says of a plain Keras load in a process that never imported netsplit's layers."""
+    saved = tmp_path / "split.keras"
+    netsplit.split_model("vgg16", (2, 1, 1, 1, 1), width_multiplier=0.125).save(saved)
+    run = python(f"import keras, netsplit; keras.saving.load_model({str(saved)!r})")
+    assert run.returncode != 0
+    assert "Could not locate class 'SplitBlock'" in run.stderr and "'netsplit.layers'" in run.stderr, run.stderr[-2000:]
+
+
 def test_import_netsplit_does_not_start_keras():
     run = python("import sys, netsplit, netsplit.cli; print('keras' in sys.modules, 'tensorflow' in sys.modules)")
     assert run.stdout.strip() == "False False", run.stderr[-2000:]

@@ -11,10 +11,12 @@ import subprocess
 import sys
 import time
 import warnings
+from dataclasses import replace
 
 import h5py
 import pytest
 
+from netsplit.errors import TrainingFailed
 from netsplit.search.config import SearchConfig
 from netsplit.records import RecordStore, read_records
 from netsplit.search.runner import run_search
@@ -93,6 +95,26 @@ def test_a_fresh_clone_without_weights_trains_missing_parents_again(searched, wi
     assert trained(records) == trained(widened[0]), "the same networks, bit for bit, as with the parents kept"
     assert (tmp_path / "r.weights" / "1-1-1-1-1_s0.weights.h5").exists(), "the baseline was trained again"
     assert not [w for w in caught if "not bit-exact" in str(w.message)]
+
+
+@pytest.mark.slow
+def test_a_parent_trained_again_to_another_accuracy_stops_the_paper_s_rule(searched, tmp_path, fashion_dir, capsys):
+    """Where training is not bit-exact, a parent trained again is another network than its record: the paper's rule
+    would measure its candidates' drops against the record, so it stops; the fair reference goes on."""
+    records = clone(searched[0], tmp_path)
+    lines = records.read_text().splitlines()
+    baseline = json.loads(lines[0])
+    assert baseline["role"] == "baseline"
+    baseline["accuracy"] -= 0.01  # as another machine's run recorded it
+    records.write_text("\n".join([json.dumps(baseline), *lines[1:]]) + "\n")
+    with pytest.raises(TrainingFailed, match="not bit-exact.*--fair-reference"):
+        run_search(WIDER, records, data_path=str(fashion_dir), verbose=False)
+    assert not (tmp_path / "r.weights" / "1-1-1-1-1_s0.weights.h5").exists(), "no later run inherits from it unawares"
+    assert len(read_records(records)) == len(lines), "nothing recorded"
+
+    fair = run_search(replace(WIDER, fair_reference=True), records, data_path=str(fashion_dir), verbose=False)
+    assert "so the search goes on" in capsys.readouterr().err
+    assert fair.split[0] in WIDER.candidate_factors + (1,)
 
 
 @pytest.mark.slow

@@ -5,7 +5,8 @@ shares the records (at another threshold, say) can fine-tune from any network al
 a search did inherit from are also kept, without optimizer state, in ``<records>.parents/``, a folder
 meant to be committed with the records: a search resumed on a fresh clone inherits from them. Where a
 parent's weights are gone, the parent is trained again: training is seeded, so it is the network its
-record describes, and its accuracy is checked.
+record describes where training is bit-exact; its accuracy is checked, and where it differs the search stops
+unless its candidates are judged against a reference fine-tuned from the same parent (``fair_reference``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import errno
 import math
 import shutil
 import sys
-import warnings
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -99,9 +99,20 @@ class TrainingEvaluator:
                           "again: the finished records are kept")
         recorded = [r for r in read_records(self.records) if tuple(r.split) == split and r.seed == seed] \
             if self.records is not None and self.records.exists() else []
-        if recorded and abs(recorded[0].accuracy - again.accuracy) > 1e-6:
-            warnings.warn(f"{','.join(map(str, split))} seed {seed} trained again scores {again.accuracy:.4%}, "
-                          f"its record {recorded[0].accuracy:.4%}: training is not bit-exact here", stacklevel=2)
+        if not recorded or abs(recorded[0].accuracy - again.accuracy) <= 1e-6:
+            return
+        differs = (f"{','.join(map(str, split))} seed {seed} trained again scores {again.accuracy:.4%}, its record "
+                   f"{recorded[0].accuracy:.4%}: training is not bit-exact here")
+        if self.config.fair_reference:  # its children and their reference all inherit from this same network
+            print(f"  {differs}; its candidates are judged against their reference fine-tuned from it, so the search "
+                  "goes on", file=sys.stderr, flush=True)
+            return
+        self.weights_path(split, seed).unlink()  # no later run may inherit from it unawares
+        raise TrainingFailed(
+            f"{differs}, so its candidates would inherit from another network than the one their drops are measured "
+            f"against; restore {self.weights_path(split, seed, '.parents').parent} (the weights candidates inherit "
+            "from, meant to be committed with the records), search with --fair-reference (candidates judged against "
+            "a reference fine-tuned from the same parent), or start a new records file")
 
     def __call__(self, job: Job) -> RunRecord:
         c, data = self.config, self.data()
