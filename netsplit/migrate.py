@@ -3,7 +3,7 @@
 The first records carried the decision of the one search that wrote them (``reference_accuracy``,
 ``threshold``, ``drop``, ``decision``). Networks now serve every threshold, so a decision is made from the
 records whenever they are read and never stored: those fields go. The width multiplier, once ``width``,
-is read under its name now (:data:`~netsplit.records.RENAMED`) and written so.
+is written under its name now (:data:`RENAMED`). Today's code reads records in today's form alone.
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ import sys
 from pathlib import Path
 
 from netsplit.errors import InputError
-from netsplit.records import OBSOLETE, RENAMED, RecordsLock
+from netsplit.records import RecordsLock
+
+RENAMED = {"width": "width_multiplier"}
+"""Fields of records written before they were renamed, with their names now."""
+OBSOLETE = ("reference_accuracy", "threshold", "drop", "decision")
+"""Fields of the first records, which stored one search's decisions."""
 
 
 def migrated(record: dict) -> dict:

@@ -30,13 +30,6 @@ except ImportError:  # Windows has no flock: there, runs are not kept off each o
     fcntl = None
 
 
-RENAMED = {"width": "width_multiplier"}
-"""Fields of records written before they were renamed, with their names now."""
-OBSOLETE = ("reference_accuracy", "threshold", "drop", "decision")
-"""Fields of the first records, which stored one search's decisions: empty ones are passed over when read,
-filled ones rewritten away by ``python -m netsplit.migrate``."""
-
-
 @dataclass
 class RunRecord:
     """Everything about one trained network: what it was, how it scored, what it costs, where it ran.
@@ -162,8 +155,6 @@ def _parse(line: bytes) -> RunRecord:
     data = json.loads(line)
     if not isinstance(data, dict):
         raise InputError("not a JSON object")
-    data = {RENAMED.get(name, name): value for name, value in data.items()
-            if not (name in OBSOLETE and value is None)}
     unknown = set(data) - {f.name for f in dataclasses.fields(RunRecord)}
     if unknown:
         raise InputError(f"unknown fields {sorted(unknown)}; records an older netsplit wrote are brought up to date "
@@ -329,23 +320,3 @@ def _holder(text: str) -> str:
         return f" (pid {run['pid']}, {textwrap.shorten(run['command'], 60, placeholder=' ...')}, started {when})"
     except (ValueError, KeyError, TypeError):
         return ""
-
-
-def adopt_legacy_file(target: Path, new_hash: str, legacy_hash: str) -> bool:
-    """Where ``target`` is missing but a file named with ``legacy_hash`` in place of ``new_hash`` exists,
-    move its records (re-keyed to ``new_hash``) and its folder of weights to ``target``."""
-    source = target.with_name(target.name.replace(new_hash, legacy_hash))
-    if target.exists() or source == target or not source.exists():
-        return False
-    records = read_records(source)
-    others = {r.config_hash for r in records} - {legacy_hash}
-    if others:
-        raise RecordsError(f"{source} holds records of other configurations ({', '.join(sorted(others))})")
-    partial = target.with_name(target.name + ".partial")
-    partial.write_text("".join(dataclasses.replace(r, config_hash=new_hash).to_json() + "\n" for r in records))
-    os.replace(partial, target)
-    source.unlink()
-    if source.with_suffix(".weights").is_dir():
-        source.with_suffix(".weights").rename(target.with_suffix(".weights"))
-    print(f"{source.name} -> {target.name}: {len(records)} records moved to the current key", file=sys.stderr)
-    return True

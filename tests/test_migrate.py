@@ -11,12 +11,15 @@ from netsplit.search.rule import replay
 from helpers import ROOT
 
 
-def test_old_records_are_rewritten_and_then_replay_as_before(tmp_path, capsys):
+@pytest.mark.parametrize("decisions", [{"threshold": 0.5, "decision": "accept", "drop": 0.1, "reference_accuracy": 0.9},
+                                       dict.fromkeys(("threshold", "decision", "drop", "reference_accuracy"))],
+                         ids=["stored", "empty"])
+def test_old_records_are_rewritten_and_then_replay_as_before(tmp_path, capsys, decisions):
     today = (ROOT / "results" / "vgg16-fashion_mnist-f5c3d6bd4e5a.jsonl").read_text().splitlines()
     old = [json.loads(line) for line in today]
-    for record in old:  # as the first netsplit wrote them
+    for record in old:  # as the first netsplit wrote them: with a search's decisions, or their empty fields
         record["width"] = record.pop("width_multiplier")
-        record |= {"threshold": 0.5, "decision": "accept", "drop": 0.1, "reference_accuracy": 0.9}
+        record |= decisions
     path = tmp_path / "old.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in old))
     with pytest.raises(InputError, match="python -m netsplit.migrate FILE"):

@@ -202,9 +202,9 @@ def saved(model, path):
 def test_built_in_search_keys_stay_as_they_were():
     from netsplit.search.config import SearchConfig
 
-    assert (SearchConfig().hash, SearchConfig().legacy_hash) == ("b63839da61dc", "89bbaf422522")
+    assert SearchConfig().hash == "b63839da61dc"
     config = SearchConfig(model="resnet18", width_multiplier=0.25, train_size=100)
-    assert (config.hash, config.legacy_hash, config.blocks) == ("2353f436f6f1", "24513e5a640b", (1, 2, 3, 4, 5))
+    assert (config.hash, config.blocks) == ("2353f436f6f1", (1, 2, 3, 4, 5))
 
 
 def test_a_search_on_a_keras_file_is_keyed_by_its_name_and_architecture(tmp_path):

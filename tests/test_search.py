@@ -12,7 +12,6 @@ from netsplit.search.config import SearchConfig
 from netsplit.errors import InputError
 from netsplit.search.executors import InProcess
 from netsplit.records import RecordsError, RecordStore, read_records
-from netsplit.records import adopt_legacy_file
 from netsplit.search.rule import Job, SplitSearch, job_for, replay
 from oracle import Oracle
 
@@ -146,21 +145,6 @@ def test_a_replay_past_its_records_names_the_network_the_search_trains_next(tmp_
     assert main(["report", str(tmp_path / "r.jsonl"), "--threshold", "4.0", "--blocks", "1,2"]) == 0
     printed = capsys.readouterr().out
     assert "needs split 8,2,1,1,1 next" in printed and "final split" not in printed
-
-
-def test_records_of_the_older_key_are_adopted_and_resume(tmp_path):
-    config = SearchConfig(blocks=(1, 2))
-    trained, _ = search(tmp_path, THRESHOLD_PENALTIES, name="old.jsonl")
-    legacy = config.default_records(tmp_path).with_name(f"vgg16-fashion_mnist-{config.legacy_hash}.jsonl")
-    lines = [line.replace(config.hash, config.legacy_hash) for line in (tmp_path / "old.jsonl").read_text().splitlines()]
-    legacy.write_text("\n".join(lines) + "\n")
-    (tmp_path / "old.jsonl").unlink()
-    target = config.default_records(tmp_path)
-    assert adopt_legacy_file(target, config.hash, config.legacy_hash)
-    assert not legacy.exists() and [r.config_hash for r in read_records(target)] == [config.hash] * len(lines)
-    oracle = Oracle(config, THRESHOLD_PENALTIES)
-    resumed = SplitSearch(config, oracle, RecordStore(target, config.hash), log=lambda line: None).run()
-    assert resumed.split == trained.split and not oracle.calls, "nothing is trained again"
 
 
 def test_a_torn_last_line_is_reported_and_dropped(tmp_path, capsys):

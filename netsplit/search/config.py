@@ -28,8 +28,6 @@ with its 95 % interval (see :func:`~netsplit.search.rule.paired_drop`)."""
 DECISION_FIELDS = ("threshold", "candidate_factors", "blocks", "start", "reference", "seeds", "sweep", "fair_reference",
                    "decision", "extra_seeds")
 """Fields that decide which networks a search trains and accepts, never what one of them is."""
-LEGACY_NAMES = {"width_multiplier": "width", "candidate_factors": "factors"}
-"""Fields under the names the oldest records' keys were hashed with."""
 LATER_DEFAULTS = {"validation_size": None, "sweep": False, "architecture": None, "data_content": None,
                   "finetune_learning_rate": None, "start": None, "fair_reference": False, "decision": "mean",
                   "extra_seeds": 0}
@@ -170,15 +168,6 @@ decision, extra_seeds
         """Key of the records file: a hash of :attr:`training`."""
         return config_hash(self.training)
 
-    def legacy_fields(self) -> dict:
-        """The configuration as it was hashed before networks were shared across thresholds."""
-        return {LEGACY_NAMES.get(k, k): v for k, v in asdict(self).items() if k not in LATER_DEFAULTS}
-
-    @property
-    def legacy_hash(self) -> str:
-        """The key of records files written before networks were shared across thresholds."""
-        return config_hash(self.legacy_fields())
-
     def costs(self, split: tuple[int, ...]) -> tuple[int, int]:
         """Parameters and MACs of the network split by ``split`` (counted, not trained)."""
         from netsplit.complexity import network_costs
@@ -201,9 +190,15 @@ decision, extra_seeds
 
     def default_records(self, folder: str | Path = "results") -> Path:
         """``results/<model>-<dataset>-<hash>.jsonl``: new training settings get a new file (your own
-        network and data are named by their file or folder name)."""
+        network and data are named by their file or folder name). Paired decisions keep a file of their own,
+        ``...-<hash>-paired.jsonl``, every record of which carries per-image results (older ones do not).
+
+        >>> SearchConfig(decision="paired").default_records().name
+        'vgg16-fashion_mnist-b63839da61dc-paired.jsonl'
+        """
         dataset = "-".join(Path(part).stem for part in self.dataset.split(":"))
-        return Path(folder) / f"{Path(self.model_name).stem}-{dataset}-{self.hash}.jsonl"
+        paired = "-paired" if self.decision == "paired" else ""
+        return Path(folder) / f"{Path(self.model_name).stem}-{dataset}-{self.hash}{paired}.jsonl"
 
 
 def changes_nothing(base: tuple[int, int], candidate: tuple[int, int]) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 from netsplit.search.config import SearchConfig
 from netsplit.search.evaluator import TrainingEvaluator
 from netsplit.search.executors import make_executor
-from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file
+from netsplit.records import RecordsLock, RecordStore, RunRecord
 from netsplit.search.rule import Job, NotRecorded, SearchResult, SplitSearch
 
 
@@ -32,7 +32,6 @@ def run_search(config: SearchConfig, records: str | Path | None = None, executor
     if not train:
         return SplitSearch(config, not_recorded, RecordStore(records, config.hash), log=lambda line: None).run()
     with RecordsLock(records):
-        adopt_legacy_file(records, config.hash, config.legacy_hash)
         store = RecordStore(records, config.hash)
         runner = make_executor(executor, address)
         evaluate = TrainingEvaluator(config, records.with_suffix(".weights") if config.inherit else None,

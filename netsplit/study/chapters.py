@@ -25,7 +25,7 @@ from netsplit.data import Dataset
 from netsplit.errors import InputError
 from netsplit.choices import MODELS
 from netsplit.models import PRESETS, build_model, split_model
-from netsplit.records import RecordsLock, RecordStore, RunRecord, adopt_legacy_file, config_hash, read_lines, read_records
+from netsplit.records import RecordsLock, RecordStore, RunRecord, config_hash, read_lines, read_records
 from netsplit.runtime import SOURCE_ROOT, project_root  # noqa: F401  (notebooks find results/ through it)
 from netsplit.search.rule import BlockOutcome, SearchResult, outcome_rows, searched_records, selection_accuracy
 from netsplit.stages import stages
@@ -253,20 +253,13 @@ class FinalConfig:
         """The seeds the network called ``name`` trains with."""
         return range(self.search.seed, self.search.seed + self.network_seeds.get(name, self.seeds))
 
-    @property
-    def legacy_hash(self) -> str:
-        """The key of records files written before networks were shared across thresholds."""
-        return config_hash({"search": self.search.legacy_fields(), "epochs": self.epochs, "seeds": self.seeds})
-
     def key(self, network: ComparisonNetwork) -> tuple:
         """What finds ``network``'s records: its name, split and width (a thin control's own, else the study's)."""
         return network.name, tuple(network.split), network.width_multiplier or self.search.width_multiplier
 
     def records_path(self, folder: str | Path) -> Path:
-        """``<folder>/<model>-<dataset>-<hash>-networks.jsonl``, adopting a file of the older key."""
-        path = Path(folder) / f"{self.search.model}-{self.search.dataset}-{self.hash}-networks.jsonl"
-        adopt_legacy_file(path, self.hash, self.legacy_hash)
-        return path
+        """``<folder>/<model>-<dataset>-<hash>-networks.jsonl``."""
+        return Path(folder) / f"{self.search.model}-{self.search.dataset}-{self.hash}-networks.jsonl"
 
 
 def searched_twin(config: FinalConfig, network: ComparisonNetwork, seed: int, searched: Sequence[RunRecord]) -> RunRecord | None:
@@ -399,15 +392,18 @@ def untrained(config: FinalConfig, networks: list[ComparisonNetwork], records: l
 
 def other_searches(config: SearchConfig, changes: list[dict]) -> dict[str, SearchConfig]:
     """The search of ``config`` again with each of ``changes`` (``{"seed": 1}``, ``{"reference": "original"}``),
-    by a label naming the change ("seed 1"); a change of a field the search has not is refused."""
+    by a label naming the change ("seed 1"), or the change's own ``name``; a change of a field the search has not
+    is refused."""
     fields = {f.name for f in dataclass_fields(SearchConfig)}
     searches = {}
     for change in changes:
+        change = {**change} if isinstance(change, dict) else change
+        name = change.pop("name", None) if isinstance(change, dict) else None
         unknown = sorted(set(change) - fields) if isinstance(change, dict) else [change]
         if unknown or not change:
             raise InputError(f"a search to compare changes search settings, e.g. {{'seed': 1}}, not {unknown or change}; "
-                             f"settings are {', '.join(sorted(fields))}")
-        searches[", ".join(f"{key} {value}" for key, value in change.items())] = replace(config, **change)
+                             f"settings are {', '.join(sorted(fields))}, and a change may have a name")
+        searches[name or ", ".join(f"{key} {value}" for key, value in change.items())] = replace(config, **change)
     return searches
 
 
