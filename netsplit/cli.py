@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import traceback
+from dataclasses import Field
 from functools import partial
 
 from netsplit import __version__
@@ -259,11 +260,12 @@ def _export(args) -> int:
         size = args.input_size or 32
         model = _build(args, (size, size, args.channels))
     representative = _calibration_images(args, model, source) if args.precision == "int8" else None
-    path = export(model, out, args.precision, representative, args.input_size, args.lowering)
+    lowering = _lowering(args, model)
+    path = export(model, out, args.precision, representative, args.input_size, lowering)
     if source:  # a trained network: its input must be prepared as its training prepared it
         _write_input_spec(args, model, path)
     ops = op_counts(path)
-    summary = {"path": str(path), "model": model.name, "precision": args.precision,
+    summary = {"path": str(path), "model": model.name, "precision": args.precision, "lowering": lowering,
                "bytes": path.stat().st_size, "convolutions": ops.get("CONV_2D", 0)}
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -271,6 +273,22 @@ def _export(args) -> int:
         print(f"{path}: {model.name}, {args.precision}, {summary['bytes'] / 2**20:.2f} MiB, "
               f"{summary['convolutions']} convolution operators")
     return 0
+
+
+def _lowering(args, model) -> str | dict[str, str]:
+    """``--lowering``; "measured" resolved block by block here, and said, since a block may go dense."""
+    from netsplit.export import measured_lowerings
+
+    if args.lowering != "measured":
+        return args.lowering
+    chosen = measured_lowerings(model, args.precision, args.input_size)
+    if chosen:
+        dense = [block for block, form in chosen.items() if form == "masked"]
+        print(f"the form each split block runs fastest in here ({args.precision}, 1 thread): "
+              + ", ".join(f"{block} {form}" for block, form in chosen.items())
+              + (f"; no split form is faster than the unsplit arithmetic for {', '.join(dense)}, exported as one "
+                 "dense convolution with zeros (masked)" if dense else ""), file=sys.stderr)
+    return chosen
 
 
 def _write_input_spec(args, model, path) -> None:
@@ -327,15 +345,14 @@ _positive = _number(float, 0, above=True)
 
 
 def _network_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="vgg16", type=_model_name,
-                        help=f"{', '.join(MODELS)}, or a .keras file of your own CNN")
+    _config_option(parser, _search_option("model"))
     parser.add_argument("--variant", default="proposed", choices=VARIANTS,
                         help="proposed (split blocks + fusion), naive or shared split")
     parser.add_argument("--split", type=_integers, default=None,
                         help="factor per block, e.g. 8,2,2,4,4 (proposed; default: unsplit)")
     parser.add_argument("--factor", type=_positive_int, default=None,
                         help="branches of a naive or shared split (default: 4)")
-    parser.add_argument("--width-multiplier", type=_positive, default=1.0, help="scales every layer's filters")
+    _config_option(parser, _search_option("width_multiplier"))
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
 
@@ -366,17 +383,27 @@ def _option_type(option):
 def _config_options(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
     """The options of :class:`~netsplit.search.config.SearchConfig` (those ``names``, if given), with its defaults and help."""
     for option in SearchConfig.options():
-        if names is not None and option.name not in names:
-            continue
-        meta = option.metadata
-        flag = meta.get("flag", "--" + option.name.replace("_", "-"))
-        if option.type == "bool":
-            negated = option.default
-            parser.add_argument(f"--no-{flag[2:]}" if negated else flag, dest=option.name,
-                                action="store_false" if negated else "store_true", help=meta.get("off", meta["help"]))
-        else:
-            parser.add_argument(flag, dest=option.name, type=_option_type(option), default=option.default,
-                                choices=meta.get("choices"), help=meta["help"])
+        if names is None or option.name in names:
+            _config_option(parser, option)
+
+
+def _config_option(parser: argparse.ArgumentParser, option: Field, name: str | None = None,
+                   help: str | None = None) -> None:
+    """One :class:`~netsplit.search.config.SearchConfig` option on the command line, with its type and default; a
+    command that means something narrower by it gives it its own ``name`` and ``help``."""
+    meta, dest = option.metadata, name or option.name
+    flag = meta.get("flag", "--" + dest.replace("_", "-"))
+    if option.type == "bool":
+        negated = option.default
+        parser.add_argument(f"--no-{flag[2:]}" if negated else flag, dest=dest,
+                            action="store_false" if negated else "store_true", help=meta.get("off", meta["help"]))
+    else:
+        parser.add_argument(flag, dest=dest, type=_option_type(option), default=option.default,
+                            choices=meta.get("choices"), help=help or meta["help"])
+
+
+def _search_option(name: str) -> Field:
+    return next(option for option in SearchConfig.options() if option.name == name)
 
 
 TRAINING_OPTIONS = ("dataset", "batch_size", "learning_rate", "train_size", "test_size", "seed")
@@ -424,9 +451,9 @@ def parser() -> argparse.ArgumentParser:
     _network_options(train)
     _config_options(train, TRAINING_OPTIONS)
     _data_path_option(train)
-    train.add_argument("--epochs", type=_positive_int, default=10, help="training epochs")
-    train.add_argument("--validation-size", type=_positive_int, default=None,
-                       help="hold this many training images out and report accuracy on them too (default: none)")
+    _config_option(train, _search_option("baseline_epochs"), "epochs", "training epochs")
+    _config_option(train, _search_option("validation_size"), help="hold this many training images out and report "
+                   "accuracy on them too (default: none)")
     train.add_argument("--records", default=None, help="append the run record to this JSONL file (default: none)")
     train.set_defaults(run=_train)
 
@@ -458,10 +485,11 @@ def parser() -> argparse.ArgumentParser:
                         help="float32, float16 weights, or int8 (calibrated on --dataset)")
     export.add_argument("--input-size", type=_positive_int, default=None,
                         help="square input size (default: 32, or a .keras model's own)")
-    export.add_argument("--lowering", default="grouped", choices=(*LOWERINGS, "branchwise", "measured"),
-                        help="split blocks as grouped convolutions, masked dense ones, one per branch, one per branch "
-                             "run branch after branch (branchwise), or each block in the form the engine runs "
-                             "fastest here (measured)")
+    export.add_argument("--lowering", default="measured", choices=(*LOWERINGS, "branchwise", "measured"),
+                        help="each split block in the form the engine runs fastest here, timed block by block at the "
+                             "export's precision (measured), or every block as grouped convolutions, masked dense ones "
+                             "(the unsplit network's arithmetic), one per branch, or one per branch run branch after "
+                             "branch (branchwise)")
     export.add_argument("--channels", type=_positive_int, default=3, help="input channels of a network built here")
     _data_options(export, "int8: training images to calibrate on")
     export.add_argument("--calibration-images", type=_positive_int, default=200,

@@ -186,3 +186,12 @@ def test_a_notebooks_search_options_default_to_search_configs(path):
     differ = {name: value for name, value in declared.items() if name in defaults
               and (tuple(value) if isinstance(value, list) else value) != defaults[name]}
     assert differ == {}, f"{path.name} restates search options with other defaults than SearchConfig's"
+
+
+def test_the_search_chapter_takes_every_search_option_as_a_parameter():
+    """Every SearchConfig option can be given to the search chapter with ``-p`` (or a profile)."""
+    from netsplit.search.config import SearchConfig
+    from netsplit.study.reproduce import declared_parameters
+
+    declared = declared_parameters(ROOT / "notebooks" / "search.ipynb")
+    assert [o.name for o in SearchConfig.options() if o.name not in declared] == []
