@@ -127,7 +127,9 @@ def test_cli_exports_a_saved_model_with_its_predictions(tmp_path, capsys):
     out = tmp_path / "m.tflite"
     assert main(["export", str(tmp_path / "m.keras"), str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["bytes"] == out.stat().st_size and summary["convolutions"] == conv_layers(in_form(model, "grouped"))
+    assert set(summary["lowering"]) == {f"block{i}" for i in range(1, 6)}, "each split block's form measured"
+    assert summary["bytes"] == out.stat().st_size
+    assert summary["convolutions"] == conv_layers(in_form(model, summary["lowering"]))
     x = images(2)
     assert np.abs(predict(out, x) - keras_outputs(model, x)).max() < 1e-5
 
@@ -136,10 +138,13 @@ def test_cli_exports_a_saved_model_with_its_predictions(tmp_path, capsys):
 def test_cli_builds_and_exports_a_network(tmp_path, capsys):
     out = tmp_path / "vgg.tflite"
     argv = ["export", "--model", "vgg16", "--split", "8,2,2,4,4", "--width-multiplier", "0.125", "--input-size", "64", str(out)]
-    assert main(argv) == 0
+    assert main([*argv, "--lowering", "grouped"]) == 0
     assert "18 convolution operators" in capsys.readouterr().out
     assert main([*argv, "--lowering", "branches"]) == 0
     assert f"{8 * 2 + 2 * 2 + 2 * 3 + 4 * 3 + 4 * 3 + 5} convolution operators" in capsys.readouterr().out
+    assert main(argv) == 0
+    said = capsys.readouterr().err
+    assert "the form each split block runs fastest in here (float32, 1 thread): block1 " in said, said
     assert list(interpreter(out).get_input_details()[0]["shape"]) == [1, 64, 64, 3]
 
 
