@@ -486,6 +486,10 @@ def test_other_searches_are_the_chapters_search_with_one_change_each():
     assert list(searches) == ["seed 1", "reference original"]
     assert searches["seed 1"].seed == 1 and searches["seed 1"].hash != config.hash, "other data: other records"
     assert searches["reference original"].hash == config.hash, "the same networks, judged otherwise"
+    changes = [{"name": "fair rule", "fair_reference": True, "decision": "paired"}]
+    fair = other_searches(config, changes)["fair rule"]
+    assert changes[0]["name"] == "fair rule", "the profile's change is left as it was"
+    assert fair.fair_reference and fair.default_records().name.endswith(f"{config.hash}-paired.jsonl")
     for wrong in ([{"sed": 1}], ["seed"], [{}]):
         with pytest.raises(InputError, match=r"e\.g\. \{'seed': 1\}.*settings are .*reference"):
             other_searches(config, wrong)
@@ -675,3 +679,34 @@ def test_the_parallel_runner_trains_one_network_under_two_names_once(tmp_path):
     groups = untrained([("vgg16", 0, n) for n in thin + readings], {"vgg16": final}, {"vgg16": store})
     assert [[n.name for n in names] for names in groups.values()] == [
         [thin[0].name, thin[1].name], ["proposed_I"], ["proposed_I, input split"]], "the two readings are two networks"
+
+
+def test_the_background_searches_are_the_chapters_own(monkeypatch, capsys):
+    """``python -m netsplit.study.seeds MODEL --searches NAME`` runs the search the chapter shows under that name,
+    into the file the chapter reads, then trains the splits found as the chapter does; a wrong name is refused."""
+    from netsplit.search.rule import SearchResult
+    from netsplit.study import seeds
+    from netsplit.study.chapters import other_searches
+    from netsplit.study.reproduce import chapter_parameters
+
+    ran, trained = [], []
+
+    def fake_search(config, records, **options):
+        ran.append((config, records.name, options.get("train", True)))
+        found = (2, 2, 1, 1, 1) if options.get("train", True) else (4, 4, 1, 1, 1)  # the chapter's own search: another
+        return SearchResult(found, [], [], config.threshold)
+
+    monkeypatch.setattr(seeds, "run_search", fake_search)
+    monkeypatch.setattr(seeds, "train_networks", lambda final, networks, records, **options: trained.append(networks))
+    monkeypatch.setattr(SearchConfig, "load_data", lambda self, path=None: None)
+    seeds.main(["vgg16", "--searches", "fair rule, seed 1"])
+    parameters = chapter_parameters("vgg16")
+    expected = other_searches(SearchConfig.from_options(parameters, others=True), parameters["search_changes"])
+    searched = [(config, name) for config, name, train in ran if train]
+    assert searched == [(expected["fair rule, seed 1"], expected["fair rule, seed 1"].default_records().name)]
+    assert searched[0][1].endswith("-paired.jsonl")
+    assert [[(n.name, n.split) for n in networks] for networks in trained] == \
+        [[("found by search, fair rule, seed 1", (2, 2, 1, 1, 1))]]
+    with pytest.raises(SystemExit):
+        seeds.main(["vgg16", "--searches", "seed 7"])
+    assert "no search 'seed 7' in the vgg16 chapter's profile; its searches are 'seed 1'" in capsys.readouterr().err
