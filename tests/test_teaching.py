@@ -213,3 +213,21 @@ def test_the_control_solution_finds_the_width_the_study_trained(monkeypatch):
         exec(code, {})
     difference, width = printed.getvalue().splitlines()
     assert float(width) == trained and "points" in difference
+
+
+def test_the_class_duration_the_page_states_is_its_records():
+    """The class profile's training time and network count on the teaching page are those of its committed
+    records, and the processor it names is theirs."""
+    from netsplit.study.chapters import FinalConfig
+    from netsplit.study.reproduce import chapter_parameters
+
+    parameters = chapter_parameters("vgg16", "class")
+    config = SearchConfig.from_options(parameters, others=True)
+    final = FinalConfig(config, parameters["final_epochs"], parameters["final_seeds"])
+    searched = read_records(config.default_records(ROOT / "results"))
+    trained = read_records(final.records_path(ROOT / "results"))
+    minutes = round(sum(r.train_seconds for r in searched + trained) / 60)
+    words = {"seven": 7, "eight": 8, "six": 6}
+    stated = re.search(r"(\d+) minutes of training in all, the search and the (\w+)\s+networks", TEACHING)
+    assert (int(stated.group(1)), words[stated.group(2)]) == (minutes, len(trained))
+    assert {r.cpu["model"] for r in searched + trained} == {"AMD EPYC"} and "quiet 2-core AMD EPYC" in TEACHING
