@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from netsplit.complexity import analyse, total
 from netsplit.choices import MODELS
@@ -133,7 +134,7 @@ def test_the_data_title_names_subsets_held_out_images_and_width():
     assert title == "synthetic test data (100 train / 50 test images, 40 held out for the search's decisions, width x0.25)"
 
 
-def test_comparison_table_says_which_drops_exceed_the_seed_spread():
+def test_comparison_table_gives_each_drop_its_welch_interval():
     config = SearchConfig(blocks=(1,))
     oracle = Oracle(config, {})
     records = []
@@ -146,12 +147,15 @@ def test_comparison_table_says_which_drops_exceed_the_seed_spread():
     table = comparison_table(records)
     assert table.loc["far", "drop (points)"] == pytest.approx(3.0)
     assert table.loc["close", "drop (points)"] == pytest.approx(0.1)
-    assert table.loc["far", "beyond seed spread"] in (True,) and table.loc["close", "beyond seed spread"] in (False,)
-    assert table.loc["baseline", "beyond seed spread"] is None
+    welch = stats.ttest_ind([93.0, 93.2, 93.4], [90.0, 90.2, 90.4], equal_var=False).confidence_interval()
+    assert (table.loc["far", "drop low 95"], table.loc["far", "drop high 95"]) == pytest.approx((welch.low, welch.high))
+    assert table.loc["close", "drop low 95"] < 0 < table.loc["close", "drop high 95"], "within noise: the interval holds 0"
+    assert table.loc["far", "drop low 95"] > 0
+    assert pd.isna(table.loc["baseline", "drop low 95"])
     single = comparison_table([r for r in records if r.seed == 0])
-    assert single["beyond seed spread"].isna().all(), "one seed has no spread to compare with"
+    assert single["drop low 95"].isna().all(), "one seed has no interval"
     one_baseline = comparison_table([r for r in records if r.experiment != "baseline" or r.seed == 0])
-    assert one_baseline["beyond seed spread"].isna().all(), "nor has a baseline of one seed"
+    assert one_baseline["drop low 95"].isna().all(), "nor has a baseline of one seed"
 
 
 def test_the_searchs_unsplit_network_is_copied_not_trained_again(tmp_path, monkeypatch):
@@ -310,8 +314,10 @@ def test_the_comparison_table_keeps_full_precision_and_rounds_once_where_shown()
     assert cells[("naive split", ("parameters", "of baseline"))] == "0.25", "not 0.255 shown as 0.26"
     assert cells[("found by search", ("test accuracy %", "drop"))] == "0.92", "not 92.63 - 91.70"
     assert cells[("naive split", ("peak memory, KiB", "branch by branch"))] == "36.4"
-    assert cells[("baseline", ("test accuracy %", "beyond spread"))] == "–"
-    assert {cells[(n, ("test accuracy %", "beyond spread"))] for n in table.index[1:]} == {"yes"}
+    assert cells[("baseline", ("test accuracy %", "drop, 95 %"))] == "–"
+    for name in table.index[1:]:
+        low, high = table.loc[name, "drop low 95"], table.loc[name, "drop high 95"]
+        assert cells[(name, ("test accuracy %", "drop, 95 %"))] == f"{low:+.2f} to {high:+.2f}"
 
 
 def test_the_comparison_table_fits_the_text_column():
@@ -321,12 +327,12 @@ def test_the_comparison_table_fits_the_text_column():
 
     records = _comparison_records()
     style = comparison_display(comparison_table(records))
-    assert [name for _, name in style.data.columns] == ["split", "mean", "± sd", "drop", "beyond spread", "count",
+    assert [name for _, name in style.data.columns] == ["split", "mean", "± sd", "drop", "drop, 95 %", "count",
                                                         "of baseline", "", "branch by branch"]
     assert max(len(part) for column in style.data.columns for part in column) <= 16
     assert "seeds = 3, memory layer by layer (KiB) = 128.0" in style.to_html()
     single = comparison_display(comparison_table([r for r in records if r.seed == 0]))
-    assert not {"± sd", "beyond spread"} & {name for _, name in single.data.columns}
+    assert not {"± sd", "drop, 95 %"} & {name for _, name in single.data.columns}
 
 
 def test_the_search_table_shows_two_decimals_in_every_cell(tmp_path):

@@ -471,10 +471,10 @@ def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
     """Mean and spread of accuracy over seeds, with parameters, MACs and memory, one row per network, at
     full precision (:func:`comparison_display` rounds, once, where the table is shown).
 
-    Against the baseline: the drop in points, and whether it is larger than the seed spread (the two
-    networks' standard deviations combined, ``sqrt(sd_a² + sd_b²)``); unknown with a single seed. ``low 95`` and
-    ``high 95`` bound the mean's 95 % interval (t, over the seeds)."""
-    from netsplit.study.hypotheses import interval
+    Against the baseline: the drop in points and its 95 % interval (``drop low 95``, ``drop high 95``: Welch,
+    over the seeds; unknown with a single seed on either side). ``low 95`` and ``high 95`` bound the mean's
+    95 % interval (t, over the seeds)."""
+    from netsplit.study.hypotheses import difference_interval, interval
 
     rows = []
     widths = [r.width_multiplier for r in records if r.experiment == "baseline"][:1]
@@ -501,12 +501,11 @@ def comparison_table(records: list[RunRecord]) -> pd.DataFrame:
     if "baseline" in table.index:
         table.insert(3, "parameters vs baseline", table["parameters"] / table.loc["baseline", "parameters"])
         base = table.loc["baseline"]
-        drop = base["accuracy %"] - table["accuracy %"]
-        spread = (float(base["± sd"] or 0) ** 2 + table["± sd"].astype(float) ** 2) ** 0.5
-        known = (table["seeds"] > 1) & (base["seeds"] > 1)
-        table.insert(2, "drop (points)", drop)
-        table.insert(5, "beyond seed spread", (drop.abs() > spread).astype(object).where(known, None))
-        table.loc["baseline", "beyond seed spread"] = None
+        table.insert(2, "drop (points)", base["accuracy %"] - table["accuracy %"])
+        intervals = [None if name == "baseline" else difference_interval(base["accuracies"], accuracies)
+                     for name, accuracies in table["accuracies"].items()]
+        table.insert(3, "drop low 95", [None if i is None else i[0] for i in intervals])
+        table.insert(4, "drop high 95", [None if i is None else i[1] for i in intervals])
     return table
 
 
@@ -610,7 +609,7 @@ COMPARISON_SHOWN = {  # column of comparison_table: (header as shown, decimals)
     "accuracy %": (("test accuracy %", "mean"), 2),
     "± sd": (("test accuracy %", "± sd"), 2),
     "drop (points)": (("test accuracy %", "drop"), 2),
-    "beyond seed spread": (("test accuracy %", "beyond spread"), None),
+    "drop 95 % interval": (("test accuracy %", "drop, 95 %"), None),
     "seeds": (("", "seeds"), 0),
     "parameters": (("parameters", "count"), 0),
     "parameters vs baseline": (("parameters", "of baseline"), 2),
@@ -626,6 +625,10 @@ def comparison_display(table: pd.DataFrame) -> Styler:
     book's text column: grouped short headers in the order of :data:`COMPARISON_SHOWN`, each value rounded
     once; the seed count and the layer-by-layer memory, where every network has the same, move to the
     caption, and the spread columns, which one seed leaves empty, go."""
+    if "drop low 95" in table:
+        bounds = zip(table["drop low 95"], table["drop high 95"])
+        table = table.assign(**{"drop 95 % interval": [None if pd.isna(low) else f"{low:+.2f} to {high:+.2f}"
+                                                       for low, high in bounds]})
     shown = [c for c in COMPARISON_SHOWN if c in table and not table[c].isna().all()]
     return styled(table[shown], {c: d for c, (_, d) in COMPARISON_SHOWN.items()},
                   {c: name for c, (name, _) in COMPARISON_SHOWN.items()}, fold=("seeds", "memory layer by layer (KiB)"))
