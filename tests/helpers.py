@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import keras
 import numpy as np
 import yaml
 
@@ -31,3 +32,8 @@ def random_statistics(model, seed: int = 3):
             elif "moving_mean" in w.path or "beta" in w.path:
                 w.assign(rng.normal(0, 0.1, w.shape).astype("float32"))
     return model
+
+
+def keras_outputs(model, x: np.ndarray) -> np.ndarray:
+    """``model``'s outputs for ``x`` in inference mode, called directly: a third of ``predict``'s time on a few images."""
+    return keras.ops.convert_to_numpy(model(x, training=False))

@@ -34,7 +34,8 @@ def records(request) -> list:
 def test_the_data_agree_with_replay_at_every_breakpoint_and_between(records, reference):
     data = explorer_data(records, reference)
     tops = [e["high"] for e in data if e["high"] is not None]
-    probes = {0.0, *(t + d for t in tops for d in (-1e-9, 0.0, 1e-9)), *(k / 200 for k in range(801))}
+    between = ((a + b) / 2 for a, b in zip(sorted(tops), sorted(tops)[1:]))
+    probes = {0.0, *(t + d for t in tops for d in (-1e-9, 0.0, 1e-9)), *between, *(k / 20 for k in range(81))}
     for threshold in sorted(t for t in probes if t >= 0):
         assert shown(entry_at(data, threshold)) == path(replay(records, threshold, reference)), threshold
     assert data[0]["low"] is None and data[-1]["high"] is None

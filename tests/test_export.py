@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import ROOT, profile_search, random_statistics
+from helpers import ROOT, keras_outputs, profile_search, random_statistics
 from netsplit.cli import main
 from netsplit.choices import LOWERINGS
 from netsplit.errors import InputError
@@ -20,10 +20,6 @@ WIDTH = 0.25
 
 def images(n: int, size: int = 32, channels: int = 3, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, size, size, channels)).astype("float32")
-
-
-def keras_outputs(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    return keras.ops.convert_to_numpy(model(x, training=False))
 
 
 def conv_layers(model: keras.Model) -> int:
@@ -203,7 +199,7 @@ def test_a_measured_lowering_picks_a_form_per_block_and_computes_the_same_functi
     chosen = measured_lowerings(model, runs=3)
     assert set(chosen) == {"block1", "block2", "block5"} and set(chosen.values()) <= set(LOWERINGS)
     x = np.random.default_rng(2).normal(size=(2, 32, 32, 1)).astype("float32")
-    np.testing.assert_allclose(predict(convert(model, lowering=chosen), x), model.predict(x, verbose=0),
+    np.testing.assert_allclose(predict(convert(model, lowering=chosen), x), keras_outputs(model, x),
                                rtol=1e-4, atol=1e-4)
 
 
@@ -246,7 +242,7 @@ def test_a_branchwise_export_runs_each_branch_to_its_pooled_output_before_the_ne
         engine.set_tensor(engine.get_input_details()[0]["index"], x[:1])
         engine.invoke()
         np.testing.assert_allclose(engine.get_tensor(engine.get_output_details()[0]["index"]),
-                                   model.predict(x[:1], verbose=0), rtol=1e-4, atol=1e-4)
+                                   keras_outputs(model, x[:1]), rtol=1e-4, atol=1e-4)
     with pytest.raises(InputError, match="unknown kernels 'gpu'; valid kernels are xnnpack, builtin"):
         interpreter(exported, kernels="gpu")
     with pytest.raises(InputError, match=r"valid lowerings are grouped, masked, branches \(per block\)"):

@@ -13,6 +13,7 @@ from netsplit.errors import InputError
 from netsplit.inheritance import inherit
 from netsplit.blocks import split_widths
 from netsplit.networks import describe_network, split_network
+from helpers import keras_outputs
 
 RNG = np.random.default_rng(11)
 
@@ -58,7 +59,7 @@ def test_all_factors_one_give_the_source_outputs(build):
     blocks = len(describe_network(source).blocks)
     split = split_network(source, (1,) * blocks)
     x = images()
-    np.testing.assert_array_equal(split.predict(x, verbose=0), source.predict(x, verbose=0))
+    np.testing.assert_array_equal(keras_outputs(split, x), keras_outputs(source, x))
     assert total(analyse(split)).params == split.count_params() == source.count_params()
 
 
@@ -87,9 +88,9 @@ def test_split_after_inheriting_equals_the_source_with_off_diagonals_zeroed(fact
     reference = keras.models.clone_model(source)
     reference.set_weights(source.get_weights())
     x = images()
-    expected = zero_off_diagonal(reference, factors).predict(x, verbose=0)
-    np.testing.assert_allclose(split.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-4)
-    assert not np.allclose(source.predict(x, verbose=0), expected, atol=1e-3), "zeroing must matter"
+    expected = keras_outputs(zero_off_diagonal(reference, factors), x)
+    np.testing.assert_allclose(keras_outputs(split, x), expected, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(keras_outputs(source, x), expected, atol=1e-3), "zeroing must matter"
     assert [l.activation for l in split.layers if "fusion" in l.name] == ["relu", "linear", "relu"]
 
 
@@ -100,11 +101,11 @@ def test_vgg16_split_inherits_and_saves(tmp_path):
     reference = keras.models.clone_model(source)
     reference.set_weights(source.get_weights())
     x = images(2)
-    np.testing.assert_allclose(split.predict(x, verbose=0), zero_off_diagonal(reference, factors).predict(x, verbose=0),
+    np.testing.assert_allclose(keras_outputs(split, x), keras_outputs(zero_off_diagonal(reference, factors), x),
                                rtol=1e-4, atol=1e-5)
     split.save(tmp_path / "split.keras")
     loaded = keras.saving.load_model(tmp_path / "split.keras")
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), split.predict(x, verbose=0))
+    np.testing.assert_array_equal(keras_outputs(loaded, x), keras_outputs(split, x))
 
 
 def test_a_split_network_inherits_from_a_less_split_one_and_fresh_weights_differ():
@@ -112,7 +113,7 @@ def test_a_split_network_inherits_from_a_less_split_one_and_fresh_weights_differ
     parent = split_network(source, (2, 1, 1))
     child = split_network(source, (2, 2, 1), weights=False)
     x = images()
-    assert not np.allclose(child.predict(x, verbose=0), parent.predict(x, verbose=0), atol=1e-3)
+    assert not np.allclose(keras_outputs(child, x), keras_outputs(parent, x), atol=1e-3)
     inherit(child, parent)
     np.testing.assert_array_equal(child.layers[-1].get_weights()[0], parent.layers[-1].get_weights()[0])
     assert child.get_layer("block2").factor == 2

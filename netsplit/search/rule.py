@@ -335,6 +335,8 @@ class SplitSearch:
 
     def _no_saving(self, step: Step) -> tuple[int, ...]:
         """The candidate factors of a step that would cost no fewer parameters or MACs (skipped, logged)."""
+        if self.config.model in MODELS and splits_a_later_conv(self.config.model, step.block):
+            return ()
         costs = self.config.costs
         skipped = tuple(k for k, candidate in step.candidates.items() if changes_nothing(costs(step.base), costs(candidate)))
         if skipped:
@@ -458,6 +460,10 @@ def _no_saving(by_split: dict[tuple, list[RunRecord]], base: tuple[int, ...], sp
     """Whether ``split`` saves nothing over ``base``, by the costs their records hold, or, for a built-in
     model whose records lack them (a skipped factor is never trained), by counting."""
     first = by_split[base][0]
+    block = next((i + 1 for i, (a, b) in enumerate(zip(base, split)) if a != b), None)
+    if first.model in MODELS and (block is None or splits_a_later_conv(first.model, block)):
+        return False
+
     def costs(s: tuple[int, ...]) -> tuple[int, int] | None:
         records = by_split.get(s)
         if records and records[0].params and records[0].macs:
@@ -469,6 +475,19 @@ def _no_saving(by_split: dict[tuple, list[RunRecord]], base: tuple[int, ...], sp
         return network_costs(first.model, s, first.width_multiplier)
     base_costs, split_costs = costs(base), costs(split)
     return None not in (base_costs, split_costs) and changes_nothing(base_costs, split_costs)
+
+
+def splits_a_later_conv(model: str, block: int) -> bool:
+    """Whether block ``block`` of a built-in model holds more than one convolution: split, its branches then split
+    a later one, so it saves parameters and MACs whatever its first convolution reads (nothing to count).
+
+    >>> splits_a_later_conv("vgg16", 1), splits_a_later_conv("resnet18", 1), splits_a_later_conv("resnet18", 2)
+    (True, False, True)
+    """
+    from netsplit.blocks import blueprint
+
+    units = blueprint(model).blocks[block - 1]
+    return len(units) > 1 or units[0].kind == "residual"
 
 
 def outcome_rows(result: SearchResult) -> list[dict]:
