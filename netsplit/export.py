@@ -1,8 +1,9 @@
 """Inference on an engine: a netsplit network as a LiteRT flatbuffer, and the helpers that run it.
 
 :func:`convert` turns any netsplit model (trained or not) into a LiteRT (TensorFlow Lite) model at
-batch 1, each split block lowered to grouped convolutions (one per layer; the default), to dense
-convolutions with block-diagonal weights, or to one convolution per branch; the converter folds batch
+batch 1, each split block lowered to grouped convolutions (one per layer), to dense convolutions with
+block-diagonal weights, or to one convolution per branch, or to the one of these the engine runs fastest
+here (:func:`measured_lowerings`, what :func:`export` does by default); the converter folds batch
 normalisation into the convolutions. Weights can
 stay float32, be stored as float16, or the whole network can be quantized to int8 after training,
 calibrated on a representative set of training images.
@@ -113,20 +114,37 @@ def measured_lowerings(model: keras.Model, precision: str = "float32", input_siz
     """The lowering the engine runs fastest here for each split block of ``model``: the block with the layer
     that closes it (its fusion, if any), alone, converted in every form at ``precision`` and timed on ``threads``
     threads (median of ``runs`` invocations, forms interleaved), at the block's own input size (at a square
-    ``input_size``, if given).
+    ``input_size``, if given); each block shape is timed once per machine and engine, then read from the cache.
 
     >>> from netsplit.models import split_model
     >>> sorted(measured_lowerings(split_model("vgg16", (1, 2, 1, 1, 1), width_multiplier=0.125), runs=2))
     ['block2']
     """
-    chosen = {}
-    for stage, key in _stage_keys(model, precision, input_size):
-        if stage.block.factor > 1:
-            if (key, threads, runs) not in _FASTEST:  # a block is timed once per process, whichever network holds it
-                medians = _medians(_stage_forms(stage, key), threads, runs)
-                _FASTEST[key, threads, runs] = min(medians, key=medians.get)
-            chosen[stage.name] = _FASTEST[key, threads, runs]
-    return chosen
+    return {stage.name: _fastest(stage, key, threads, runs)
+            for stage, key in _stage_keys(model, precision, input_size) if stage.block.factor > 1}
+
+
+def _fastest(stage: Stage, key: tuple, threads: int, runs: int) -> str:
+    """The lowering the engine runs ``stage`` fastest in, timed once per machine and engine (kept beside the training
+    forms' timings, :func:`~netsplit.implementations.read_cache`), whichever network holds the block."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from netsplit import implementations, runtime
+
+    engine = interpreter_engine()
+    try:
+        engine += " " + version(engine if engine != "tf.lite" else "tensorflow")
+    except PackageNotFoundError:
+        pass
+    stage_key = json.dumps({"export": list(key), "threads": threads, "runs": runs, "engine": engine,
+                            "device": runtime.device_name()}, sort_keys=True, default=str)
+    entry = _FASTEST.get(stage_key) or implementations.read_cache().get(stage_key)
+    if entry is None:
+        medians = _medians(_stage_forms(stage, key), threads, runs)
+        entry = {"lowering": min(medians, key=medians.get), "ms": {form: 1e3 * s for form, s in medians.items()}}
+        implementations.write_cache(stage_key, entry)
+    _FASTEST[stage_key] = entry
+    return entry["lowering"]
 
 
 def stage_times(models: Mapping[str, keras.Model], precision: str = "float32", input_size: int | None = None,
@@ -149,7 +167,7 @@ def stage_times(models: Mapping[str, keras.Model], precision: str = "float32", i
 
 
 _FORMS: dict[tuple, dict[str, bytes]] = {}
-_FASTEST: dict[tuple, str] = {}
+_FASTEST: dict[str, dict] = {}  # the choices of this process, where the cache file cannot be written
 
 
 def _stage_keys(model: keras.Model, precision: str, input_size: int | None) -> Iterator[tuple[Stage, tuple]]:

@@ -118,12 +118,12 @@ def test_bad_export_options(precision, representative, message):
 
 @pytest.mark.slow
 def test_cli_exports_a_saved_model_with_its_predictions(tmp_path, capsys):
-    model = random_statistics(split_model("resnet18", (8, 2, 2, 4, 4), width_multiplier=0.125))
+    model = random_statistics(split_model("resnet18", (1, 2, 1, 1, 4), width_multiplier=0.125))
     model.save(tmp_path / "m.keras")
     out = tmp_path / "m.tflite"
     assert main(["export", str(tmp_path / "m.keras"), str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert set(summary["lowering"]) == {f"block{i}" for i in range(1, 6)}, "each split block's form measured"
+    assert set(summary["lowering"]) == {"block2", "block5"}, "each split block's form measured"
     assert summary["bytes"] == out.stat().st_size
     assert summary["convolutions"] == conv_layers(in_form(model, summary["lowering"]))
     x = images(2)
@@ -138,9 +138,9 @@ def test_cli_builds_and_exports_a_network(tmp_path, capsys):
     assert "18 convolution operators" in capsys.readouterr().out
     assert main([*argv, "--lowering", "branches"]) == 0
     assert f"{8 * 2 + 2 * 2 + 2 * 3 + 4 * 3 + 4 * 3 + 5} convolution operators" in capsys.readouterr().out
-    assert main(argv) == 0
+    assert main([*argv[:4], "1,1,2,1,1", *argv[5:]]) == 0
     said = capsys.readouterr().err
-    assert "the form each split block runs fastest in here (float32, 1 thread): block1 " in said, said
+    assert "the form each split block runs fastest in here (float32, 1 thread): block3 " in said, said
     assert list(interpreter(out).get_input_details()[0]["shape"]) == [1, 64, 64, 3]
 
 
@@ -204,9 +204,11 @@ def test_a_measured_lowering_picks_a_form_per_block_and_computes_the_same_functi
 
 
 @pytest.mark.slow
-def test_a_block_is_timed_once_whichever_network_holds_it(monkeypatch):
+def test_a_block_is_timed_once_whichever_network_holds_it(monkeypatch, tmp_path):
     import netsplit.export as export
+    from netsplit import implementations
 
+    monkeypatch.setenv(implementations.CACHE_ENV, str(tmp_path / "cache.json"))
     timed, converted = [], []
     monkeypatch.setattr(export, "_FORMS", {})
     monkeypatch.setattr(export, "_FASTEST", {})
@@ -223,6 +225,8 @@ def test_a_block_is_timed_once_whichever_network_holds_it(monkeypatch):
     assert timed[3:] == [("block1", "int8", 2), ("block2", "int8", 2)], "another precision or thread count: timed"
     export.measured_lowerings(first, "int8", threads=1)
     assert len(timed) == 7 and converted == ["float32"] * 3 + ["int8"] * 2, "converted once per precision"
+    monkeypatch.setattr(export, "_FASTEST", {})  # another process on this machine: the choices are cached
+    assert export.measured_lowerings(first) == {"block1": "masked", "block2": "masked"} and len(timed) == 7
     naive = build_model("vgg16", "naive", factor=4, width_multiplier=0.125, input_shape=(32, 32, 1))
     assert export.measured_lowerings(naive) == {"branches": "masked"}, "a split block without a fusion has its form too"
 
