@@ -716,3 +716,28 @@ def test_the_background_searches_are_the_chapters_own(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         seeds.main(["vgg16", "--searches", "seed 7"])
     assert "no search 'seed 7' in the vgg16 chapter's profile; its searches are 'seed 1'" in capsys.readouterr().err
+
+
+def test_the_fair_rules_decisions_show_each_interval_and_the_blocks_bonus(tmp_path):
+    """The table of a search with the fair rule: each candidate's paired drop with its interval, what the rule did
+    (within noise: the smaller factor kept), and what fine-tuning alone gave the unsplit block."""
+    from netsplit.records import RecordStore
+    from netsplit.search.rule import SplitSearch
+    from netsplit.study.chapters import bonus_text, decisions_display, decisions_table
+
+    penalties = {1: {2: 0.1, 4: 0.45, 6: 2.0}}
+    config = SearchConfig(blocks=(1,), candidate_factors=(2, 4, 6), validation_size=2000, decision="paired",
+                          fair_reference=True)
+    oracle = Oracle(config, penalties, validation=True, images=2000, bonus=0.4)
+    result = SplitSearch(config, oracle, RecordStore(tmp_path / "r.jsonl", config.hash), log=lambda line: None).run()
+    table = decisions_table(result)
+    assert list(table.index) == [(1, 2), (1, 4)]
+    assert list(table["decision"]) == ["accept, kept", "stop (within noise)"]
+    assert (table["low 95"] < 0.5).all() and table.loc[(1, 2), "high 95"] < 0.5 <= table.loc[(1, 4), "high 95"]
+    assert table["drop (points)"].tolist() == pytest.approx([0.1, 0.45], abs=0.01)
+    assert table["bonus (points)"].tolist() == pytest.approx([0.4, 0.4], abs=0.01)
+    assert "gained +0.40 to +0.40 points over the block's base (block 1 +0.40)" in bonus_text(result)
+    assert "drop, 95 %" in decisions_display(result).to_html()
+    paper = SplitSearch(SearchConfig(blocks=(1,), candidate_factors=(2, 4)), Oracle(config, penalties),
+                        RecordStore(tmp_path / "p.jsonl", config.hash), log=lambda line: None).run()
+    assert decisions_table(paper)["low 95"].isna().all() and "no fine-tuned copy" in bonus_text(paper)

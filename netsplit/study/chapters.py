@@ -646,6 +646,41 @@ def search_table(result: SearchResult) -> pd.DataFrame:
     return pd.DataFrame(outcome_rows(result)).set_index("block").map(shown)
 
 
+def decisions_table(result: SearchResult) -> pd.DataFrame:
+    """Each candidate a search judged, block by block: its accuracy and drop against the block's reference (points),
+    the drop's 95 % interval where the search decided on paired images, what the rule did with it, and the block's
+    fine-tuning bonus where its reference was the unsplit block fine-tuned as its candidates were."""
+    rows = [{"block": o.block, "factor": factor, "accuracy %": 100 * mean, "drop (points)": 100 * (o.reference - mean),
+             "low 95": o.intervals.get(factor, (None, None))[0], "high 95": o.intervals.get(factor, (None, None))[1],
+             "decision": _decision(o, factor) + (" (within noise)" if factor in o.within_noise else ""),
+             "bonus (points)": o.bonus}
+            for o in result.outcomes for factor, (mean, _) in o.candidates.items()]
+    return pd.DataFrame(rows).set_index(["block", "factor"])
+
+
+DECISIONS_SHOWN = {"accuracy %": 2, "drop (points)": 2, "low 95": 2, "high 95": 2, "decision": None,
+                   "bonus (points)": 2}
+"""How :func:`decisions_table` is shown: decimals per column."""
+
+
+def decisions_display(result: SearchResult) -> Styler:
+    """:func:`decisions_table` as the chapter shows it, the interval's ends under one header."""
+    names = {"low 95": ("drop, 95 %", "from"), "high 95": ("drop, 95 %", "to"), "accuracy %": ("", "accuracy %"),
+             "drop (points)": ("", "drop"), "decision": ("", "decision"), "bonus (points)": ("", "block's bonus")}
+    return styled(decisions_table(result), DECISIONS_SHOWN, names)
+
+
+def bonus_text(result: SearchResult) -> str:
+    """What the candidates' extra epochs gave the unsplit block, in the search's blocks, as a sentence."""
+    bonuses = {o.block: o.bonus for o in result.outcomes if o.bonus is not None}
+    if not bonuses:
+        return "This search judged its candidates against the block's base as it was, with no fine-tuned copy."
+    return (f"Fine-tuned by the candidates' own schedule, the unsplit block gained {min(bonuses.values()):+.2f} to "
+            f"{max(bonuses.values()):+.2f} points over the block's base ("
+            + ", ".join(f"block {block} {bonus:+.2f}" for block, bonus in bonuses.items())
+            + "): the gain the paper's rule credits to the candidates.")
+
+
 def _decision(outcome: BlockOutcome, factor: int) -> str:
     """What the rule did with ``factor`` at its block: accept it (and keep it, as the block's last
     accepted factor), stop at it (the first whose drop reaches the threshold), or try it after the stop
