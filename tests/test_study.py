@@ -741,3 +741,22 @@ def test_the_fair_rules_decisions_show_each_interval_and_the_blocks_bonus(tmp_pa
     paper = SplitSearch(SearchConfig(blocks=(1,), candidate_factors=(2, 4)), Oracle(config, penalties),
                         RecordStore(tmp_path / "p.jsonl", config.hash), log=lambda line: None).run()
     assert decisions_table(paper)["low 95"].isna().all() and "no fine-tuned copy" in bonus_text(paper)
+
+
+def test_the_gap_between_a_split_networks_two_controls_is_said_with_its_interval():
+    from netsplit.study.chapters import controls_text
+
+    oracle = Oracle(SearchConfig(blocks=(1,)), {})
+    records = []
+    for name, accuracies in [("baseline", (0.930, 0.932, 0.934)), ("split", (0.925, 0.927, 0.929)),
+                             ("thin: parameters of split", (0.920, 0.922, 0.924)),
+                             ("thin: MACs of split", (0.926, 0.928, 0.930))]:
+        for seed, accuracy in enumerate(accuracies):
+            record = oracle(Job((1, 1, 1, 1, 1), seed, "baseline", 1, 1, 1))
+            record.experiment, record.accuracy = name, accuracy
+            records.append(record)
+    welch = stats.ttest_ind([92.0, 92.2, 92.4], [92.6, 92.8, 93.0], equal_var=False).confidence_interval()
+    text = controls_text(comparison_table(records))
+    assert f"split's, -0.60 points ({welch.low:+.2f} to {welch.high:+.2f}; equal parameters against equal MACs)" in text
+    assert controls_text(comparison_table([r for r in records if r.experiment != "thin: MACs of split"])) == ""
+    assert controls_text(comparison_table([r for r in records if r.seed == 0])) == "", "one seed: no interval"

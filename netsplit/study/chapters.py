@@ -561,6 +561,30 @@ def curve_summary(distances: pd.DataFrame) -> str:
     return text + (f" Outside the curve's span, so not compared: {'; '.join(outside)}." if outside else "")
 
 
+def controls_text(table: pd.DataFrame) -> str:
+    """How far each split network's two thin controls (equal parameters, equal MACs) lie from each other, with the
+    difference's 95 % interval (Welch): a split-against-control gap no larger says as much about the choice of the
+    matched cost as about splitting. Empty where no network has both controls with several seeds."""
+    from netsplit.study.hypotheses import difference_interval
+
+    parts = []
+    for name in table.index:
+        pair = [f"thin: {cost} of {name}" for cost in ("parameters", "MACs")]
+        if not all(control in table.index for control in pair):
+            continue
+        by_params, by_macs = (table.loc[control, "accuracies"] for control in pair)
+        bounds = difference_interval(by_params, by_macs)
+        if bounds is not None:
+            gap = table.loc[pair[0], "accuracy %"] - table.loc[pair[1], "accuracy %"]
+            parts.append(f"{name}'s, {gap:+.2f} points ({bounds[0]:+.2f} to {bounds[1]:+.2f}; equal parameters "
+                         "against equal MACs)")
+    if not parts:
+        return ""
+    return ("The two thin controls of a split network differ from each other too: " + "; ".join(parts)
+            + ". A split's distance from one control is read beside that gap, which comes from the choice of the "
+              "matched cost alone.")
+
+
 def _shown(value: object, decimals: int | Callable | None) -> str:
     """One value of a displayed table: rounded once to ``decimals`` (thousands separated), a callable's
     text, yes/no for a truth value, – where there is none."""
