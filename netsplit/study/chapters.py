@@ -570,8 +570,8 @@ def controls_text(table: pd.DataFrame) -> str:
     parts = []
     for name in table.index:
         pair = [f"thin: {cost} of {name}" for cost in ("parameters", "MACs")]
-        if not all(control in table.index for control in pair):
-            continue
+        if not all(control in table.index for control in pair) or len(set(table.loc[pair, "split"])) == 1:
+            continue  # no pair of controls, or one network thinned to both costs alike (its seeds shared)
         by_params, by_macs = (table.loc[control, "accuracies"] for control in pair)
         bounds = difference_interval(by_params, by_macs)
         if bounds is not None:
