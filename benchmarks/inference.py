@@ -177,7 +177,7 @@ class Benchmark:
             conv = keras.Model(inputs, keras.layers.Conv2D(channels, 3, padding="same", use_bias=False)(inputs))
             sample = np.random.default_rng(1).normal(size=(8, size, size, channels)).astype(np.float32)
             entries = [[precision, str(export(conv, self.folder / f"peak-{channels}-{size}-{precision}.tflite", precision,
-                                              sample if precision == "int8" else None)), threads]
+                                              sample if precision == "int8" else None, lowering="grouped")), threads]
                        for precision in ("float32", "int8") for threads in self.args.threads]
             results = _in_fresh_process("time_group", entries, size, 5, 3, 2, self.args.kernels, channels)
             macs = size * size * 9 * channels * channels
@@ -334,7 +334,7 @@ class Benchmark:
             inputs = keras.Input((32, 32, 64))
             layer = keras.layers.Conv2D(64, 3, padding="same", groups=groups, use_bias=False)
             path = self.folder / f"conv64-groups{groups}.tflite"
-            entries.append([str(groups), str(export(keras.Model(inputs, layer(inputs)), path)), 1])
+            entries.append([str(groups), str(export(keras.Model(inputs, layer(inputs)), path, lowering="grouped")), 1])
         for size in sizes:
             results = _in_fresh_process("time_group", entries, size, *self.invocations(size), self.warmup(size),
                                         self.args.kernels, 64)
@@ -368,7 +368,7 @@ class Benchmark:
             self.write("accuracy", precision="keras", accuracy=float(result.accuracy), **common)
             for precision in ("float32", "float16", "int8"):
                 path = export(model, self.folder / f"trained-{precision}.tflite", precision,
-                              data.x_train[: a.calibration_images])
+                              data.x_train[: a.calibration_images], lowering="grouped")
                 value = accuracy(path, data.x_test, data.y_test, max(a.threads))
                 self.write("accuracy", precision=precision, accuracy=value, bytes=path.stat().st_size, **common)
                 print(f"accuracy {network.name:>10} {precision:>7}: {value:.2%} (Keras {result.accuracy:.2%})",

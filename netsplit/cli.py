@@ -392,11 +392,12 @@ def _config_option(parser: argparse.ArgumentParser, option: Field, name: str | N
     """One :class:`~netsplit.search.config.SearchConfig` option on the command line, with its type and default; a
     command that means something narrower by it gives it its own ``name`` and ``help``."""
     meta, dest = option.metadata, name or option.name
-    flag = meta.get("flag", "--" + dest.replace("_", "-"))
+    flag = "--" + dest.replace("_", "-") if name else meta.get("flag", "--" + dest.replace("_", "-"))
     if option.type == "bool":
         negated = option.default
         parser.add_argument(f"--no-{flag[2:]}" if negated else flag, dest=dest,
-                            action="store_false" if negated else "store_true", help=meta.get("off", meta["help"]))
+                            action="store_false" if negated else "store_true",
+                            help=help or meta.get("off", meta["help"]))
     else:
         parser.add_argument(flag, dest=dest, type=_option_type(option), default=option.default,
                             choices=meta.get("choices"), help=help or meta["help"])

@@ -136,8 +136,8 @@ def _fastest(stage: Stage, key: tuple, threads: int, runs: int) -> str:
         engine += " " + version(engine if engine != "tf.lite" else "tensorflow")
     except PackageNotFoundError:
         pass
-    stage_key = json.dumps({"export": list(key), "threads": threads, "runs": runs, "engine": engine,
-                            "device": runtime.device_name()}, sort_keys=True, default=str)
+    stage_key = json.dumps({"export": list(key), "threads": threads, "runs": runs, "engine": engine, "forms": LOWERINGS,
+                            "cpu": runtime.cpu_details()["model"]}, sort_keys=True, default=str)
     entry = _FASTEST.get(stage_key) or implementations.read_cache().get(stage_key)
     if entry is None:
         medians = _medians(_stage_forms(stage, key), threads, runs)
@@ -200,12 +200,17 @@ def _stage_forms(stage: Stage, key: tuple) -> dict[str, bytes]:
 
 
 def _forms(block: keras.Model, precision: str, split: bool = True) -> dict[str, bytes]:
-    """A one-block model converted in every lowering, by lowering; an unsplit block once, as "unsplit"."""
+    """A one-block model converted in every lowering its split block can take (grouped only where its factor divides
+    the widths), by lowering; an unsplit block once, as "unsplit"."""
+    from netsplit.implementations import candidates
+    from netsplit.layers import SplitBlock
+
     shape = tuple(int(d) for d in block.input_shape[1:])
     images = np.random.default_rng(0).normal(size=(8, *shape)).astype("float32")
     if not split:
         return {"unsplit": convert(block, precision, images)}
-    return {form: convert(block, precision, images, lowering=form) for form in LOWERINGS}
+    forms = candidates(next(layer for layer in block.layers if isinstance(layer, SplitBlock)))
+    return {form: convert(block, precision, images, lowering=form) for form in LOWERINGS if form in forms}
 
 
 def _medians(flatbuffers: Mapping, threads: int, runs: int) -> dict:

@@ -736,11 +736,13 @@ def test_the_fair_rules_decisions_show_each_interval_and_the_blocks_bonus(tmp_pa
     assert (table["low 95"] < 0.5).all() and table.loc[(1, 2), "high 95"] < 0.5 <= table.loc[(1, 4), "high 95"]
     assert table["drop (points)"].tolist() == pytest.approx([0.1, 0.45], abs=0.01)
     assert table["bonus (points)"].tolist() == pytest.approx([0.4, 0.4], abs=0.01)
-    assert "gained +0.40 to +0.40 points over the block's base (block 1 +0.40)" in bonus_text(result)
+    assert "gained +0.40 points over the block's base (block 1 +0.40)" in bonus_text(result)
+    assert table.loc[(1, 4), "drop (points)"] == pytest.approx(result.outcomes[0].paired_drops[4]), "the paired mean"
     assert "drop, 95 %" in decisions_display(result).to_html()
     paper = SplitSearch(SearchConfig(blocks=(1,), candidate_factors=(2, 4)), Oracle(config, penalties),
                         RecordStore(tmp_path / "p.jsonl", config.hash), log=lambda line: None).run()
     assert decisions_table(paper)["low 95"].isna().all() and "no fine-tuned copy" in bonus_text(paper)
+    assert decisions_table(replace(paper, outcomes=[])).empty, "a search that judged nothing: an empty table"
 
 
 def test_the_gap_between_a_split_networks_two_controls_is_said_with_its_interval():

@@ -5,8 +5,8 @@ shares the records (at another threshold, say) can fine-tune from any network al
 a search did inherit from are also kept, without optimizer state, in ``<records>.parents/``, a folder
 meant to be committed with the records: a search resumed on a fresh clone inherits from them. Where a
 parent's weights are gone, the parent is trained again: training is seeded, so it is the network its
-record describes where training is bit-exact; its accuracy is checked, and where it differs the search stops
-unless its candidates are judged against a reference fine-tuned from the same parent (``fair_reference``).
+record describes where training is bit-exact; its accuracy is checked, and where it differs the search stops:
+candidates inheriting from another network would share a records file with those of the recorded one.
 """
 
 from __future__ import annotations
@@ -82,37 +82,35 @@ class TrainingEvaluator:
         path = self.weights_path(job.parent, job.seed)
         if not path.exists():
             self._train_again(job.parent, job.seed)
+        if _differs(path).exists():  # its candidates would share a records file with those of the recorded network
+            raise TrainingFailed(
+                f"{_differs(path).read_text()}, so its candidates would inherit from another network than the one "
+                f"their drops are measured against; restore {kept.parent} (the weights candidates inherit from, meant "
+                "to be committed with the records), or start a new records file")
         parent.load_weights(path)
         _save_weights(parent, kept)  # not compiled: the layers' weights only, half the file
         return parent
 
     def _train_again(self, split: tuple[int, ...], seed: int) -> None:
-        """Train a parent whose weights are missing once more, and check it against its record."""
+        """Train a parent whose weights are missing once more, and check it against its record: where it differs,
+        a note beside its weights says so, and no search inherits from it."""
         from netsplit.search.rule import job_for
 
         print(f"  weights of {','.join(map(str, split))} (seed {seed}) are missing: training it again",
               file=sys.stderr, flush=True)
         again = self(job_for(self.config, split, seed))
-        if not self.weights_path(split, seed).exists():
+        path = self.weights_path(split, seed)
+        if not path.exists():
             raise OSError(errno.ENOSPC, f"No space left on device for the weights of {','.join(map(str, split))} "
                           f"(seed {seed}), so the networks that inherit from it cannot start; free some space and run "
                           "again: the finished records are kept")
-        recorded = [r for r in read_records(self.records) if tuple(r.split) == split and r.seed == seed] \
-            if self.records is not None and self.records.exists() else []
+        recorded = [r for r in read_records(self.records) if tuple(r.split) == split and r.seed == seed
+                    and r.role != "reference"] if self.records is not None and self.records.exists() else []
         if not recorded or abs(recorded[0].accuracy - again.accuracy) <= 1e-6:
             return
-        differs = (f"{','.join(map(str, split))} seed {seed} trained again scores {again.accuracy:.4%}, its record "
-                   f"{recorded[0].accuracy:.4%}: training is not bit-exact here")
-        if self.config.fair_reference:  # its children and their reference all inherit from this same network
-            print(f"  {differs}; its candidates are judged against their reference fine-tuned from it, so the search "
-                  "goes on", file=sys.stderr, flush=True)
-            return
-        self.weights_path(split, seed).unlink()  # no later run may inherit from it unawares
-        raise TrainingFailed(
-            f"{differs}, so its candidates would inherit from another network than the one their drops are measured "
-            f"against; restore {self.weights_path(split, seed, '.parents').parent} (the weights candidates inherit "
-            "from, meant to be committed with the records), search with --fair-reference (candidates judged against "
-            "a reference fine-tuned from the same parent), or start a new records file")
+        note = (f"{','.join(map(str, split))} seed {seed} trained again scores {again.accuracy:.4%}, its record "
+                f"{recorded[0].accuracy:.4%}: training is not bit-exact here")
+        _differs(path).write_text(note)
 
     def __call__(self, job: Job) -> RunRecord:
         c, data = self.config, self.data()
@@ -141,6 +139,11 @@ class TrainingEvaluator:
                 print(f"  the weights of {','.join(map(str, job.split))} (seed {job.seed}) could not be saved "
                       f"({error.strerror or error}); its record is kept", file=sys.stderr, flush=True)
         return record
+
+
+def _differs(weights: Path) -> Path:
+    """The note beside a parent's weights that says it was trained again to another accuracy than its record's."""
+    return weights.with_name(weights.name + ".differs")
 
 
 def _save_weights(model: keras.Model, path: Path) -> None:

@@ -107,6 +107,7 @@ class BlockOutcome:
     skipped: tuple[int, ...] = ()  # factors that would not reduce the network's parameters or MACs
     bonus: float | None = None  # with a fair reference: what the candidates' extra epochs gave the unsplit block
     intervals: dict[int, tuple[float, float]] = field(default_factory=dict)  # paired: each factor's drop, 95 %, points
+    paired_drops: dict[int, float] = field(default_factory=dict)  # paired: each factor's mean drop on the same images
     within_noise: tuple[int, ...] = ()  # paired: factors whose interval holds the threshold (the smaller one kept)
 
 
@@ -140,7 +141,7 @@ def decide_block(block: int, baseline: float, reference: float, candidates: dict
             break
         outcome.candidates[factor] = _mean_sd(candidates[factor])
         if paired_with is not None:
-            _, low, high = paired_drop(paired_with, candidates[factor])
+            outcome.paired_drops[factor], low, high = paired_drop(paired_with, candidates[factor])
             outcome.intervals[factor] = (low, high)
             if low < threshold <= high and not stopped:
                 outcome.within_noise += (factor,)
@@ -460,8 +461,8 @@ def _no_saving(by_split: dict[tuple, list[RunRecord]], base: tuple[int, ...], sp
     """Whether ``split`` saves nothing over ``base``, by the costs their records hold, or, for a built-in
     model whose records lack them (a skipped factor is never trained), by counting."""
     first = by_split[base][0]
-    block = next((i + 1 for i, (a, b) in enumerate(zip(base, split)) if a != b), None)
-    if first.model in MODELS and (block is None or splits_a_later_conv(first.model, block)):
+    block = next(i + 1 for i, (a, b) in enumerate(zip(base, split)) if a != b)
+    if first.model in MODELS and splits_a_later_conv(first.model, block):
         return False
 
     def costs(s: tuple[int, ...]) -> tuple[int, int] | None:

@@ -674,12 +674,14 @@ def decisions_table(result: SearchResult) -> pd.DataFrame:
     """Each candidate a search judged, block by block: its accuracy and drop against the block's reference (points),
     the drop's 95 % interval where the search decided on paired images, what the rule did with it, and the block's
     fine-tuning bonus where its reference was the unsplit block fine-tuned as its candidates were."""
-    rows = [{"block": o.block, "factor": factor, "accuracy %": 100 * mean, "drop (points)": 100 * (o.reference - mean),
+    rows = [{"block": o.block, "factor": factor, "accuracy %": 100 * mean,
+             "drop (points)": o.paired_drops.get(factor, 100 * (o.reference - mean)),
              "low 95": o.intervals.get(factor, (None, None))[0], "high 95": o.intervals.get(factor, (None, None))[1],
              "decision": _decision(o, factor) + (" (within noise)" if factor in o.within_noise else ""),
              "bonus (points)": o.bonus}
             for o in result.outcomes for factor, (mean, _) in o.candidates.items()]
-    return pd.DataFrame(rows).set_index(["block", "factor"])
+    columns = ["block", "factor", "accuracy %", "drop (points)", "low 95", "high 95", "decision", "bonus (points)"]
+    return pd.DataFrame(rows, columns=columns).set_index(["block", "factor"])
 
 
 DECISIONS_SHOWN = {"accuracy %": 2, "drop (points)": 2, "low 95": 2, "high 95": 2, "decision": None,
@@ -699,9 +701,10 @@ def bonus_text(result: SearchResult) -> str:
     bonuses = {o.block: o.bonus for o in result.outcomes if o.bonus is not None}
     if not bonuses:
         return "This search judged its candidates against the block's base as it was, with no fine-tuned copy."
-    return (f"Fine-tuned by the candidates' own schedule, the unsplit block gained {min(bonuses.values()):+.2f} to "
-            f"{max(bonuses.values()):+.2f} points over the block's base ("
-            + ", ".join(f"block {block} {bonus:+.2f}" for block, bonus in bonuses.items())
+    low, high = min(bonuses.values()), max(bonuses.values())
+    gained = f"{low:+.2f}" if len(bonuses) == 1 else f"{low:+.2f} to {high:+.2f}"
+    return (f"Fine-tuned by the candidates' own schedule, the unsplit block gained {gained} points over the block's "
+            "base (" + ", ".join(f"block {block} {bonus:+.2f}" for block, bonus in bonuses.items())
             + "): the gain the paper's rule credits to the candidates.")
 
 

@@ -35,17 +35,18 @@ def _chapter(model: str) -> tuple[dict, SearchConfig, FinalConfig, Path]:
     return parameters, config, final, SOURCE_ROOT / parameters["records_dir"]
 
 
-def _compared(model: str, config: SearchConfig, records: Path) -> list[ComparisonNetwork]:
-    """The chapter's comparison networks, with the split its search found where the records hold it."""
+def _compared(model: str, parameters: dict, config: SearchConfig, records: Path) -> list[ComparisonNetwork]:
+    """The chapter's comparison networks (those its profile names), with the split its search found where the
+    records hold it."""
     found = run_search(config, config.default_records(records), train=False, verbose=False)
-    return comparison_networks(model, None if found.missing else found.split)
+    return comparison_networks(model, None if found.missing else found.split, parameters.get("comparisons"))
 
 
 def train_seeds(model: str) -> None:
     """Train the seeds ``network_seeds`` names for ``model``'s published chapter (and its controls)."""
     parameters, config, final, records = _chapter(model)
     data = config.load_data(parameters["data_path"])
-    networks = _compared(model, config, records)
+    networks = _compared(model, parameters, config, records)
     networks += thin_controls(model, networks, config.width_multiplier, data.input_shape)
     chosen = [network for network in networks if network.name in final.network_seeds]
     train_networks(final, chosen, final.records_path(records), data=data)
@@ -65,8 +66,8 @@ def train_searches(model: str, names: list[str] | None = None) -> None:
         if names is None or label in names:
             print(f"search with {label}", file=sys.stderr, flush=True)
             results[label] = run_search(search, search.default_records(records), data_path=parameters["data_path"])
-    train_networks(final, found_networks(results, _compared(model, config, records)), final.records_path(records),
-                   data=config.load_data(parameters["data_path"]))
+    found = found_networks(results, _compared(model, parameters, config, records))
+    train_networks(final, found, final.records_path(records), data=config.load_data(parameters["data_path"]))
 
 
 def main(argv: list[str] | None = None) -> None:
