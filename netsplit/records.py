@@ -76,6 +76,7 @@ class RunRecord:
     validation_correct: str | None = None  # which validation images it classified correctly (:func:`pack_correct`)
     test_correct: str | None = None  # which test images, in the data's order, likewise
     data_hash: str = ""  # SHA-256 of the data as read (netsplit.data.array_hash), before subsets
+    build_seconds: float | None = None  # building the network, choosing each split block's form (timed where unsure)
 
     @classmethod
     def create(cls, **fields) -> RunRecord:

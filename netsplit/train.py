@@ -68,6 +68,7 @@ class TrainResult:
     train_seconds: float = 0.0
     first_step_seconds: float = 0.0
     epoch_seconds: list[float] = field(default_factory=list)
+    build_seconds: float = 0.0  # building the network, its split blocks' forms chosen (timed where unsure)
 
 
 class _Progress(keras.callbacks.Callback):
@@ -155,11 +156,13 @@ def fit(
     enable_compilation_cache()
     keras.utils.set_random_seed(seed)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if use_mixed_precision(config) else "float32")
+    building = time.perf_counter()
     try:
         with timed_choices():  # built to be trained: "auto" blocks take the form that trains fastest here
             model = build()
     finally:
         keras.mixed_precision.set_global_policy("float32")
+    build_seconds = time.perf_counter() - building
     check_head(model, data)
     if initialise is not None:
         initialise(model)
@@ -190,6 +193,7 @@ def fit(
         train_seconds=round(train_seconds, 3),
         first_step_seconds=round(progress.first_step or 0.0, 3),
         epoch_seconds=[round(b - a, 4) for a, b in zip([0.0, *progress.epoch_ends], progress.epoch_ends)],
+        build_seconds=round(build_seconds, 3),
     )
 
 
@@ -274,6 +278,7 @@ def make_record(network: keras.Model, data: Dataset, result: TrainResult, config
         test_size=len(data.x_test),
         train_seconds=result.train_seconds,
         first_step_seconds=result.first_step_seconds,
+        build_seconds=result.build_seconds,
         **fields,
     )
 

@@ -1,5 +1,6 @@
 """Training: loss falls, seeds repeat, records carry provenance."""
 
+import json
 import subprocess
 import sys
 from functools import partial
@@ -52,6 +53,23 @@ def test_record_carries_costs_and_provenance(data):
     assert {"keras", "numpy", "python"} <= set(record.versions)
     assert record.git_commit and record.timestamp and record.dataset == "synthetic"
     assert record.first_step_seconds > 0 and record.train_seconds >= record.first_step_seconds
+    assert record.build_seconds == result.build_seconds > 0
+
+
+def test_the_time_spent_choosing_forms_is_recorded_apart_from_training(data, monkeypatch, tmp_path):
+    """A block shape the cost model is unsure of is timed while the network is built: that time is the record's
+    build_seconds, not its train_seconds."""
+    import time as clock
+
+    from netsplit import implementations
+
+    monkeypatch.setenv(implementations.CACHE_ENV, str(tmp_path / "cache.json"))
+    monkeypatch.setenv(implementations.MEASURE_ENV, "1")  # the suite times nothing elsewhere
+    monkeypatch.setattr(implementations, "model_decides", lambda block: False)
+    monkeypatch.setattr(implementations, "time_in_child", lambda signature, forms: clock.sleep(0.5) or
+                        {form: 0.01 * (i + 1) for i, form in enumerate(forms)})
+    _, result = fit(tiny(data), data, TrainConfig(epochs=1, batch_size=64, verbose=False), seed=0)
+    assert result.build_seconds >= 0.5 and result.first_step_seconds < result.train_seconds
 
 
 @pytest.mark.slow
@@ -114,3 +132,16 @@ def test_the_onednn_benchmark_times_both_kernel_settings():
     assert "with oneDNN" not in header.split("on:")[0] and header.endswith("with oneDNN"), header
     off, on, speed_up = row.split()[1:]
     assert float(speed_up.rstrip("x")) == pytest.approx(float(off) / float(on), abs=0.01)
+
+
+@pytest.mark.slow
+def test_the_choosing_benchmark_reports_build_and_training_seconds_of_a_search(tmp_path, fashion_dir):
+    out = tmp_path / "choosing.jsonl"
+    run = subprocess.run([sys.executable, "-m", "benchmarks.choosing_time", "--quick", "--data-path", str(fashion_dir),
+                          "--out", str(out)], cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    provenance, search, build = (json.loads(line) for line in out.read_text().splitlines())
+    assert provenance["kind"] == "provenance" and provenance["cpu"]["model"]
+    assert search["networks"] == 2, "the baseline and its block 1 at factor 2: one block, one factor"
+    assert search["share"] == pytest.approx(search["build_seconds"] / search["train_seconds"], rel=0.01)
+    assert build["kind"] == "first build" and build["seconds"] > 0 and len(build["forms"]) == 5
