@@ -1,6 +1,7 @@
 """A split network in other forms: the same weights with each block as separate branches, grouped or
 masked convolutions (:func:`in_form`), and the timing of a block's forms that
-:func:`netsplit.implementations.choose_implementation` runs in a fresh process (``python -m netsplit.forms``).
+:func:`netsplit.implementations.choose_implementation` runs in a process of its own (``python -m netsplit.forms``,
+one request per line of its standard input).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def time_forms(block_signature: dict, forms: list[str], rounds: int = 5) -> dict
     return {form: statistics.median(values) for form, values in times.items()}
 
 
-if __name__ == "__main__":
-    request = json.loads(sys.argv[1])
-    print(json.dumps(time_forms(request["signature"], request["forms"])))
+if __name__ == "__main__":  # a timing per line of standard input, each answered by a line of standard output
+    for line in sys.stdin:
+        request = json.loads(line)
+        print(json.dumps(time_forms(request["signature"], request["forms"])), flush=True)

@@ -15,6 +15,7 @@ cost model's choice, in microseconds, so that a plain ``compile()`` and ``fit()`
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import contextvars
 import json
@@ -213,10 +214,23 @@ def choose_implementation(block, input_shape: tuple) -> str:
 
 
 def time_in_child(block_signature: dict, forms: list[str]) -> dict[str, float]:
-    """Median train-step seconds of each form, timed in a fresh Python process."""
-    request = json.dumps({"signature": block_signature, "forms": forms})
-    done = subprocess.run([sys.executable, "-m", "netsplit.forms", request],
-                          capture_output=True, text=True, env={**os.environ, MEASURE_ENV: "0"})
-    if done.returncode != 0:
-        raise RuntimeError(f"timing the forms of a split block failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """Median train-step seconds of each form, timed in a Python process of its own: started at the first timing
+    and kept for the next (starting Keras there is most of a timing's cost), ended with this one."""
+    global _TIMER
+    if _TIMER is None or _TIMER.poll() is not None:
+        log = tempfile.TemporaryFile("w+")
+        _TIMER = subprocess.Popen([sys.executable, "-m", "netsplit.forms"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ, MEASURE_ENV: "0"})
+        _TIMER.log = log
+        atexit.register(_TIMER.kill)
+    _TIMER.stdin.write(json.dumps({"signature": block_signature, "forms": forms}) + "\n")
+    _TIMER.stdin.flush()
+    for line in _TIMER.stdout:
+        if line.startswith("{"):
+            return json.loads(line)
+    _TIMER.wait()
+    _TIMER.log.seek(0)
+    raise RuntimeError(f"timing the forms of a split block failed:\n{_TIMER.log.read()[-2000:]}")
+
+
+_TIMER: subprocess.Popen | None = None

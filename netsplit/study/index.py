@@ -23,7 +23,8 @@ BENCHMARKS = {"inference": ("benchmarks/inference.py", "the Inference chapter"),
               "precision": ("benchmarks/precision.py", "benchmarks/README.md"),
               "train-speed": ("benchmarks/train_speed.py",
                               "netsplit.implementations (its cost model), benchmarks/README.md"),
-              "keras-path": ("benchmarks/keras_path.py", "benchmarks/README.md")}
+              "keras-path": ("benchmarks/keras_path.py", "benchmarks/README.md"),
+              "choosing-time": ("benchmarks/choosing_time.py", "benchmarks/README.md")}
 """The measurement files by the start of their name: the benchmark that writes each, and what reads it."""
 
 
