@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata
 import json
 import os
 import random
@@ -53,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from netsplit.export import (
+    engine_versions,
     interpreter,
     interpreter_engine,
     process_memory,
@@ -126,16 +126,6 @@ def memory_here(path: str, input_size: int, threads: int, kernels: str = "xnnpac
     return {"rss_before_load_bytes": before["VmRSS"], "peak_after_load_bytes": loaded["VmHWM"],
             "peak_rss_bytes": after["VmHWM"], "invoke_growth_bytes": after["VmHWM"] - loaded["VmHWM"],
             "engine_peak_bytes": after["VmHWM"] - before["VmRSS"]}
-
-
-def _engine_versions() -> dict[str, str]:
-    """Versions of the interpreter that runs the models and of the TensorFlow that converts them."""
-    import tensorflow as tf
-
-    versions = {"tensorflow": tf.__version__}
-    if interpreter_engine() == "ai-edge-litert":
-        versions["ai-edge-litert"] = importlib.metadata.version("ai-edge-litert")
-    return versions
 
 
 class Benchmark:
@@ -441,7 +431,7 @@ def main() -> None:
         from netsplit.runtime import provenance
 
         bench.write("run", date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                    interpreter=interpreter_engine(), engine_versions=_engine_versions(), load_at_start=list(os.getloadavg()), quick=args.quick,
+                    interpreter=interpreter_engine(), engine_versions=engine_versions(), load_at_start=list(os.getloadavg()), quick=args.quick,
                     cpus=os.cpu_count(), arguments=vars(args), **provenance())
         if "peak" in args.parts:
             bench.peak()

@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -127,17 +128,11 @@ def measured_lowerings(model: keras.Model, precision: str = "float32", input_siz
 def _fastest(stage: Stage, key: tuple, threads: int, runs: int) -> str:
     """The lowering the engine runs ``stage`` fastest in, timed once per machine and engine (kept beside the training
     forms' timings, :func:`~netsplit.implementations.read_cache`), whichever network holds the block."""
-    from importlib.metadata import PackageNotFoundError, version
-
     from netsplit import implementations, runtime
 
-    engine = interpreter_engine()
-    try:
-        engine += " " + version(engine if engine != "tf.lite" else "tensorflow")
-    except PackageNotFoundError:
-        pass
-    stage_key = json.dumps({"export": list(key), "threads": threads, "runs": runs, "engine": engine, "forms": LOWERINGS,
-                            "cpu": runtime.cpu_details()["model"]}, sort_keys=True, default=str)
+    stage_key = json.dumps({"export": list(key), "threads": threads, "runs": runs, "engine": interpreter_engine(),
+                            "versions": engine_versions(), "forms": LOWERINGS, "cpu": runtime.cpu_details()["model"]},
+                           sort_keys=True, default=str)
     entry = _FASTEST.get(stage_key) or implementations.read_cache().get(stage_key)
     if entry is None:
         medians = _medians(_stage_forms(stage, key), threads, runs)
@@ -255,6 +250,19 @@ def interpreter_engine() -> str:
     except ImportError:
         return "tf.lite"
     return "ai-edge-litert"
+
+
+@cache
+def engine_versions() -> dict[str, str]:
+    """Versions of the interpreter that runs the models and of the TensorFlow that converts them."""
+    from importlib.metadata import version
+
+    import tensorflow as tf
+
+    versions = {"tensorflow": tf.__version__}
+    if interpreter_engine() == "ai-edge-litert":
+        versions["ai-edge-litert"] = version("ai-edge-litert")
+    return versions
 
 
 KERNELS = ("xnnpack", "builtin")

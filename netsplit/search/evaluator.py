@@ -94,7 +94,7 @@ class TrainingEvaluator:
     def _train_again(self, split: tuple[int, ...], seed: int) -> None:
         """Train a parent whose weights are missing once more, and check it against its record: where it differs,
         a note beside its weights says so, and no search inherits from it."""
-        from netsplit.search.rule import job_for
+        from netsplit.search.rule import job_for, same_network
 
         print(f"  weights of {','.join(map(str, split))} (seed {seed}) are missing: training it again",
               file=sys.stderr, flush=True)
@@ -104,8 +104,8 @@ class TrainingEvaluator:
             raise OSError(errno.ENOSPC, f"No space left on device for the weights of {','.join(map(str, split))} "
                           f"(seed {seed}), so the networks that inherit from it cannot start; free some space and run "
                           "again: the finished records are kept")
-        recorded = [r for r in read_records(self.records) if tuple(r.split) == split and r.seed == seed
-                    and r.role != "reference"] if self.records is not None and self.records.exists() else []
+        recorded = same_network([r for r in read_records(self.records) if tuple(r.split) == split and r.seed == seed],
+                                "baseline") if self.records is not None and self.records.exists() else []
         if not recorded or abs(recorded[0].accuracy - again.accuracy) <= 1e-6:
             return
         note = (f"{','.join(map(str, split))} seed {seed} trained again scores {again.accuracy:.4%}, its record "

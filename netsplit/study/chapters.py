@@ -95,6 +95,15 @@ def matched_width(model: str, cost: str, target: int, width: float, input_shape:
     return min((low / 1024, high / 1024), key=lambda m: abs(counted(m) - target))
 
 
+def control_name(label: str, network: str) -> str:
+    """The name of ``network``'s thin control matched on ``label`` ("parameters" or "MACs").
+
+    >>> control_name("MACs", "proposed_I")
+    'thin: MACs of proposed_I'
+    """
+    return f"thin: {label} of {network}"
+
+
 def thin_controls(model: str, networks: list[ComparisonNetwork], width: float,
                   input_shape: tuple[int, int, int]) -> list[ComparisonNetwork]:
     """For each of ``model``'s :data:`CONTROLS` among ``networks``: the unsplit network made thinner to its
@@ -108,7 +117,7 @@ def thin_controls(model: str, networks: list[ComparisonNetwork], width: float,
             target = getattr(total(analyse(built)), cost)
             thin = matched_width(model, cost, target, width, input_shape)
             label = "parameters" if cost == "params" else "MACs"
-            controls.append(ComparisonNetwork(f"thin: {label} of {network.name}", width_multiplier=thin))
+            controls.append(ComparisonNetwork(control_name(label, network.name), width_multiplier=thin))
     return controls
 
 
@@ -569,7 +578,7 @@ def controls_text(table: pd.DataFrame) -> str:
 
     parts = []
     for name in table.index:
-        pair = [f"thin: {cost} of {name}" for cost in ("parameters", "MACs")]
+        pair = [control_name(label, name) for label in ("parameters", "MACs")]
         if not all(control in table.index for control in pair) or len(set(table.loc[pair, "split"])) == 1:
             continue  # no pair of controls, or one network thinned to both costs alike (its seeds shared)
         by_params, by_macs = (table.loc[control, "accuracies"] for control in pair)

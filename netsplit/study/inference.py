@@ -11,7 +11,7 @@ import pandas as pd
 
 from netsplit.records import read_lines
 from netsplit.runtime import SOURCE_ROOT, project_root
-from netsplit.study.chapters import network_label, paper_networks
+from netsplit.study.chapters import control_name, network_label, paper_networks
 
 NETWORKS = [network for network in paper_networks(()) if network.name != "found by search" and network.first_conv == "whole"]
 """The paper's Table 2 networks: the baseline, proposed_I and II, the naive and the shared split."""
@@ -208,7 +208,7 @@ def deployment_table(latency: pd.DataFrame, model: str, width: float, accuracy: 
     """Each of :data:`DEPLOYMENTS` of ``model`` at ``width``: its latency over the unsplit float32 network's,
     by input size and threads (measured in one group), and the test accuracy (%) ``accuracy`` gives its network."""
     split = DEPLOYED[model]
-    studied = {"baseline": "baseline", "split": split, "thin": f"thin: MACs of {split}"}
+    studied = {"baseline": "baseline", "split": split, "thin": control_name("MACs", split)}
     names = {**studied, "split": network_label(model, split, next(n.split for n in NETWORKS if n.name == split))}
     rows = latency[(latency["model"] == model) & (latency["width_multiplier"] == width)]
     keys = ["input_size", "threads"]

@@ -26,7 +26,7 @@ import pandas as pd
 
 from netsplit.complexity import EQ2_READINGS
 from netsplit.search.rule import SearchResult
-from netsplit.study.chapters import CONTROLS, glue_facts
+from netsplit.study.chapters import CONTROLS, control_name, glue_facts
 from netsplit.study.hypotheses import TestResult, equivalence, holm, non_inferiority, superiority
 
 PAPER_PROPOSED_I_DROP = 0.61
@@ -223,15 +223,15 @@ def _thinning(label: str) -> Callable[[Family, Setting], tuple[str, str]]:
     """The judge of splitting against thinning at equal ``label`` (parameters or MACs): each split network of
     the model that has its thin control, by superiority and by equivalence within :data:`EQUIVALENCE_MARGIN`."""
     def decide(family: Family, setting: Setting) -> tuple[str, str]:
-        pairs = [(split, f"thin: {label} of {split}") for split in family.splits
-                 if family.has(split, f"thin: {label} of {split}")]
+        pairs = [(split, control_name(label, split)) for split in family.splits
+                 if family.has(split, control_name(label, split))]
         if not pairs:
             return "not testable here", "no thin control trained"
         better = [family.test(superiority, split, thin) for split, thin in pairs]
         same = [family.test(equivalence, split, thin, margin=EQUIVALENCE_MARGIN) for split, thin in pairs]
         evidence = "; ".join(f"{split} against its control: {gap}, and {twin.brief()}"
                              for (split, _), gap, twin in zip(pairs, better, same))
-        absent = [split for split in family.splits if not family.has(split, f"thin: {label} of {split}")]
+        absent = [split for split in family.splits if not family.has(split, control_name(label, split))]
         if absent:
             evidence += f"; no control for {', '.join(absent)}"
         verdict = _combined(better)
