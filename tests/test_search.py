@@ -521,6 +521,18 @@ def test_more_seeds_only_where_a_paired_decision_is_within_noise_and_up_to_a_cap
         SearchConfig(blocks=(1,), extra_seeds=2)
 
 
+def test_a_factor_settled_by_further_seeds_keeps_them_when_the_next_factor_needs_seeds_too(tmp_path):
+    """Factor 2 is accepted on 3 seeds; factor 4's first further seed must not judge factor 2 again on 2 of them."""
+    config = SearchConfig(blocks=(1,), candidate_factors=(2, 4), validation_size=1000, decision="paired", extra_seeds=3)
+    oracle = Oracle(config, {1: {2: 0.3, 4: 0.45}}, validation=True, images=1000)
+    lines = []
+    result = SplitSearch(config, oracle, RecordStore(tmp_path / "r.jsonl", config.hash), log=lines.append).run()
+    assert [line.split(":")[0] for line in lines if "more seed" in line] == \
+        ["block 1 factor 2"] * 2 + ["block 1 factor 4"] * 3, "factor 2 settled on 2 more seeds, factor 4 took the cap"
+    assert result.split[0] == 2 and result.outcomes[0].within_noise == (4,), "factor 2 kept, factor 4 within noise"
+    assert replay(read_records(tmp_path / "r.jsonl"), 0.5, blocks=(1,), decision="paired").split == result.split
+
+
 def test_further_seeds_can_settle_a_decision_that_one_seed_left_within_noise(tmp_path):
     config = SearchConfig(blocks=(1,), candidate_factors=(2,), validation_size=500, decision="paired", extra_seeds=6)
     oracle = Oracle(config, {1: {2: 0.2}}, validation=True, images=500)  # one image in 500 of each seed

@@ -324,7 +324,7 @@ class SplitSearch:
             if config.fair_reference:
                 jobs.insert(1, Job(step.base, seed, "reference", step.block, 1, config.finetune_epochs, parent=step.base))
             self._run(jobs, None)
-            self.block_seeds = range(config.seed, seed + 1)
+            self.block_seeds = range(config.seed, max(seed + 1, self.block_seeds.stop))  # never fewer than a factor before had
             self.seeds_used.add(seed)
             candidates[factor] = self._records(step.candidates[factor], seeds=self.block_seeds)
             outcome = decide(candidates)
