@@ -16,7 +16,6 @@ convert, so a process that just runs models stays small.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -96,18 +95,19 @@ def convert(
     shape = tuple(int(d) for d in lowered.input_shape[1:])
     if precision == "int8":
         representative = _check_representative(representative, shape)
-    with tempfile.TemporaryDirectory() as folder:
-        signature = [tf.TensorSpec((1, *shape), tf.float32, name="image")]
-        lowered.export(folder, format="tf_saved_model", input_signature=signature, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
-        if precision == "float16":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_types = [tf.float16]
-        elif precision == "int8":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.representative_dataset = lambda: ([image[None]] for image in representative)
-        return converter.convert()
+    # The converter freezes the traced function's weights into constants itself; going through a SavedModel
+    # on disk gives the same flatbuffer at five times the cost.
+    call = tf.function(lambda image: lowered(image, training=False),
+                       input_signature=[tf.TensorSpec((1, *shape), tf.float32, name="image")])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([call.get_concrete_function()])
+    if precision == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif precision == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.representative_dataset = lambda: ([image[None]] for image in representative)
+    return converter.convert()
 
 
 def measured_lowerings(model: keras.Model, precision: str = "float32", input_size: int | None = None,
