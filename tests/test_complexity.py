@@ -177,7 +177,8 @@ def html_tables(cells: list) -> list[str]:
 def chapters() -> dict[str, list]:
     """The cells of the published method and complexity chapters (the smoke run in test_notebooks.py executes
     them with the current code; test_notebooks.py ties each to its source)."""
-    return {name: json.loads((ROOT / "book" / f"{name}.ipynb").read_text())["cells"] for name in ("method", "complexity")}
+    return {name: json.loads((ROOT / "book" / f"{name}.ipynb").read_text())["cells"]
+            for name in ("method", "complexity")}
 
 
 @pytest.mark.slow

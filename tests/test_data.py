@@ -190,6 +190,17 @@ def test_validation_images_are_held_out_of_training(fashion_dir):
     assert load_dataset("fashion_mnist", train_size=1000, seed=3).x_val is None
 
 
+def test_grey_images_for_a_colour_network_are_standardised_as_grey(fashion_dir):
+    """Each colour channel is the grey image standardised by the grey statistics, exact to float32."""
+    grey = load_dataset("fashion_mnist", 4000, 500, validation_size=200, image_shape=(32, 32, 1))
+    colour = load_dataset("fashion_mnist", 4000, 500, validation_size=200, image_shape=(32, 32, 3))
+    for many, one in ((colour.x_train, grey.x_train), (colour.x_test, grey.x_test), (colour.x_val, grey.x_val)):
+        np.testing.assert_array_equal(many, np.repeat(one, 3, axis=-1))
+    assert colour.pixel_mean == grey.pixel_mean * 3 and colour.pixel_std == grey.pixel_std * 3
+    pixels = colour.x_train[..., 0].astype(np.float64) * colour.pixel_std[0] + colour.pixel_mean[0]
+    assert pixels.std() == pytest.approx(colour.pixel_std[0], rel=1e-4), "the deviation of the pixels themselves"
+
+
 @pytest.mark.parametrize("size", [0, -5, 60000, 2.5, True])
 def test_bad_validation_size(size):
     with pytest.raises(ValueError, match="validation_size must be an integer"):
