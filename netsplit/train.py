@@ -173,9 +173,10 @@ def fit(
         optimizer=_optimizer(config, len(batches)),
         loss=keras.losses.CategoricalCrossentropy(from_logits=not ends_in_softmax(model),
                                                   label_smoothing=config.label_smoothing),
-        metrics=["accuracy"],
         jit_compile=jit_compile(),
     )
+    # Built here, not inside the first traced step: TensorFlow traces a step that creates variables twice.
+    model.optimizer.build(model.trainable_variables)
     progress = _Progress(config.epochs, label or model.name, config.verbose)
     history = model.fit(batches, epochs=config.epochs, verbose=0, callbacks=[progress]) if config.epochs else None
     recalibrate_batch_norm(model, data.x_train, config.batch_size, config.recalibrate_batches)
@@ -245,10 +246,10 @@ def batch_norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalizatio
 
 def _evaluate(model: keras.Model, classes: int, batch_size: int, images: np.ndarray,
               labels: np.ndarray) -> tuple[float, np.ndarray]:
-    """The loss on ``images`` and, per image, whether the network's top class is its label."""
-    loss, _ = model.evaluate(images, _one_hot(labels, classes), batch_size=batch_size, verbose=0)
+    """The loss on ``images`` and, per image, whether the network's top class is its label (one pass over them)."""
     scores = model.predict(images, batch_size=batch_size, verbose=0)
-    return float(loss), np.argmax(scores, axis=-1) == np.asarray(labels)
+    loss = model.loss(_one_hot(labels, classes), scores)
+    return float(keras.ops.convert_to_numpy(loss)), np.argmax(scores, axis=-1) == np.asarray(labels)
 
 
 def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
