@@ -337,8 +337,8 @@ class Benchmark:
                       f"{macs / result['median_ms'] / 1e6:.1f} GMAC/s", flush=True)
 
     def accuracy(self) -> None:
-        """Train the first two ``--networks`` (baseline and proposed_I by default) briefly on Fashion-MNIST;
-        test accuracy per precision."""
+        """Train the first two ``--networks`` (baseline and proposed_I by default; a quick run the first alone)
+        briefly on Fashion-MNIST; test accuracy per precision."""
         import keras
 
         from netsplit.data import load_dataset
@@ -348,7 +348,7 @@ class Benchmark:
         a = self.args
         data = load_dataset("fashion_mnist", a.train_size, a.test_size, seed=0, path=a.data_path)
         config = TrainConfig(epochs=a.epochs, batch_size=100, learning_rate=0.05, augment=False, verbose=False)
-        for network in self.networks[:2]:
+        for network in self.networks[: 1 if a.quick else 2]:
             build = lambda network=network: network.build(  # noqa: E731
                 "vgg16", input_shape=data.input_shape, width_multiplier=a.train_width)
             model, result = fit(build, data, config)
