@@ -682,13 +682,14 @@ def search_table(result: SearchResult) -> pd.DataFrame:
 def decisions_table(result: SearchResult) -> pd.DataFrame:
     """Each candidate a search judged, block by block: its accuracy and drop against the block's reference (points),
     the drop's 95 % interval where the search decided on paired images, what the rule did with it, and the block's
-    fine-tuning bonus where its reference was the unsplit block fine-tuned as its candidates were."""
+    fine-tuning bonus where its reference was the unsplit block fine-tuned as its candidates were; a block the
+    records have not yet decided is left out."""
     rows = [{"block": o.block, "factor": factor, "accuracy %": 100 * mean,
              "drop (points)": o.paired_drops.get(factor, 100 * (o.reference - mean)),
              "low 95": o.intervals.get(factor, (None, None))[0], "high 95": o.intervals.get(factor, (None, None))[1],
              "decision": _decision(o, factor) + (" (within noise)" if factor in o.within_noise else ""),
              "bonus (points)": o.bonus}
-            for o in result.outcomes for factor, (mean, _) in o.candidates.items()]
+            for o in result.outcomes if o.decided for factor, (mean, _) in o.candidates.items()]
     columns = ["block", "factor", "accuracy %", "drop (points)", "low 95", "high 95", "decision", "bonus (points)"]
     return pd.DataFrame(rows, columns=columns).set_index(["block", "factor"])
 
