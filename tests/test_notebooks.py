@@ -105,17 +105,16 @@ def test_every_notebook_runs_with_the_smoke_profile(executed):
 
 
 @pytest.mark.slow
-def test_executed_search_chapters_pass_nbval_lax(executed):
-    """The chapters readers re-run with their own thresholds, run again as saved, parameters and all (papermill
-    has just run every chapter's cells once: running the others again would check nothing new)."""
+def test_an_executed_search_chapter_passes_nbval_lax(executed):
+    """The chapter readers re-run with their own thresholds, run again as saved, parameters and all (papermill
+    has just run every chapter's cells once, and the ResNet18 chapter is the same notebook: running the others
+    again would check nothing new)."""
     folder, paths, *_ = executed
-    searches = [path for path in paths if path.stem in SEARCH_TEXT]
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-p", "no:cacheprovider", *map(str, searches)],
-        cwd=folder, capture_output=True, text=True,
-    )
+    [chapter] = [path for path in paths if path.stem == "vgg16"]
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "--nbval-lax", "-p", "no:cacheprovider", str(chapter)],
+                         cwd=folder, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:]
-    assert " passed" in run.stdout.splitlines()[-1] and len(searches) == 2
+    assert " passed" in run.stdout.splitlines()[-1]
 
 
 def test_only_the_published_profile_as_it_is_writes_into_the_book():
