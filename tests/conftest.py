@@ -17,16 +17,6 @@ os.environ["NETSPLIT_MEASURE_IMPLEMENTATIONS"] = "0"
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
-LONGEST_FIRST = ("test_notebooks.py", "test_cli_inputs.py", "test_inference.py", "test_search_real.py",
-                 "test_train.py", "test_backends.py", "test_study.py", "test_export.py")
-"""The test files that take longest, started first: pytest-xdist hands out whole files, and a long one handed out
-last leaves the other worker idle while it runs."""
-
-
-def pytest_collection_modifyitems(items: list) -> None:
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
 
 def cifar_batch(n: int, seed: int) -> tuple[bytes, np.ndarray, np.ndarray]:
     """A pickled batch in the CIFAR-10 python format (channel-planar rows, byte keys)."""
