@@ -16,6 +16,7 @@ convert, so a process that just runs models stays small.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -55,9 +56,12 @@ def convert(
     input_size: int | None = None,
     lowering: str | Mapping[str, str] = "grouped",
     threads: int = 1,
+    signature: bool = True,
 ) -> bytes:
     """The LiteRT flatbuffer of ``model`` at batch 1, at ``precision`` (one of :data:`PRECISIONS`); int8
-    calibrates on ``representative`` images and keeps float input and output.
+    calibrates on ``representative`` images and keeps float input and output. With ``signature``, the file has
+    its serving signature (``get_signature_runner()``); without it, on TensorFlow, the traced network converts
+    five times faster, the same operators (what the forms timed for a choice use).
 
     ``lowering`` is the form the engine runs each split block in, for all blocks or by block name (see
     :func:`~netsplit.forms.in_form`): "grouped" (one grouped convolution per layer, where the
@@ -73,6 +77,7 @@ def convert(
     >>> op_counts(convert(model))["CONV_2D"]  # 13 layers and 5 fusions: one convolution each
     18
     """
+    import keras
     import tensorflow as tf
 
     if precision not in PRECISIONS:
@@ -95,11 +100,20 @@ def convert(
     shape = tuple(int(d) for d in lowered.input_shape[1:])
     if precision == "int8":
         representative = _check_representative(representative, shape)
-    # The converter freezes the traced function's weights into constants itself; going through a SavedModel
-    # on disk gives the same flatbuffer at five times the cost.
-    call = tf.function(lambda image: lowered(image, training=False),
-                       input_signature=[tf.TensorSpec((1, *shape), tf.float32, name="image")])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([call.get_concrete_function()])
+    spec = [tf.TensorSpec((1, *shape), tf.float32, name="image")]
+    with tempfile.TemporaryDirectory() as folder:
+        if signature or keras.backend.backend() != "tensorflow":  # a SavedModel on disk carries the signature
+            lowered.export(folder, format="tf_saved_model", input_signature=spec, verbose=False)
+            converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+        else:  # the traced function, its weights frozen into constants by the converter
+            call = tf.function(lambda image: lowered(image, training=False), input_signature=spec)
+            converter = tf.lite.TFLiteConverter.from_concrete_functions([call.get_concrete_function()])
+        return _converted(converter, precision, representative)
+
+
+def _converted(converter, precision: str, representative: np.ndarray | None) -> bytes:
+    import tensorflow as tf
+
     if precision == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
@@ -203,9 +217,10 @@ def _forms(block: keras.Model, precision: str, split: bool = True) -> dict[str, 
     shape = tuple(int(d) for d in block.input_shape[1:])
     images = np.random.default_rng(0).normal(size=(8, *shape)).astype("float32")
     if not split:
-        return {"unsplit": convert(block, precision, images)}
+        return {"unsplit": convert(block, precision, images, signature=False)}
     forms = candidates(next(layer for layer in block.layers if isinstance(layer, SplitBlock)))
-    return {form: convert(block, precision, images, lowering=form) for form in LOWERINGS if form in forms}
+    return {form: convert(block, precision, images, lowering=form, signature=False)
+            for form in LOWERINGS if form in forms}
 
 
 def _medians(flatbuffers: Mapping, threads: int, runs: int) -> dict:

@@ -49,6 +49,18 @@ def test_branchwise_inference_on_jax_matches_tensorflow(tmp_path):
     np.testing.assert_allclose(predict_on_jax(net, x, tmp_path, "branchwise"), expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_a_network_built_on_jax_exports_with_its_signature():
+    code = ("import netsplit\nfrom netsplit.export import convert, interpreter, op_counts\n"
+            "content = convert(netsplit.split_model('vgg16', (2, 1, 1, 1, 1), width_multiplier=0.125), signature=False)\n"
+            "print(op_counts(content)['CONV_2D'], list(interpreter(content, 1).get_signature_list()))")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-2:] == ["14", "['serving_default']"], "13 layers and a fusion; the signature kept"
+
+
 NO_TENSORFLOW = """
 import sys
 sys.modules["tensorflow"] = None  # any import of TensorFlow now fails

@@ -48,6 +48,10 @@ def test_float32_export_predicts_what_keras_predicts(name):
     assert np.abs(predict(exported, x) - reference).max() < 1e-5 * max(1.0, np.abs(reference).max())
     assert op_counts(exported)["CONV_2D"] == conv_layers(in_form(model, "grouped"))
     assert not any("BATCH_NORM" in op or op in ("MUL", "RSQRT") for op in op_counts(exported)), "BN folded"
+    assert list(interpreter(exported, 1).get_signature_list()) == ["serving_default"]
+    unsigned = convert(model, signature=False)  # what the forms timed for a choice are converted with
+    assert op_counts(unsigned) == op_counts(exported) and not interpreter(unsigned, 1).get_signature_list()
+    assert np.abs(predict(unsigned, x) - reference).max() < 1e-5 * max(1.0, np.abs(reference).max())
 
 
 @pytest.mark.slow
