@@ -286,7 +286,7 @@ def load_dataset(
     x_test, y_test = _subset(arrays[2], arrays[3], test_size, rng, "test_size", "test images")
     # Grey images for a colour network are standardised in grey, then repeated: three times less work, and
     # each colour channel gets the grey channel's mean and deviation, as it would repeated first.
-    grey = x_train.ndim == 3 or x_train.shape[-1] == 1
+    grey = all(x.ndim == 3 or x.shape[-1] == 1 for x in (x_train, x_test))
     colour = 3 if image_shape is not None and image_shape[2] == 3 and grey else 1
     if image_shape is not None:
         fitted = (*image_shape[:2], 1) if colour == 3 else image_shape

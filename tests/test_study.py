@@ -743,9 +743,10 @@ def test_the_fair_rules_decisions_show_each_interval_and_the_blocks_bonus(tmp_pa
                         RecordStore(tmp_path / "p.jsonl", config.hash), log=lambda line: None).run()
     assert decisions_table(paper)["low 95"].isna().all() and "no fine-tuned copy" in bonus_text(paper)
     assert decisions_table(replace(paper, outcomes=[])).empty, "a search that judged nothing: an empty table"
-    pending = replace(result.outcomes[0], block=2, decided=False)
-    assert list(decisions_table(replace(result, outcomes=[*result.outcomes, pending])).index) == [(1, 2), (1, 4)], \
+    unfinished = replace(result, outcomes=[*result.outcomes, replace(result.outcomes[0], block=2, decided=False)])
+    assert list(decisions_table(unfinished).index) == [(1, 2), (1, 4)], \
         "a block whose decision waits on records it lacks is not shown as decided"
+    assert bonus_text(unfinished) == bonus_text(result), "nor is its bonus"
 
 
 def test_the_gap_between_a_split_networks_two_controls_is_said_with_its_interval():

@@ -707,8 +707,8 @@ def decisions_display(result: SearchResult) -> Styler:
 
 
 def bonus_text(result: SearchResult) -> str:
-    """What the candidates' extra epochs gave the unsplit block, in the search's blocks, as a sentence."""
-    bonuses = {o.block: o.bonus for o in result.outcomes if o.bonus is not None}
+    """What the candidates' extra epochs gave the unsplit block, in the blocks the search has decided, as a sentence."""
+    bonuses = {o.block: o.bonus for o in result.outcomes if o.bonus is not None and o.decided}
     if not bonuses:
         return "This search judged its candidates against the block's base as it was, with no fine-tuned copy."
     low, high = min(bonuses.values()), max(bonuses.values())
