@@ -3,7 +3,6 @@ complexity chapters that show them."""
 
 import json
 import re
-from pathlib import Path
 
 import matplotlib
 
@@ -18,8 +17,6 @@ from netsplit.blocks import Unit, split_widths
 from netsplit.layers import SplitBlock
 from netsplit.models import build_model, split_model
 from netsplit.study.plots import block_kernel_weights, eq2_heatmaps
-
-ROOT = Path(__file__).resolve().parent.parent
 
 VGG16 = [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]]
 
@@ -174,11 +171,13 @@ def html_tables(cells: list) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def chapters() -> dict[str, list]:
-    """The cells of the published method and complexity chapters (the smoke run in test_notebooks.py executes
-    them with the current code; test_notebooks.py ties each to its source)."""
-    return {name: json.loads((ROOT / "book" / f"{name}.ipynb").read_text())["cells"]
-            for name in ("method", "complexity")}
+def chapters(tmp_path_factory) -> dict[str, list]:
+    """The cells of the method and complexity chapters executed under the published profile."""
+    from netsplit.study.reproduce import load_profiles, reproduce
+
+    profile = load_profiles()["published"]["profile"]
+    paths = reproduce(profile, notebooks=["method", "complexity"], output_dir=tmp_path_factory.mktemp("chapters"))
+    return {path.stem: json.loads(path.read_text())["cells"] for path in paths}
 
 
 @pytest.mark.slow
