@@ -20,7 +20,8 @@ WORKERS ?= 2
 
 install: $(STAMP)
 
-# uv installs what pip would, from the same index, in a third of the time.
+# uv installs from PyPI in a third of pip's time. It does not read pip's configuration: behind a mirror, set
+# UV_INDEX_URL (or UV_EXTRA_INDEX_URL) as pip's index-url is set.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv
